@@ -1,0 +1,407 @@
+"""The health machine: healthy → suspect → alerting → reminding → recovered.
+
+The states and transitions below are data, and that data is the single source for the
+machine that runs (`HealthMachines`) and for the diagram maintainers read
+(`machines.diagram`). Semantics are the contract in DESIGN.md:
+
+* Every trigger carries `now`; nothing here reads a clock, sleeps or starts a timer.
+  Deadlines (the escalation of a suspect, the next reminder, the end of settling, the
+  moment silence becomes staleness) are stored as data; the owner of time asks
+  `next_due()` and calls `tick(now)` at that instant.
+* Counters are updated once per event, before any guard is evaluated
+  (`Incident.record`, the machine's `prepare_event`), so guards only read.
+* Transition callbacks do no I/O: they append frozen `Notice`s, which the caller drains.
+
+One `transitions.Machine` serves every component through `add_model` (see
+docs/performance.md for the measurement behind that choice). It is not locked: all
+updates happen on the single scheduler that owns time (DESIGN.md, rule 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import EventData, Machine
+
+from machines.notice import Notice, NoticeKind
+from machines.outcome import Outcome
+from machines.policy import Policy
+from machines.states import HealthState
+
+H, S, A, R, V = (HealthState.HEALTHY, HealthState.SUSPECT, HealthState.ALERTING,
+                 HealthState.REMINDING, HealthState.RECOVERED)
+
+#: States with their entry callbacks. `mark_since` runs first so callbacks see the new `since`.
+STATES: list[dict[str, Any]] = [
+    {"name": H, "on_enter": ["mark_since", "close_incident"]},
+    {"name": S, "on_enter": ["mark_since"]},
+    {"name": A, "on_enter": ["mark_since", "emit_alert"]},
+    {"name": R, "on_enter": ["mark_since", "emit_reminder"]},
+    {"name": V, "on_enter": ["mark_since", "emit_recovery"]},
+]
+
+#: The transition table. For one trigger and source, rows are tried in order and the
+#: first whose guards hold is taken; rows with `dest: None` are internal (the counters
+#: were updated, the state stays). Every trigger is defined in every state so that an
+#: event is never silently dropped.
+TRANSITIONS: list[dict[str, Any]] = [
+    # failure
+    {"trigger": "failure", "source": [H, V, S], "dest": A, "conditions": "threshold_met"},
+    {"trigger": "failure", "source": [H, V], "dest": S},
+    {"trigger": "failure", "source": [S, A, R], "dest": None},
+    # success
+    {"trigger": "success", "source": S, "dest": H},
+    {"trigger": "success", "source": [A, R], "dest": V, "conditions": "recovery_met"},
+    {"trigger": "success", "source": [H, A, R, V], "dest": None},
+    # tick: time alone moves a machine
+    {"trigger": "tick", "source": S, "dest": A, "conditions": "threshold_met"},
+    {"trigger": "tick", "source": [A, R], "dest": R, "conditions": "reminder_due"},
+    {"trigger": "tick", "source": V, "dest": H, "conditions": "settled"},
+    {"trigger": "tick", "source": [H, S, A, R, V], "dest": None},
+]
+
+TRIGGERS = ("success", "failure", "tick")
+
+
+def new_machine(**kwargs: Any) -> Machine:
+    """A `Machine` (or subclass via `machine_cls`) over the table, with no models yet."""
+    machine_cls = kwargs.pop("machine_cls", Machine)
+    return machine_cls(
+        model=[],
+        states=STATES,
+        transitions=TRANSITIONS,
+        initial=H,
+        send_event=True,
+        auto_transitions=False,
+        prepare_event="record",
+        **kwargs,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything that defines a machine's future, as plain data.
+
+    `Snapshot.from_dict(s.to_dict())` restores a machine that emits exactly the notices
+    the original would have. The policy is not part of it: it comes from the config.
+    """
+
+    component: str
+    state: HealthState
+    since: float
+    failures: int = 0
+    successes: int = 0
+    first_failure_at: float | None = None
+    last_success_at: float | None = None
+    last_seen_at: float = 0.0
+    last_error_type: str = ""
+    last_error: str = ""
+    next_reminder_at: float | None = None
+    reminders_sent: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "component": self.component,
+            "state": self.state.value,
+            "since": self.since,
+            "failures": self.failures,
+            "successes": self.successes,
+            "first_failure_at": self.first_failure_at,
+            "last_success_at": self.last_success_at,
+            "last_seen_at": self.last_seen_at,
+            "last_error_type": self.last_error_type,
+            "last_error": self.last_error,
+            "next_reminder_at": self.next_reminder_at,
+            "reminders_sent": self.reminders_sent,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        values = dict(data)
+        values["state"] = HealthState(values["state"])
+        return cls(**values)
+
+
+class Incident:
+    """The `transitions` model of one component: its counters, guards and callbacks.
+
+    Guards and callbacks receive the `EventData` of the trigger; `event.kwargs` holds
+    `now` and, for success/failure, the `outcome`.
+    """
+
+    state: HealthState  # set by transitions
+
+    def __init__(self, component: str, policy: Policy, now: float) -> None:
+        self.component = component
+        self.policy = policy
+        self.since = now
+        self.failures = 0
+        self.successes = 0
+        self.first_failure_at: float | None = None
+        self.last_success_at: float | None = None
+        self.last_seen_at = now
+        self.last_error_type = ""
+        self.last_error = ""
+        self.next_reminder_at: float | None = None
+        self.reminders_sent = 0
+        self.pending: list[Notice] = []
+
+    # -- bookkeeping (prepare_event: once per event, before guards) -------------------
+
+    def record(self, event: EventData) -> None:
+        now: float = event.kwargs["now"]
+        name = event.event.name
+        if name == "failure":
+            outcome: Outcome = event.kwargs["outcome"]
+            if self.first_failure_at is None:
+                self.first_failure_at = now
+            self.failures += 1
+            self.successes = 0
+            self.last_seen_at = now
+            self.last_error_type = outcome.error_type
+            self.last_error = outcome.detail
+        elif name == "success":
+            self.successes += 1
+            self.last_success_at = now
+            self.last_seen_at = now
+
+    # -- guards ----------------------------------------------------------------------
+
+    def threshold_met(self, event: EventData) -> bool:
+        """failures ≥ failures_before_alert and now − first failure ≥ failing_for_seconds"""
+        now: float = event.kwargs["now"]
+        return (
+            self.first_failure_at is not None
+            and self.failures >= self.policy.failures_before_alert
+            # The same sum as `machine_due`, so a timer firing at its due instant always
+            # finds its guard true (`now - first >= for` can differ by rounding).
+            and now >= self.first_failure_at + self.policy.failing_for_seconds
+        )
+
+    def recovery_met(self, event: EventData) -> bool:
+        """consecutive successes ≥ successes_before_recovery"""
+        return self.successes >= self.policy.successes_before_recovery
+
+    def reminder_due(self, event: EventData) -> bool:
+        """now ≥ next_reminder_at (remind_after_seconds, then × remind_backoff, ≤ remind_max_seconds)"""
+        now: float = event.kwargs["now"]
+        return self.next_reminder_at is not None and now >= self.next_reminder_at
+
+    def settled(self, event: EventData) -> bool:
+        """now − recovered since ≥ settle_seconds"""
+        now: float = event.kwargs["now"]
+        return now >= self.since + self.policy.settle_seconds
+
+    # -- entry callbacks -------------------------------------------------------------
+
+    def mark_since(self, event: EventData) -> None:
+        transition = event.transition
+        if transition is not None and transition.source != transition.dest:
+            self.since = event.kwargs["now"]
+
+    def close_incident(self, event: EventData) -> None:
+        self.failures = 0
+        self.first_failure_at = None
+        self.next_reminder_at = None
+        self.reminders_sent = 0
+
+    def emit_alert(self, event: EventData) -> None:
+        now: float = event.kwargs["now"]
+        self.reminders_sent = 0
+        remind_after = self.policy.remind_after_seconds
+        self.next_reminder_at = now + remind_after if remind_after > 0 else None
+        self._emit(NoticeKind.ALERT, now)
+
+    def emit_reminder(self, event: EventData) -> None:
+        now: float = event.kwargs["now"]
+        due = self.next_reminder_at if self.next_reminder_at is not None else now
+        self.reminders_sent += 1
+        following = due + self.policy.reminder_interval_seconds(self.reminders_sent)
+        # A tick that comes later than a whole interval (the hub was not running) sends
+        # one reminder, not a burst of every one that was missed.
+        self.next_reminder_at = following if following > now else now + (following - due)
+        self._emit(NoticeKind.REMINDER, now, reminder=self.reminders_sent)
+
+    def emit_recovery(self, event: EventData) -> None:
+        now: float = event.kwargs["now"]
+        first = self.first_failure_at if self.first_failure_at is not None else now
+        self.next_reminder_at = None
+        self._emit(NoticeKind.RECOVERY, now, downtime_seconds=now - first)
+        self.failures = 0
+        self.first_failure_at = None
+        self.reminders_sent = 0
+
+    def _emit(self, kind: NoticeKind, now: float, **extra: Any) -> None:
+        first = self.first_failure_at
+        self.pending.append(Notice(
+            kind=kind,
+            component=self.component,
+            at=now,
+            state=self.state,
+            failures=self.failures,
+            failing_for_seconds=now - first if first is not None else 0.0,
+            error_type=self.last_error_type,
+            error_detail=self.last_error,
+            first_failure_at=first,
+            last_success_at=self.last_success_at,
+            next_reminder_at=self.next_reminder_at,
+            **extra,
+        ))
+
+    # -- deadlines -------------------------------------------------------------------
+
+    def machine_due(self) -> float | None:
+        """When time alone would next move this machine (escalate, remind, settle)."""
+        state, policy = self.state, self.policy
+        if state is S:
+            if self.first_failure_at is not None and self.failures >= policy.failures_before_alert:
+                return self.first_failure_at + policy.failing_for_seconds
+            return None
+        if state in (A, R):
+            return self.next_reminder_at
+        if state is V:
+            return self.since + policy.settle_seconds
+        return None
+
+    def stale_due(self) -> float | None:
+        """When silence would count as a failure (`stale_after_seconds`)."""
+        if self.policy.stale_after_seconds <= 0:
+            return None
+        return self.last_seen_at + self.policy.stale_after_seconds
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            component=self.component, state=self.state, since=self.since,
+            failures=self.failures, successes=self.successes,
+            first_failure_at=self.first_failure_at, last_success_at=self.last_success_at,
+            last_seen_at=self.last_seen_at, last_error_type=self.last_error_type,
+            last_error=self.last_error, next_reminder_at=self.next_reminder_at,
+            reminders_sent=self.reminders_sent,
+        )
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot, policy: Policy) -> Incident:
+        incident = cls(snapshot.component, policy, snapshot.since)
+        incident.failures = snapshot.failures
+        incident.successes = snapshot.successes
+        incident.first_failure_at = snapshot.first_failure_at
+        incident.last_success_at = snapshot.last_success_at
+        incident.last_seen_at = snapshot.last_seen_at
+        incident.last_error_type = snapshot.last_error_type
+        incident.last_error = snapshot.last_error
+        incident.next_reminder_at = snapshot.next_reminder_at
+        incident.reminders_sent = snapshot.reminders_sent
+        return incident
+
+
+class UnknownComponentError(KeyError):
+    """An outcome or tick named a component that was never added."""
+
+
+class HealthMachines:
+    """The health machines of every component, sharing one `transitions.Machine`.
+
+    Every method that can move a machine returns the notices it emitted, in order.
+    Not thread-safe by design: call it only from the scheduler that owns time.
+    """
+
+    def __init__(self) -> None:
+        self._machine = new_machine()
+        self._incidents: dict[str, Incident] = {}
+
+    def __contains__(self, component: object) -> bool:
+        return component in self._incidents
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._incidents)
+
+    def __len__(self) -> int:
+        return len(self._incidents)
+
+    def add(self, component: str, policy: Policy, now: float) -> None:
+        """Start watching `component`: healthy since `now`."""
+        self._attach(Incident(component, policy, now), H)
+
+    def restore(self, snapshot: Snapshot, policy: Policy) -> None:
+        """Resume a machine from a snapshot, e.g. after a restart."""
+        self._attach(Incident.from_snapshot(snapshot, policy), snapshot.state)
+
+    def remove(self, component: str) -> None:
+        self._machine.remove_model(self._get(component))
+        del self._incidents[component]
+
+    def _attach(self, incident: Incident, state: HealthState) -> None:
+        if incident.component in self._incidents:
+            raise ValueError(f"component {incident.component!r} is already watched")
+        self._machine.add_model(incident, initial=state)
+        self._incidents[incident.component] = incident
+
+    def _get(self, component: str) -> Incident:
+        try:
+            return self._incidents[component]
+        except KeyError:
+            raise UnknownComponentError(component) from None
+
+    def state(self, component: str) -> HealthState:
+        return self._get(component).state
+
+    def policy(self, component: str) -> Policy:
+        return self._get(component).policy
+
+    def snapshot(self, component: str) -> Snapshot:
+        return self._get(component).snapshot()
+
+    def snapshots(self) -> list[Snapshot]:
+        return [incident.snapshot() for incident in self._incidents.values()]
+
+    def next_due(self, component: str) -> float | None:
+        """The earliest instant at which `tick` would do something for `component`."""
+        incident = self._get(component)
+        dues = [d for d in (incident.machine_due(), incident.stale_due()) if d is not None]
+        return min(dues) if dues else None
+
+    def observe(self, outcome: Outcome, now: float) -> list[Notice]:
+        """Apply an outcome at `now`, after any timer due at or before `now` (timer first)."""
+        notices = self.tick(outcome.component, now)
+        incident = self._get(outcome.component)
+        incident.trigger("success" if outcome.ok else "failure", now=now, outcome=outcome)
+        return notices + _drain(incident)
+
+    def tick(self, component: str, now: float) -> list[Notice]:
+        """Fire every timer of `component` due at or before `now`, earliest first.
+
+        When the machine's own timer and staleness are due at the same instant, the
+        machine's timer fires first.
+        """
+        incident = self._get(component)
+        notices: list[Notice] = []
+        while True:
+            machine_due, stale_due = incident.machine_due(), incident.stale_due()
+            if machine_due is not None and machine_due <= now and (
+                    stale_due is None or machine_due <= stale_due):
+                incident.trigger("tick", now=now)
+                if incident.machine_due() == machine_due:  # an invariant of the table
+                    raise RuntimeError(f"{component}: timer due at {machine_due} did not fire")
+            elif stale_due is not None and stale_due <= now:
+                silent_for = now - incident.last_seen_at
+                incident.trigger("failure", now=now, outcome=Outcome.failure(
+                    component, now, "stale", f"no outcome for {silent_for:g} s"))
+            else:
+                break
+            notices.extend(_drain(incident))
+        return notices
+
+    def tick_all(self, now: float) -> list[Notice]:
+        """`tick` every component (in the order they were added)."""
+        notices: list[Notice] = []
+        for component in self._incidents:
+            notices.extend(self.tick(component, now))
+        return notices
+
+
+def _drain(incident: Incident) -> list[Notice]:
+    notices, incident.pending = incident.pending, []
+    return notices
+
