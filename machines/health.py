@@ -19,7 +19,7 @@ updates happen on the single scheduler that owns time (DESIGN.md, rule 2).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,7 @@ TRIGGERS = ("success", "failure", "tick")
 def new_machine(**kwargs: Any) -> Machine:
     """A `Machine` (or subclass via `machine_cls`) over the table, with no models yet."""
     machine_cls = kwargs.pop("machine_cls", Machine)
-    return machine_cls(
+    machine: Machine = machine_cls(
         model=[],
         states=STATES,
         transitions=TRANSITIONS,
@@ -78,6 +78,7 @@ def new_machine(**kwargs: Any) -> Machine:
         prepare_event="record",
         **kwargs,
     )
+    return machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class Incident:
     """
 
     state: HealthState  # set by transitions
+    trigger: Callable[..., bool]  # added by transitions: trigger("failure", now=..., outcome=...)
 
     def __init__(self, component: str, policy: Policy, now: float) -> None:
         self.component = component
@@ -185,7 +187,7 @@ class Incident:
         return self.successes >= self.policy.successes_before_recovery
 
     def reminder_due(self, event: EventData) -> bool:
-        """now ≥ next_reminder_at (remind_after_seconds, then × remind_backoff, ≤ remind_max_seconds)"""
+        """now ≥ next_reminder_at (after remind_after_seconds, then × backoff, capped)"""
         now: float = event.kwargs["now"]
         return self.next_reminder_at is not None and now >= self.next_reminder_at
 

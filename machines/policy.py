@@ -46,8 +46,10 @@ class Policy:
                 raise PolicyError(name, f"expected a finite number >= 0, got {value}")
             object.__setattr__(self, name, float(value))
         if self.remind_backoff < 1:
-            raise PolicyError("remind_backoff",
-                              f"expected >= 1 (reminders never come faster), got {self.remind_backoff}")
+            raise PolicyError(
+                "remind_backoff",
+                f"expected >= 1 (reminders never come faster), got {self.remind_backoff}",
+            )
         if self.remind_after_seconds > 0 and self.remind_max_seconds < self.remind_after_seconds:
             raise PolicyError(
                 "remind_max_seconds",
