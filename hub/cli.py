@@ -1,0 +1,127 @@
+"""`divoom-hub`: the command line. Parses arguments, calls into the hub, prints results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hub.config import CONFIG_ENV, ConfigError, load_config
+from hub.notify.embeds import embed_for, message_payload
+from hub.replay import ReplayError, notice_record, parse_history, replay
+from machines.diagram import DIAGRAMS
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_STALE = 1
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (ConfigError, ReplayError) as err:
+        print(f"divoom-hub {args.command}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`replay … | head`): not an error of ours.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+        return EXIT_OK
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="divoom-hub",
+        description="A Pixoo 64 dashboard that watches what it depends on and tells you "
+                    "on Discord.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run on the embedded default: simulated sources with a scripted outage")
+    demo.add_argument("--seconds", type=float, default=None,
+                      help="stop after this many demo seconds (default: run until Ctrl-C)")
+    demo.set_defaults(handler=_demo)
+
+    rep = commands.add_parser(
+        "replay", help="dry-run the policies on a recorded history (JSON lines)")
+    rep.add_argument("file", help="history file, or - for standard input")
+    _config_argument(rep)
+    rep.add_argument("--until", type=float, default=None, metavar="T",
+                     help="run virtual time until T seconds (default: the last event)")
+    rep.add_argument("--embeds", action="store_true",
+                     help="print the Discord payloads instead of the notices")
+    rep.set_defaults(handler=_replay)
+
+    diagrams = commands.add_parser(
+        "diagrams", help="write the state diagrams generated from the running machines")
+    diagrams.add_argument("--check", action="store_true",
+                          help="write nothing; exit 1 if the files differ from the machines")
+    diagrams.add_argument("--dir", type=Path, default=Path("diagrams"),
+                          help="where the diagrams live (default: ./diagrams)")
+    diagrams.set_defaults(handler=_diagrams)
+    return parser
+
+
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, default=None,
+                        help=f"hub.toml to use (default: ${CONFIG_ENV}, else built-in defaults)")
+
+
+def _replay(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.file == "-":
+        events = parse_history(sys.stdin, "<stdin>")
+    else:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                events = parse_history(handle, args.file)
+        except OSError as err:
+            raise ReplayError(f"{args.file}: cannot read: {err.strerror}") from None
+    for scenario, notice in replay(events, config, until=args.until):
+        if args.embeds:
+            line = message_payload([embed_for(notice, config.hub.name)])
+        else:
+            line = notice_record(scenario, notice)
+        print(json.dumps(line, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _diagrams(args: argparse.Namespace) -> int:
+    directory: Path = args.dir
+    stale = []
+    for name, render in DIAGRAMS.items():
+        path = directory / name
+        text = render()
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        stale.append(path)
+        if not args.check:
+            directory.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    if args.check and stale:
+        for path in stale:
+            print(f"{path} is out of date with the machines", file=sys.stderr)
+        print("run `divoom-hub diagrams` and commit the result", file=sys.stderr)
+        return EXIT_STALE
+    if args.check:
+        print(f"{directory}: up to date")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hub.demo import DemoError, run_demo  # asyncio wiring that replay does not need
+
+    try:
+        run_demo(lambda line: print(line, flush=True), seconds=args.seconds)
+    except DemoError as err:
+        print(f"divoom-hub demo: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK

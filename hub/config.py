@@ -1,0 +1,159 @@
+"""`hub.toml` → a frozen, validated `Config`, read once at start-up.
+
+Only what is not secret lives in the TOML file; secrets come from the environment
+(see `hub.secrets`). Every unknown key and bad value is an error naming the file, the
+key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from machines import Policy, PolicyError
+
+CONFIG_ENV = "HUB_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the file and the key."""
+
+
+def default_state_dir() -> Path:
+    """`$XDG_STATE_HOME/divoom-hub`, i.e. `~/.local/state/divoom-hub` by default."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "divoom-hub"
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    name: str = "divoom-hub"
+    state_dir: Path = field(default_factory=default_state_dir)
+    http_listen: str = "127.0.0.1:8787"  # "" disables the status server
+    timezone: str = ""  # "" = the system's local zone
+
+    def zone(self) -> ZoneInfo | None:
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    hub: HubSettings = field(default_factory=HubSettings)
+    policy: Policy = field(default_factory=Policy)
+    policies: Mapping[str, Policy] = field(default_factory=dict)
+    path: Path | None = None
+
+    def policy_for(self, component: str) -> Policy:
+        """`[policy.<component>]` if present, else `[policy]`."""
+        return self.policies.get(component, self.policy)
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Load `path`, or `$HUB_CONFIG`, or return the defaults when neither is given."""
+    if path is None:
+        path = os.environ.get(CONFIG_ENV) or None
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
+    where = _Where(path)
+    where.only_keys(raw, "", {"hub", "policy"})
+    hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
+    policy, policies = _parse_policies(where.table(raw, "policy"), where)
+    return Config(hub=hub, policy=policy, policies=policies, path=path)
+
+
+def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettings:
+    where.only_keys(table, "hub", {"name", "state_dir", "http_listen", "timezone"})
+    defaults = HubSettings()
+    name = where.string(table, "hub", "name", defaults.name)
+    if not name.strip():
+        raise where.error("hub", "name", "a non-empty name", name)
+    state_dir_text = where.string(table, "hub", "state_dir", "")
+    state_dir = (base / Path(state_dir_text).expanduser()) if state_dir_text else defaults.state_dir
+    http_listen = where.string(table, "hub", "http_listen", defaults.http_listen)
+    if http_listen:
+        _check_listen(http_listen, where)
+    timezone = where.string(table, "hub", "timezone", defaults.timezone)
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise where.error("hub", "timezone", "an IANA zone such as 'Europe/Oslo'",
+                              timezone) from None
+    return HubSettings(name=name, state_dir=state_dir, http_listen=http_listen,
+                       timezone=timezone)
+
+
+def _check_listen(value: str, where: _Where) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise where.error("hub", "http_listen", "'host:port' such as '127.0.0.1:8787', or ''",
+                          value)
+
+
+def _parse_policies(table: Mapping[str, Any],
+                    where: _Where) -> tuple[Policy, dict[str, Policy]]:
+    defaults = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    overrides = {k: v for k, v in table.items() if isinstance(v, dict)}
+    default_policy = _policy(Policy(), defaults, where, "policy")
+    policies = {
+        component: _policy(default_policy, values, where, f"policy.{component}")
+        for component, values in overrides.items()
+    }
+    return default_policy, policies
+
+
+def _policy(base: Policy, values: Mapping[str, Any], where: _Where, section: str) -> Policy:
+    where.only_keys(values, section, set(Policy.keys()))
+    try:
+        return base.with_overrides(values)
+    except PolicyError as err:
+        raise ConfigError(f"{where.path}: [{section}] {err.key}: {err.message}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Builds errors that say which file, section and key was wrong."""
+
+    path: Path
+
+    def error(self, section: str, key: str, expected: str, got: Any) -> ConfigError:
+        place = f"[{section}] {key}" if section else key
+        return ConfigError(f"{self.path}: {place}: expected {expected}, got {got!r}")
+
+    def only_keys(self, table: Mapping[str, Any], section: str, known: set[str]) -> None:
+        for key in table:
+            if key not in known:
+                place = f"[{section}] {key}" if section else f"[{key}]"
+                raise ConfigError(
+                    f"{self.path}: {place}: unknown key (known: {', '.join(sorted(known))})")
+
+    def table(self, raw: Mapping[str, Any], section: str) -> Mapping[str, Any]:
+        value = raw.get(section, {})
+        if not isinstance(value, dict):
+            raise self.error("", section, "a table", value)
+        return value
+
+    def string(self, table: Mapping[str, Any], section: str, key: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise self.error(section, key, "a string", value)
+        return value

@@ -1,0 +1,31 @@
+"""The console transport's rendering: one readable line per notice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from hub.notify.embeds import duration, sanitize, truncate
+from machines import Notice, NoticeKind
+
+_DETAIL_MAX = 160
+
+
+def console_line(notice: Notice, zone: ZoneInfo | None = None) -> str:
+    """`14:05:03  ALERT     weather   failing for 6 s, 3 failures: timeout (…)`"""
+    when = datetime.fromtimestamp(notice.at, tz=zone).astimezone(zone).strftime("%H:%M:%S")
+    head = f"{when}  {notice.kind.value.upper():<9} {notice.component:<10}"
+    error = notice.error_type
+    if notice.error_detail and notice.error_detail != notice.error_type:
+        error = f"{error} ({truncate(sanitize(notice.error_detail), _DETAIL_MAX)})"
+    if notice.kind is NoticeKind.ALERT:
+        body = f"failing for {duration(notice.failing_for_seconds)}, " \
+               f"{notice.failures} failures: {error}"
+    elif notice.kind is NoticeKind.REMINDER:
+        body = f"reminder {notice.reminder}: still failing after " \
+               f"{duration(notice.failing_for_seconds)}: {error}"
+    elif notice.kind is NoticeKind.RECOVERY:
+        body = f"recovered after {duration(notice.downtime_seconds or 0.0)} of downtime"
+    else:
+        body = ", ".join(f"{label}: {value}" for label, value in notice.details)
+    return f"{head} {body}".rstrip()
