@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from reactivex import Subject, abc
@@ -95,7 +96,9 @@ def replay(events: list[ReplayEvent], config: Config,
     """Every notice the machines emit for `events` up to `until` (inclusive), in order."""
     if until is None:
         until = events[-1].at if events else 0.0
-    scheduler = HistoricalScheduler(EPOCH)
+    # Start just before 0: advance_to(t) is a no-op when the clock already reads t, and
+    # events at 0 with --until 0 must still run.
+    scheduler = HistoricalScheduler(EPOCH - timedelta(seconds=1))
     emitted: list[tuple[str, Notice]] = []
     feeds: dict[str, Subject[Outcome]] = {}
     subscriptions = []

@@ -1,0 +1,183 @@
+"""The reactive wiring on virtual time: timers exact, timer first, one owner of time."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+import reactivex
+from reactivex import Subject
+from reactivex.scheduler.eventloop import AsyncIOScheduler
+from reactivex.testing import TestScheduler
+
+from hub.streams import health_notices, to_datetime
+from machines import HealthMachines, HealthState, Notice, Outcome, Policy, Snapshot
+
+F = Outcome.failure("bus", 0, "timeout", "read timed out")
+S = Outcome.success("bus", 0)
+LOOKUP = {"f": F, "s": S}
+LETTER = {"alert": "A", "reminder": "R", "recovery": "V"}
+
+
+def run(marbles: str, policy: Policy, until: float, timespan: float = 10.0,
+        machines: HealthMachines | None = None) -> list[tuple[float, str]]:
+    """Feed `marbles` (each character is `timespan` seconds) and list (time, kind letter)."""
+    scheduler = TestScheduler()
+    outcomes = reactivex.hot(marbles, timespan=timespan, lookup=LOOKUP, scheduler=scheduler)
+    observer = scheduler.create_observer()
+    health_notices(outcomes, machines or HealthMachines(), scheduler,
+                   lambda _: policy).subscribe(observer)
+    scheduler.advance_to(until)
+    return [(m.time, LETTER[m.value.value.kind.value]) for m in observer.messages]
+
+
+def test_alert_on_third_failure_and_reminders_at_exact_due_times_without_outcomes():
+    policy = Policy(remind_after_seconds=100, remind_backoff=2, remind_max_seconds=1000)
+    # failures at 10, 30, 50 (alert), then silence: reminders at 150, 350 (+200), 750 (+400)
+    assert run("-f-f-f", policy, until=800) == [(50, "A"), (150, "R"), (350, "R"), (750, "R")]
+
+
+def test_reminder_interval_is_capped_at_remind_max_seconds():
+    policy = Policy(failures_before_alert=1, remind_after_seconds=100, remind_backoff=3,
+                    remind_max_seconds=250)
+    # alert 10; reminders at 110, then +250 (300 capped), +250 (900 capped)
+    assert run("-f", policy, until=700) == [(10, "A"), (110, "R"), (360, "R"), (610, "R")]
+
+
+def test_blip_below_threshold_sends_nothing():
+    assert run("-f-f-s-f-f-s-f-f-s", Policy(), until=500) == []
+
+
+def test_recovery_is_reported_with_exact_downtime():
+    policy = Policy(failures_before_alert=2)
+    scheduler = TestScheduler()
+    outcomes = reactivex.hot("-f-f---s", timespan=10, lookup=LOOKUP, scheduler=scheduler)
+    seen: list[Notice] = []
+    health_notices(outcomes, HealthMachines(), scheduler, lambda _: policy).subscribe(seen.append)
+    scheduler.advance_to(100)
+    assert [(n.kind.value, n.at) for n in seen] == [("alert", 30), ("recovery", 70)]
+    assert seen[1].downtime_seconds == 60  # first failure at 10
+
+
+def test_escalation_by_age_fires_before_a_success_at_the_same_instant():
+    # Two failures at 10 and 30 meet the count; the age rule (60 s) is met at 70 by
+    # time alone. A success also arrives at exactly 70: the timer fires first, so the
+    # owner gets the alert and then the recovery, rather than nothing.
+    policy = Policy(failures_before_alert=2, failing_for_seconds=60)
+    assert run("-f-f---s", policy, until=100) == [(70, "A"), (70, "V")]
+
+
+def test_settle_timer_returns_recovered_to_healthy_at_exact_time():
+    machines = HealthMachines()
+    scheduler = TestScheduler()
+    outcomes = reactivex.hot("-f-s", timespan=10, lookup=LOOKUP, scheduler=scheduler)
+    health_notices(outcomes, machines, scheduler,
+                   lambda _: Policy(failures_before_alert=1, settle_seconds=45)).subscribe()
+    scheduler.advance_to(74.999)
+    assert machines.state("bus") is HealthState.RECOVERED  # recovered at 30
+    scheduler.advance_to(75)
+    assert machines.state("bus") is HealthState.HEALTHY
+
+
+def test_stale_component_alerts_without_any_outcome():
+    machines = HealthMachines()
+    machines.add("heartbeat", Policy(failures_before_alert=2, stale_after_seconds=30), now=0)
+    scheduler = TestScheduler()
+    seen: list[Notice] = []
+    health_notices(reactivex.never(), machines, scheduler).subscribe(seen.append)
+    scheduler.advance_to(59)
+    assert seen == []
+    scheduler.advance_to(60)  # stale at 30 and 60: the second silence alerts
+    assert [(n.kind.value, n.at, n.error_type) for n in seen] == [("alert", 60, "stale")]
+
+
+def test_restored_incident_keeps_its_reminder_schedule():
+    machines = HealthMachines()
+    machines.restore(Snapshot(component="bus", state=HealthState.REMINDING, since=100,
+                              failures=7, first_failure_at=0, next_reminder_at=500,
+                              reminders_sent=1, last_seen_at=90), Policy(stale_after_seconds=0))
+    scheduler = TestScheduler()
+    seen: list[Notice] = []
+    health_notices(reactivex.never(), machines, scheduler).subscribe(seen.append)
+    scheduler.advance_to(499)
+    assert seen == []
+    scheduler.advance_to(500)
+    assert [(n.kind.value, n.at, n.reminder) for n in seen] == [("reminder", 500, 2)]
+    assert seen[0].next_reminder_at == 500 + 900 * 2**2
+
+
+def test_disposing_cancels_pending_timers():
+    scheduler = TestScheduler()
+    outcomes = reactivex.hot("-f", timespan=10, lookup=LOOKUP, scheduler=scheduler)
+    seen: list[Notice] = []
+    subscription = health_notices(outcomes, HealthMachines(), scheduler,
+                                  lambda _: Policy(failures_before_alert=1)).subscribe(seen.append)
+    scheduler.advance_to(20)
+    subscription.dispose()
+    scheduler.advance_to(100_000)
+    assert [n.kind.value for n in seen] == ["alert"]  # no reminder after dispose
+
+
+def test_unknown_component_without_policy_is_an_error():
+    scheduler = TestScheduler()
+    outcomes = reactivex.hot("-f", timespan=10, lookup=LOOKUP, scheduler=scheduler)
+    errors: list[Exception] = []
+    health_notices(outcomes, HealthMachines(), scheduler).subscribe(on_error=errors.append)
+    scheduler.advance_to(20)
+    assert len(errors) == 1 and "bus" in str(errors[0])
+
+
+def test_outcomes_from_worker_threads_are_applied_on_the_scheduler_thread():
+    scheduler = TestScheduler()
+    machines = HealthMachines()
+    feed: Subject[Outcome] = Subject()
+    applied_on: list[threading.Thread] = []
+    health_notices(feed, machines, scheduler, lambda _: Policy(failures_before_alert=1)) \
+        .subscribe(lambda notice: applied_on.append(threading.current_thread()))
+    worker = threading.Thread(target=feed.on_next, args=(F,))
+    worker.start()
+    worker.join(timeout=5)
+    assert "bus" not in machines  # nothing touched a machine from the worker thread
+    scheduler.advance_by(1)
+    assert machines.state("bus") is HealthState.ALERTING
+    assert applied_on == [threading.main_thread()]
+
+
+def test_same_wiring_runs_on_an_asyncio_loop():
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        scheduler = AsyncIOScheduler(loop)
+        feed: Subject[Outcome] = Subject()
+        got = asyncio.Event()
+        seen: list[str] = []
+
+        def on_notice(notice: Notice) -> None:
+            seen.append(notice.kind.value)
+            got.set()
+
+        subscription = health_notices(feed, HealthMachines(), scheduler,
+                                      lambda _: Policy(failures_before_alert=2)) \
+            .subscribe(on_notice)
+        feed.on_next(F)
+        feed.on_next(F)
+        await asyncio.wait_for(got.wait(), timeout=5)
+        subscription.dispose()
+        return seen
+
+    assert asyncio.run(scenario()) == ["alert"]
+
+
+@pytest.mark.parametrize("due", [0.1 + 0.7, 1e-6 * 3, 1234567.123456789])
+def test_timers_fire_even_when_the_scheduler_rounds_the_due_time(due):
+    # Virtual schedulers keep datetimes at microsecond precision; a due time that does
+    # not round-trip must still fire (at the due time), never loop or be skipped.
+    assert to_datetime(due)  # representable
+    machines = HealthMachines()
+    machines.add("bus", Policy(failures_before_alert=1, settle_seconds=due), now=0)
+    machines.observe(Outcome.failure("bus", 0, "x"), 0)
+    machines.observe(Outcome.success("bus", 0), 0)
+    scheduler = TestScheduler()
+    health_notices(reactivex.never(), machines, scheduler).subscribe()
+    scheduler.advance_to(due + 1e-3)
+    assert machines.state("bus") is HealthState.HEALTHY
