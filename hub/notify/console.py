@@ -17,7 +17,8 @@ def console_line(notice: Notice, zone: ZoneInfo | None = None) -> str:
     head = f"{when}  {notice.kind.value.upper():<9} {notice.component:<10}"
     error = notice.error_type
     if notice.error_detail and notice.error_detail != notice.error_type:
-        error = f"{error} ({truncate(sanitize(notice.error_detail), _DETAIL_MAX)})"
+        one_line = " ".join(sanitize(notice.error_detail).split())
+        error = f"{error} ({truncate(one_line, _DETAIL_MAX)})"
     if notice.kind is NoticeKind.ALERT:
         body = f"failing for {duration(notice.failing_for_seconds)}, " \
                f"{notice.failures} failures: {error}"

@@ -1,0 +1,47 @@
+"""`divoom-hub diagrams`: generated from the running table, checked in CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.cli import main
+from machines.diagram import health_markdown, health_mermaid
+from machines.health import TRANSITIONS
+from machines.states import HealthState
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_checked_in_diagram_is_up_to_date():
+    assert (REPO / "diagrams" / "health.md").read_text(encoding="utf-8") == health_markdown()
+
+
+def test_diagram_shows_all_five_states_and_every_guard_on_its_edge():
+    text = health_mermaid()
+    for state in HealthState:
+        assert f'state "{state.value}" as {state.name}' in text
+    assert "SUSPECT --> ALERTING: failure [threshold_met] | tick [threshold_met]" in text
+    assert "RECOVERED --> HEALTHY: tick [settled]" in text
+    assert "REMINDING --> RECOVERED: success [recovery_met]" in text
+    guards = {row["conditions"] for row in TRANSITIONS if "conditions" in row}
+    legend = health_markdown()
+    assert all(f"| `{guard}` |" in legend for guard in guards)
+
+
+def test_highlight_marks_only_the_current_state():
+    text = health_mermaid(HealthState.REMINDING)
+    assert "Class REMINDING s_active" in text
+    assert text.count(" s_active\n") == 1
+    assert "[*] --> HEALTHY" in text
+
+
+def test_check_fails_on_a_stale_file_and_writing_fixes_it(tmp_path, capsys):
+    (tmp_path / "health.md").write_text("old", encoding="utf-8")
+    assert main(["diagrams", "--check", "--dir", str(tmp_path)]) == 1
+    assert "out of date" in capsys.readouterr().err
+    assert main(["diagrams", "--dir", str(tmp_path)]) == 0
+    assert main(["diagrams", "--check", "--dir", str(tmp_path)]) == 0
+
+
+def test_check_fails_when_the_diagram_is_missing(tmp_path):
+    assert main(["diagrams", "--check", "--dir", str(tmp_path / "none")]) == 1
