@@ -9,9 +9,9 @@ shown in a code block, and `allowed_mentions` pings nobody.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from machines import Notice, NoticeKind
 
@@ -39,6 +39,7 @@ COLOURS = {
 NO_MENTIONS: dict[str, Any] = {"parse": [], "users": [], "roles": [], "replied_user": False}
 
 ELLIPSIS = "…"
+T = TypeVar("T")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -199,17 +200,18 @@ def embed_length(embed: dict[str, Any]) -> int:
     return total
 
 
-def pack_messages(embeds: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Group embeds, in order, into as few messages as the per-message limits allow."""
-    messages: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
+def pack_messages(items: Sequence[T], embed_of: Callable[[T], dict[str, Any]]
+                  ) -> list[list[T]]:
+    """Group items, in order, into as few messages as the per-message limits allow."""
+    messages: list[list[T]] = []
+    current: list[T] = []
     length = 0
-    for embed in embeds:
-        size = embed_length(embed)
+    for item in items:
+        size = embed_length(embed_of(item))
         if current and (len(current) >= EMBEDS_PER_MESSAGE or length + size > EMBED_TOTAL_MAX):
             messages.append(current)
             current, length = [], 0
-        current.append(embed)
+        current.append(item)
         length += size
     if current:
         messages.append(current)

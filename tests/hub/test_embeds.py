@@ -101,7 +101,7 @@ def test_any_embed_is_fitted_within_every_limit(title, description, fields, foot
 def test_packing_keeps_order_and_respects_message_limits():
     embeds = [fit_embed({"title": f"n{i}", "description": "d" * 1500, "fields": []})
               for i in range(25)]
-    messages = pack_messages(embeds)
+    messages = pack_messages(embeds, lambda e: e)
     assert [e["title"] for m in messages for e in m] == [f"n{i}" for i in range(25)]
     assert all(len(m) <= EMBEDS_PER_MESSAGE for m in messages)
     assert all(sum(embed_length(e) for e in m) <= EMBED_TOTAL_MAX for m in messages)
@@ -110,7 +110,7 @@ def test_packing_keeps_order_and_respects_message_limits():
 
 def test_small_embeds_pack_ten_to_a_message():
     embeds = [embed_for(alert(component=f"c{i}"), "hub") for i in range(23)]
-    assert [len(m) for m in pack_messages(embeds)] == [10, 10, 3]
+    assert [len(m) for m in pack_messages(embeds, lambda e: e)] == [10, 10, 3]
 
 
 def test_payload_is_json_serialisable_and_content_is_truncated():

@@ -1,0 +1,118 @@
+"""Turn pending outbox entries into as few Discord messages as possible (pure).
+
+A few notices go out as one embed each, packed up to 10 embeds and 6000 characters per
+message. A storm — more than `STORM_THRESHOLD` health notices pending at once, e.g. the
+network dropped and every component failed — becomes summary embeds that list one line
+per notice, so the owner reads one message instead of dozens and the webhook stays far
+from its rate limit. Order is kept: entries are consumed oldest first, and a message
+only ever carries a contiguous run of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.notify.embeds import (
+    COLOURS,
+    DESCRIPTION_MAX,
+    duration,
+    embed_for,
+    fit_embed,
+    iso,
+    message_payload,
+    pack_messages,
+    sanitize,
+)
+from hub.notify.outbox import Entry
+from machines import Notice, NoticeKind
+
+#: More pending health notices than this are summarised: five embeds still read as
+#: separate events on a phone; beyond that they read as a wall.
+STORM_THRESHOLD = 5
+
+_HEALTH = (NoticeKind.ALERT, NoticeKind.REMINDER, NoticeKind.RECOVERY)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One Discord message and the outbox ids it delivers."""
+
+    ids: tuple[int, ...]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    ids: tuple[int, ...]
+    embed: dict[str, Any]
+
+
+def plan_messages(entries: Sequence[Entry], hub_name: str) -> list[Message]:
+    """The messages that deliver `entries`, in order."""
+    units: list[_Unit] = []
+    run: list[Entry] = []
+
+    def flush_run() -> None:
+        if len(run) > STORM_THRESHOLD:
+            units.extend(_summary_units(run, hub_name))
+        else:
+            units.extend(_Unit((e.id,), embed_for(e.notice, hub_name)) for e in run)
+        run.clear()
+
+    for entry in entries:
+        if entry.notice.kind in _HEALTH:
+            run.append(entry)
+            continue
+        flush_run()
+        units.append(_Unit((entry.id,), embed_for(entry.notice, hub_name)))
+    flush_run()
+    return [
+        Message(ids=tuple(i for unit in group for i in unit.ids),
+                payload=message_payload(unit.embed for unit in group))
+        for group in pack_messages(units, lambda unit: unit.embed)
+    ]
+
+
+def summary_line(notice: Notice) -> str:
+    name = sanitize(notice.component)
+    if notice.kind is NoticeKind.ALERT:
+        return (f"🔴 **{name}** failing: {notice.error_type or 'error'} "
+                f"({notice.failures} failures, {duration(notice.failing_for_seconds)})")
+    if notice.kind is NoticeKind.REMINDER:
+        return (f"🟠 **{name}** still failing: {notice.error_type or 'error'} "
+                f"(reminder {notice.reminder}, {duration(notice.failing_for_seconds)})")
+    return f"🟢 **{name}** recovered after {duration(notice.downtime_seconds or 0.0)}"
+
+
+def _summary_units(run: Sequence[Entry], hub_name: str) -> list[_Unit]:
+    """Summary embeds for a run of health notices, each within the description limit."""
+    chunks: list[list[tuple[Entry, str]]] = [[]]
+    size = 0
+    for entry in run:
+        line = summary_line(entry.notice)
+        if chunks[-1] and size + len(line) + 1 > DESCRIPTION_MAX:
+            chunks.append([])
+            size = 0
+        chunks[-1].append((entry, line))
+        size += len(line) + 1
+    failing = sum(1 for e in run if e.notice.kind is not NoticeKind.RECOVERY)
+    recovered = len(run) - failing
+    title = f"⚠️ {len(run)} changes at once: {failing} failing, {recovered} recovered"
+    units = []
+    for number, chunk in enumerate(chunks, start=1):
+        kinds = {entry.notice.kind for entry, _ in chunk}
+        colour_kind = next(k for k in _HEALTH if k in kinds)
+        units.append(_Unit(
+            ids=tuple(entry.id for entry, _ in chunk),
+            embed=fit_embed({
+                "title": title if number == 1 else f"{title} (continued, {number})",
+                "description": "\n".join(line for _, line in chunk),
+                "color": COLOURS[colour_kind],
+                "fields": [],
+                "footer": {"text": hub_name},
+                "timestamp": iso(max(entry.notice.at for entry, _ in chunk)),
+            }),
+        ))
+    return units
