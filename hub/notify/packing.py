@@ -37,15 +37,16 @@ _HEALTH = (NoticeKind.ALERT, NoticeKind.REMINDER, NoticeKind.RECOVERY)
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One Discord message and the outbox ids it delivers."""
+    """One Discord message, the outbox ids it delivers and their notices."""
 
     ids: tuple[int, ...]
     payload: dict[str, Any]
+    notices: tuple[Notice, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class _Unit:
-    ids: tuple[int, ...]
+    entries: tuple[Entry, ...]
     embed: dict[str, Any]
 
 
@@ -58,7 +59,7 @@ def plan_messages(entries: Sequence[Entry], hub_name: str) -> list[Message]:
         if len(run) > STORM_THRESHOLD:
             units.extend(_summary_units(run, hub_name))
         else:
-            units.extend(_Unit((e.id,), embed_for(e.notice, hub_name)) for e in run)
+            units.extend(_Unit((e,), embed_for(e.notice, hub_name)) for e in run)
         run.clear()
 
     for entry in entries:
@@ -66,11 +67,12 @@ def plan_messages(entries: Sequence[Entry], hub_name: str) -> list[Message]:
             run.append(entry)
             continue
         flush_run()
-        units.append(_Unit((entry.id,), embed_for(entry.notice, hub_name)))
+        units.append(_Unit((entry,), embed_for(entry.notice, hub_name)))
     flush_run()
     return [
-        Message(ids=tuple(i for unit in group for i in unit.ids),
-                payload=message_payload(unit.embed for unit in group))
+        Message(ids=tuple(e.id for unit in group for e in unit.entries),
+                payload=message_payload(unit.embed for unit in group),
+                notices=tuple(e.notice for unit in group for e in unit.entries))
         for group in pack_messages(units, lambda unit: unit.embed)
     ]
 
@@ -105,7 +107,7 @@ def _summary_units(run: Sequence[Entry], hub_name: str) -> list[_Unit]:
         kinds = {entry.notice.kind for entry, _ in chunk}
         colour_kind = next(k for k in _HEALTH if k in kinds)
         units.append(_Unit(
-            ids=tuple(entry.id for entry, _ in chunk),
+            entries=tuple(entry for entry, _ in chunk),
             embed=fit_embed({
                 "title": title if number == 1 else f"{title} (continued, {number})",
                 "description": "\n".join(line for _, line in chunk),

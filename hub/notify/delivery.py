@@ -1,0 +1,168 @@
+"""Delivery: move notices from the outbox to a transport, in order, without hammering.
+
+`step()` is one unit of work a test can call: plan the pending entries into messages,
+send them oldest first, and say how long to wait before the next attempt. Only
+`run()` waits. A failed send stops the round, so a later message never overtakes an
+earlier one; retries back off exponentially with jitter, or wait exactly as long as
+Discord's `retry_after` asks. A permanent failure (webhook deleted, token rejected)
+stops delivery for good, is logged once, and keeps every notice in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hub.notify.outbox import Outbox
+from hub.notify.packing import plan_messages
+from hub.notify.transport import (
+    PayloadRejected,
+    PermanentError,
+    RetryableError,
+    Transport,
+)
+from machines import Outcome
+
+log = logging.getLogger(__name__)
+
+#: One message per second at worst while Discord is failing, one per 5 minutes at best.
+BACKOFF_FIRST_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 300.0
+PENDING_BATCH = 200  # entries planned per round; the rest go in the next round at once
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """What `status` shows about delivery."""
+
+    transport: str
+    state: str  # idle | retrying | stopped
+    detail: str
+    sent: int
+    failed_attempts: int
+
+
+class Delivery:
+    def __init__(self, outbox: Outbox, transport: Transport, hub_name: str,
+                 clock: Callable[[], float],
+                 report: Callable[[Outcome], None] | None = None,
+                 rng: random.Random | None = None) -> None:
+        self._outbox = outbox
+        self._transport = transport
+        self._hub_name = hub_name
+        self._clock = clock
+        self._report = report
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._attempt = 0
+        self._sent = 0
+        self._failed_attempts = 0
+        self._stopped_because = ""
+        self._retry_detail = ""
+
+    @property
+    def status(self) -> DeliveryStatus:
+        if self._stopped_because:
+            state, detail = "stopped", self._stopped_because
+        elif self._attempt:
+            state, detail = "retrying", self._retry_detail
+        else:
+            state, detail = "idle", ""
+        return DeliveryStatus(self._transport.name, state, detail, self._sent,
+                              self._failed_attempts)
+
+    def wake(self) -> None:
+        """New notices are in the outbox."""
+        self._wake.set()
+
+    async def step(self) -> float | None:
+        """Send what is pending. Returns seconds until the next attempt, or None if idle."""
+        if self._stopped_because:
+            return None
+        pending = self._outbox.pending(limit=PENDING_BATCH)
+        if not pending:
+            return None
+        for message in plan_messages(pending, self._hub_name):
+            started = self._clock()
+            try:
+                await self._transport.send(message.payload, list(message.notices))
+            except PermanentError as err:
+                self._stopped_because = str(err)
+                log.error("delivery via %s stopped: %s; %d notices are kept in the outbox",
+                          self._transport.name, err, self._outbox.depth())
+                self._report_outcome(False, started, err.error_type, str(err))
+                return None
+            except PayloadRejected as err:
+                self._outbox.drop(message.ids, str(err))
+                continue
+            except RetryableError as err:
+                self._outbox.failed(message.ids, err.error_type)
+                self._attempt += 1
+                self._failed_attempts += 1
+                delay = err.retry_after if err.retry_after is not None else self._backoff()
+                self._retry_detail = f"{err} (attempt {self._attempt}, next in {delay:.0f} s)"
+                log.warning("sending via %s failed: %s; retrying in %.1f s",
+                            self._transport.name, err, delay)
+                self._report_outcome(False, started, err.error_type, str(err))
+                return delay
+            self._outbox.ack(message.ids)
+            self._sent += len(message.ids)
+            if self._attempt:
+                log.info("sending via %s works again", self._transport.name)
+            self._attempt = 0
+            self._report_outcome(True, started)
+        return 0.0 if self._outbox.depth() else None
+
+    def _backoff(self) -> float:
+        raw = min(BACKOFF_FIRST_SECONDS * 2.0 ** (self._attempt - 1), BACKOFF_MAX_SECONDS)
+        return raw * self._rng.uniform(0.8, 1.2)
+
+    def _report_outcome(self, ok: bool, started: float, error_type: str = "",
+                        detail: str = "") -> None:
+        if self._report is None:
+            return
+        now = self._clock()
+        self._report(Outcome(component="discord", ok=ok, at=now,
+                             latency_seconds=now - started, error_type=error_type,
+                             detail=detail))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set: on new notices at once, on failures after backoff."""
+        while not stop.is_set():
+            self._wake.clear()
+            delay = await self.step()
+            if delay == 0.0:
+                continue
+            # While backing off, new notices do not cut the wait short: that is what
+            # would turn one failure into a burst of requests.
+            waits = [stop.wait()] if delay is not None else [stop.wait(), self._wake.wait()]
+            tasks = [asyncio.ensure_future(w) for w in waits]
+            try:
+                await asyncio.wait(tasks, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def drain(self, timeout_seconds: float) -> int:
+        """Try to empty the outbox within `timeout_seconds`; returns what is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                while self._outbox.depth() and not self._stopped_because:
+                    delay = await self.step()
+                    if delay is None:
+                        break
+                    if delay:
+                        await asyncio.sleep(min(delay, max(deadline - loop.time(), 0)))
+        left = self._outbox.depth()
+        if left:
+            log.warning("%d notices still queued at shutdown; they are sent on the next start",
+                        left)
+        return left

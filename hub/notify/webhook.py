@@ -1,0 +1,146 @@
+"""The Discord webhook transport (`DISCORD_WEBHOOK_URL`), on aiohttp.
+
+`discord.SyncWebhook` is not used: it passes no timeout to `requests` and only accepts
+discord.com URLs (DESIGN.md). Every request here has a timeout, uses `?wait=true` so
+acceptance is confirmed, and honours Discord's rate limits: the bucket headers are
+remembered and a send waits for the bucket to reset instead of provoking a 429; a 429
+that happens anyway raises `RateLimited` with the server's `retry_after`.
+
+The webhook URL holds a secret token: it is never logged or put in an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from hub.notify.transport import (
+    PayloadRejected,
+    PermanentError,
+    RateLimited,
+    RetryableError,
+)
+from machines import Notice
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+_WEBHOOK_URL = re.compile(
+    r"^https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api(?:/v\d+)?"
+    r"/webhooks/(?P<id>\d+)/(?P<token>[\w-]+)/?$")
+#: Discord answers in well under a second; 10 s means the path is broken, not slow.
+REQUEST_TIMEOUT_SECONDS = 10.0
+
+
+class WebhookUrlError(ValueError):
+    """The configured webhook URL is not one (the message never repeats it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"Webhook(id={self.id[:4]}…, token=***)"
+
+    @classmethod
+    def parse(cls, url: str) -> Webhook:
+        match = _WEBHOOK_URL.match(url.strip())
+        if match is None:
+            raise WebhookUrlError(
+                "DISCORD_WEBHOOK_URL is not a Discord webhook URL (expected "
+                "https://discord.com/api/webhooks/<id>/<token>; copy it from the channel's "
+                "Integrations → Webhooks settings)")
+        return cls(id=match["id"], token=match["token"])
+
+
+class WebhookTransport:
+    name = "webhook"
+
+    def __init__(self, webhook: Webhook, api_base: str = DEFAULT_API_BASE,
+                 timeout_seconds: float = REQUEST_TIMEOUT_SECONDS) -> None:
+        self._url = f"{api_base.rstrip('/')}/webhooks/{webhook.id}/{webhook.token}"
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._session: aiohttp.ClientSession | None = None
+        self._bucket_empty_until = 0.0  # loop time at which the bucket refills
+
+    def __repr__(self) -> str:
+        return "WebhookTransport(***)"
+
+    async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._bucket_empty_until - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.post(self._url, params={"wait": "true"},
+                                          json=payload) as response:
+                self._remember_bucket(response.headers, loop.time())
+                if response.status in (200, 204):
+                    return
+                body = await _json_or_empty(response)
+                raise _error_for(response.status, response.headers, body)
+        except TimeoutError:
+            raise RetryableError("Discord did not answer in time", "timeout") from None
+        except aiohttp.ClientConnectionError as err:
+            raise RetryableError(f"cannot reach Discord: {type(err).__name__}",
+                                 "connect") from None
+        except aiohttp.ClientError as err:
+            raise RetryableError(f"request to Discord failed: {type(err).__name__}",
+                                 "error") from None
+
+    def _remember_bucket(self, headers: Any, now: float) -> None:
+        remaining = headers.get("X-RateLimit-Remaining")
+        reset_after = headers.get("X-RateLimit-Reset-After")
+        if remaining is None or reset_after is None:
+            return
+        try:
+            if int(remaining) <= 0:
+                self._bucket_empty_until = now + float(reset_after)
+        except ValueError:
+            return
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+async def _json_or_empty(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    try:
+        body = await response.json(content_type=None)
+    except (ValueError, aiohttp.ClientError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_for(status: int, headers: Any, body: dict[str, Any]) -> Exception:
+    message = str(body.get("message", ""))[:200]
+    if status == 429:
+        retry_after = _float(body.get("retry_after")) or _float(headers.get("Retry-After")) or 1.0
+        is_global = bool(body.get("global")) or headers.get("X-RateLimit-Global") == "true"
+        scope = "global rate limit" if is_global else "rate limited"
+        return RateLimited(f"Discord: {scope}, retry after {retry_after:g} s",
+                           retry_after, is_global)
+    if status == 404:
+        return PermanentError("the webhook was deleted (HTTP 404): create a new one and set "
+                              "DISCORD_WEBHOOK_URL", "http_404")
+    if status in (401, 403):
+        return PermanentError(f"Discord rejected the webhook token (HTTP {status})",
+                              f"http_{status}")
+    if status == 400:
+        return PayloadRejected(f"Discord refused the message (HTTP 400): {message}", "http_400")
+    return RetryableError(f"Discord answered HTTP {status}", f"http_{status}",
+                          _float(headers.get("Retry-After")))
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

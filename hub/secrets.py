@@ -1,0 +1,105 @@
+"""Secrets: from the environment or a `.env` file, never from `hub.toml`.
+
+Each secret `NAME` may also be given as `NAME_FILE`, the path of a file holding it
+(systemd credentials, Docker secrets). The environment wins over `.env`. Values never
+appear in a `repr`, and `RedactingFilter` scrubs them from every log record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+NAMES = ("DISCORD_BOT_TOKEN", "DISCORD_MONITOR_CHANNEL_ID", "DISCORD_CHANNEL_ID",
+         "DISCORD_WEBHOOK_URL")
+#: Not secret, but read from the same places: redirects for proxies and tests.
+SETTINGS = ("DISCORD_API_BASE", "DISCORD_GATEWAY_URL")
+
+
+class SecretsError(ValueError):
+    """A secret is malformed or unreadable; the message names it, never its value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    discord_bot_token: str = ""
+    discord_monitor_channel_id: str = ""
+    discord_channel_id: str = ""
+    discord_webhook_url: str = ""
+    discord_api_base: str = ""
+    discord_gateway_url: str = ""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={'set' if getattr(self, f.name) else 'unset'}"
+                          for f in fields(self))
+        return f"Secrets({shown})"
+
+    def values(self) -> list[str]:
+        """The secret values that are set, for redaction."""
+        return [v for v in (self.discord_bot_token, self.discord_webhook_url,
+                            self.discord_monitor_channel_id, self.discord_channel_id) if v]
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """`KEY=value` lines; `#` comments, `export ` prefixes and matching quotes allowed."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise SecretsError(f"{path}:{number}: expected KEY=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def load_secrets(environ: Mapping[str, str], dotenv: Path | None) -> Secrets:
+    source = {**(read_dotenv(dotenv) if dotenv is not None else {}), **environ}
+    found: dict[str, str] = {}
+    for name in (*NAMES, *SETTINGS):
+        value = source.get(name, "")
+        file_name = source.get(f"{name}_FILE", "")
+        if not value and file_name:
+            try:
+                value = Path(file_name).read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise SecretsError(f"{name}_FILE: cannot read the file: {err.strerror}") from None
+        found[name.lower()] = value.strip()
+    for name in ("DISCORD_MONITOR_CHANNEL_ID", "DISCORD_CHANNEL_ID"):
+        value = found[name.lower()]
+        if value and not value.isdigit():
+            raise SecretsError(f"{name}: expected a numeric channel id (Discord: right-click "
+                               "the channel → Copy Channel ID)")
+    return Secrets(**found)
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces every secret value in a log record's message and arguments with `***`."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__()
+        self._values = sorted(secrets.values(), key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._values:
+            message = record.getMessage()
+            for value in self._values:
+                message = message.replace(value, "***")
+            record.msg, record.args = message, None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                for value in self._values:
+                    record.exc_text = record.exc_text.replace(value, "***")
+        return True
+
