@@ -1,0 +1,1 @@
+"""The Pixoo 64 display: rendering and the device client."""
