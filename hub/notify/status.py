@@ -1,0 +1,78 @@
+"""The `status` reply: every machine's state, plus how the hub itself is doing (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hub.notify.delivery import DeliveryStatus
+from hub.notify.embeds import COLOURS, discord_time, duration, fit_embed, iso, sanitize, truncate
+from machines import HealthState, NoticeKind, Snapshot
+
+_MARK = {
+    HealthState.HEALTHY: "🟢",
+    HealthState.SUSPECT: "🟡",
+    HealthState.ALERTING: "🔴",
+    HealthState.REMINDING: "🔴",
+    HealthState.RECOVERED: "🟢",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HubStatus:
+    """An immutable picture of the hub, published by the owner of the machines."""
+
+    hub_name: str
+    at: float
+    started_at: float
+    machines: tuple[Snapshot, ...]
+    delivery: DeliveryStatus | None
+    outbox_depth: int
+    discord_latency_seconds: float | None = None
+
+
+def machine_line(snapshot: Snapshot, now: float) -> str:
+    """`🔴 alerting for 12 min · 5 failures · last success 14:01 · timeout · next reminder …`"""
+    parts = [f"{_MARK[snapshot.state]} {snapshot.state.value} for "
+             f"{duration(now - snapshot.since)}"]
+    if snapshot.failures:
+        parts.append(f"{snapshot.failures} failures")
+    if snapshot.state is not HealthState.HEALTHY or snapshot.last_error_type:
+        parts.append("last success " + (discord_time(snapshot.last_success_at)
+                                        if snapshot.last_success_at is not None else "never"))
+    if snapshot.failures and snapshot.last_error_type:
+        error = snapshot.last_error_type
+        if snapshot.last_error and snapshot.last_error != error:
+            error += f": {truncate(' '.join(sanitize(snapshot.last_error).split()), 120)}"
+        parts.append(f"`{error.replace('`', 'ˋ')}`")
+    if snapshot.next_reminder_at is not None:
+        parts.append(f"next reminder {discord_time(snapshot.next_reminder_at)}")
+    return " · ".join(parts)
+
+
+def status_embed(status: HubStatus) -> dict[str, Any]:
+    open_incidents = [s for s in status.machines if s.state.is_incident_open]
+    colour = COLOURS[NoticeKind.ALERT] if open_incidents else COLOURS[NoticeKind.RECOVERY]
+    summary = (f"{len(open_incidents)} of {len(status.machines)} components failing"
+               if open_incidents else f"all {len(status.machines)} components healthy")
+    fields = [{"name": s.component, "value": machine_line(s, status.at), "inline": False}
+              for s in sorted(status.machines, key=lambda s: (not s.state.is_incident_open,
+                                                               s.component))]
+    hub_line = [f"up {duration(status.at - status.started_at)}",
+                f"outbox {status.outbox_depth} queued"]
+    if status.discord_latency_seconds is not None:
+        hub_line.append(f"Discord latency {status.discord_latency_seconds * 1000:.0f} ms")
+    if status.delivery is not None:
+        delivery = f"delivery via {status.delivery.transport}: {status.delivery.state}"
+        if status.delivery.detail:
+            delivery += f" ({status.delivery.detail})"
+        hub_line.append(delivery)
+    return fit_embed({
+        "title": f"📋 {status.hub_name}: {summary}",
+        "description": " · ".join(hub_line),
+        "color": colour,
+        "fields": fields[:25],
+        "footer": {"text": status.hub_name if len(fields) <= 25
+                   else f"{status.hub_name} · {len(fields) - 25} more components not shown"},
+        "timestamp": iso(status.at),
+    })
