@@ -12,6 +12,7 @@ from pathlib import Path
 from hub.config import CONFIG_ENV, ConfigError, load_config
 from hub.notify.embeds import embed_for, message_payload
 from hub.replay import ReplayError, notice_record, parse_history, replay
+from hub.secrets import SecretsError
 from machines.diagram import DIAGRAMS
 
 EXIT_OK = 0
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (ConfigError, ReplayError) as err:
+    except (ConfigError, ReplayError, SecretsError) as err:
         print(f"divoom-hub {args.command}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
@@ -47,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=None,
                       help="stop after this many demo seconds (default: run until Ctrl-C)")
     demo.set_defaults(handler=_demo)
+
+    run = commands.add_parser("run", help="run the daemon in the foreground")
+    _config_argument(run)
+    run.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser(
+        "check", help="validate the configuration and reach every configured endpoint")
+    _config_argument(check)
+    check.set_defaults(handler=_check)
 
     rep = commands.add_parser(
         "replay", help="dry-run the policies on a recorded history (JSON lines)")
@@ -71,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
 def _config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, default=None,
                         help=f"hub.toml to use (default: ${CONFIG_ENV}, else built-in defaults)")
+
+
+def _dotenv_for(config_path: Path | None) -> Path:
+    """Secrets live in `.env` beside the config (or in the working directory)."""
+    return (config_path.parent if config_path else Path.cwd()) / ".env"
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -114,6 +130,49 @@ def _diagrams(args: argparse.Namespace) -> int:
     if args.check:
         print(f"{directory}: up to date")
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from hub.app import StartupError, run_daemon
+    from hub.notify.webhook import WebhookUrlError
+    from hub.secrets import RedactingFilter, load_secrets
+
+    config = load_config(args.config)
+    secrets = load_secrets(os.environ, _dotenv_for(config.path))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter(secrets))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        handlers=[handler], force=True)
+
+    async def main_task() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        return await run_daemon(config, secrets, lambda line: print(line, flush=True), stop)
+
+    try:
+        return asyncio.run(main_task())
+    except (StartupError, WebhookUrlError) as err:
+        print(f"divoom-hub run: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _check(args: argparse.Namespace) -> int:
+    from hub.check import run_checks
+    from hub.secrets import load_secrets
+
+    config = load_config(args.config)
+    secrets = load_secrets(os.environ, _dotenv_for(config.path))
+    findings = run_checks(config, secrets)
+    for finding in findings:
+        print(finding.line())
+    return EXIT_OK if all(f.ok for f in findings) else EXIT_FAILURE
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -12,12 +12,17 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from machines import Policy, PolicyError
 
+if TYPE_CHECKING:
+    from hub.sources.http import HttpCheck
+
 CONFIG_ENV = "HUB_CONFIG"
+#: Kinds of `[[monitor]]` this version runs; the others are planned (see the README).
+MONITOR_KINDS = ("http",)
 
 
 class ConfigError(ValueError):
@@ -46,6 +51,7 @@ class Config:
     hub: HubSettings = field(default_factory=HubSettings)
     policy: Policy = field(default_factory=Policy)
     policies: Mapping[str, Policy] = field(default_factory=dict)
+    monitors: tuple[HttpCheck, ...] = ()
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -74,10 +80,32 @@ def load_config(path: Path | str | None = None) -> Config:
 
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     where = _Where(path)
-    where.only_keys(raw, "", {"hub", "policy"})
+    where.only_keys(raw, "", {"hub", "policy", "monitor"})
     hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
     policy, policies = _parse_policies(where.table(raw, "policy"), where)
-    return Config(hub=hub, policy=policy, policies=policies, path=path)
+    monitors = _parse_monitors(raw.get("monitor", []), where)
+    return Config(hub=hub, policy=policy, policies=policies, monitors=monitors, path=path)
+
+
+def _parse_monitors(tables: Any, where: _Where) -> tuple[HttpCheck, ...]:
+    from hub.sources.http import HttpCheck  # the source module imports ConfigError from here
+
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise where.error("", "monitor", "[[monitor]] tables", tables)
+    checks: list[HttpCheck] = []
+    for index, table in enumerate(tables, start=1):
+        kind = table.get("kind")
+        if kind not in MONITOR_KINDS:
+            raise ConfigError(
+                f"{where.path}: [[monitor]] #{index}: kind: expected one of "
+                f"{', '.join(MONITOR_KINDS)} (heartbeat and threshold are planned), got {kind!r}")
+        body = {k: v for k, v in table.items() if k != "kind"}
+        check = HttpCheck.from_table(body, where.path, index)
+        if any(c.name == check.name for c in checks):
+            raise ConfigError(f"{where.path}: [[monitor]] #{index}: name: {check.name!r} is "
+                              "already used by another monitor")
+        checks.append(check)
+    return tuple(checks)
 
 
 def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettings:

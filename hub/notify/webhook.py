@@ -94,6 +94,22 @@ class WebhookTransport:
             raise RetryableError(f"request to Discord failed: {type(err).__name__}",
                                  "error") from None
 
+    async def verify(self) -> str:
+        """Check the webhook exists and the token works, without posting; returns its name."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.get(self._url) as response:
+                body = await _json_or_empty(response)
+                if response.status == 200:
+                    return str(body.get("name") or "unnamed webhook")
+                raise _error_for(response.status, response.headers, body)
+        except TimeoutError:
+            raise RetryableError("Discord did not answer in time", "timeout") from None
+        except aiohttp.ClientConnectionError as err:
+            raise RetryableError(f"cannot reach Discord: {type(err).__name__}",
+                                 "connect") from None
+
     def _remember_bucket(self, headers: Any, now: float) -> None:
         remaining = headers.get("X-RateLimit-Remaining")
         reset_after = headers.get("X-RateLimit-Reset-After")

@@ -1,0 +1,84 @@
+"""`divoom-hub check`: is the configuration valid, and can the hub reach what it needs?
+
+Each line of the report names one thing, says ok or FAIL, and why. Nothing is posted to
+Discord: the webhook is verified with a GET, which needs the same token as posting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import requests
+
+from hub.config import Config
+from hub.notify.transport import TransportError
+from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport, WebhookUrlError
+from hub.secrets import Secrets
+from hub.sources.http import check_http
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    subject: str
+    ok: bool
+    message: str
+
+    def line(self) -> str:
+        return f"{self.subject:<12} {'ok' if self.ok else 'FAIL':<5} {self.message}"
+
+
+def run_checks(config: Config, secrets: Secrets) -> list[Finding]:
+    return [*_config_findings(config, secrets), *_webhook_findings(secrets),
+            *_monitor_findings(config)]
+
+
+def _config_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
+    where = str(config.path) if config.path else "built-in defaults"
+    yield Finding("config", True, f"{where}: {len(config.monitors)} monitors, "
+                                  f"{len(config.policies)} component policies")
+    if secrets.discord_webhook_url:
+        transport = "webhook"
+    elif secrets.discord_bot_token:
+        transport = "bot (not available in this version: use a webhook)"
+    else:
+        transport = "console (no DISCORD_WEBHOOK_URL or bot token set)"
+    yield Finding("transport", not transport.startswith("bot"), transport)
+
+
+def _webhook_findings(secrets: Secrets) -> Iterator[Finding]:
+    if not secrets.discord_webhook_url:
+        return
+    try:
+        webhook = Webhook.parse(secrets.discord_webhook_url)
+    except WebhookUrlError as err:
+        yield Finding("webhook", False, str(err))
+        return
+    transport = WebhookTransport(webhook, secrets.discord_api_base or DEFAULT_API_BASE)
+
+    async def verify() -> str:
+        try:
+            return await transport.verify()
+        finally:
+            await transport.close()
+
+    try:
+        name = asyncio.run(verify())
+    except TransportError as err:
+        yield Finding("webhook", False, str(err))
+    else:
+        yield Finding("webhook", True, f"reachable and authorized ({name!r})")
+
+
+def _monitor_findings(config: Config) -> Iterator[Finding]:
+    for check in config.monitors:
+        with requests.Session() as session:
+            outcome = check_http(session, check, time.monotonic)
+        if outcome.ok:
+            latency = f" in {outcome.latency_seconds * 1000:.0f} ms" \
+                if outcome.latency_seconds is not None else ""
+            yield Finding(check.name, True, f"answered{latency}")
+        else:
+            yield Finding(check.name, False, f"{outcome.error_type}: {outcome.detail}")

@@ -1,0 +1,153 @@
+"""`divoom-hub run` end to end: a real HTTP target, the real daemon, console transport.
+
+The daemon runs in real time here (it is the real asyncio wiring), so polls are every
+0.1 s; the test waits for printed lines with timeouts and never sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from hub.app import run_daemon
+from hub.config import load_config
+from hub.secrets import Secrets
+
+
+class Target:
+    """A local HTTP endpoint whose answer the test switches between 200 and 503."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                self.send_response(target.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @contextmanager
+    def running(self) -> Iterator[Target]:
+        self.thread.start()
+        try:
+            yield self
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(timeout=5)
+
+
+def write_config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "hub.toml"
+    path.write_text(f"""
+[hub]
+name = "test-hub"
+state_dir = "state"
+
+[policy]
+failures_before_alert = 2
+remind_after_seconds = 0
+
+[[monitor]]
+kind = "http"
+name = "web"
+url = "{url}"
+every_seconds = 0.1
+timeout_seconds = 0.05
+""", encoding="utf-8")
+    return path
+
+
+#: Generous: a loaded CI machine may be slow, and a pass never waits this long.
+WAIT_SECONDS = 10.0
+
+
+class Lines:
+    """Console lines, with a way to wait for one that contains some text."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._written = asyncio.Event()
+
+    def write(self, line: str) -> None:  # called on the daemon's loop
+        self.lines.append(line)
+        self._written.set()
+
+    async def wait_for(self, text: str) -> str:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while True:
+                found = [line for line in self.lines if text in line]
+                if found:
+                    return found[0]
+                self._written.clear()
+                await self._written.wait()
+
+
+def test_outage_of_an_http_monitor_alerts_then_recovers_then_stops_cleanly(tmp_path):
+    async def scenario(target: Target) -> tuple[int, Lines]:
+        config = load_config(write_config(tmp_path, target.url))
+        lines, stop = Lines(), asyncio.Event()
+        daemon = asyncio.create_task(run_daemon(config, Secrets(), lines.write, stop))
+        await lines.wait_for("STARTED")
+        target.status = 503
+        alert = await lines.wait_for("ALERT")
+        assert "web" in alert and "http_503" in alert
+        target.status = 200
+        await lines.wait_for("RECOVERY")
+        stop.set()
+        return await asyncio.wait_for(daemon, timeout=10), lines
+
+    with Target().running() as target:
+        code, lines = asyncio.run(scenario(target))
+    assert code == 0
+    kinds = [line.split()[1] for line in lines.lines]
+    assert kinds == ["STARTED", "ALERT", "RECOVERY", "STOPPED"]
+    assert "components: web" in lines.lines[0]
+    # Everything was delivered, so nothing is left queued for the next start.
+    from hub.notify.outbox import Outbox
+
+    with Outbox(tmp_path / "state" / "outbox.sqlite") as outbox:
+        assert outbox.depth() == 0
+
+
+def test_run_command_stops_on_sigterm_with_exit_code_zero(tmp_path):
+    with Target().running() as target:
+        config = write_config(tmp_path, target.url)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("DISCORD_WEBHOOK_URL", None)
+        with subprocess.Popen([sys.executable, "-m", "hub", "run", "-c", str(config)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env, cwd=tmp_path) as proc:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+    assert "STARTED" in first
+    assert "STOPPED" in out and "stop requested" in out
+    assert proc.returncode == 0, err
+
+
+def test_bad_config_exits_with_usage_error_naming_the_key(tmp_path):
+    config = tmp_path / "hub.toml"
+    config.write_text("[[monitor]]\nkind = 'http'\nname = 'x'\nurl = 'ftp://nope'\n",
+                      encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "hub", "run", "-c", str(config)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert str(config) in done.stderr and "url" in done.stderr
