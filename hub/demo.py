@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from hub.notify.console import console_line
+from hub.sources.data import BusBoard, Departure, Forecast
 from hub.streams import health_notices, to_seconds
 from machines import HealthMachines, Notice, NoticeKind, Outcome, Policy
 
@@ -42,17 +44,60 @@ class SimulatedSource:
     outage: tuple[float, float] | None = None  # seconds after start: [from, to)
     error_type: str = ""
     detail: str = ""
+    data: Callable[[float], object] | None = None  # epoch seconds -> what a poll fetched
 
     def outcome(self, elapsed: float, at: float) -> Outcome:
         if self.outage is not None and self.outage[0] <= elapsed < self.outage[1]:
             return Outcome.failure(self.component, at, self.error_type, self.detail)
-        return Outcome.success(self.component, at, latency_seconds=0.05)
+        data = self.data(at) if self.data is not None else None
+        return Outcome.success(self.component, at, latency_seconds=0.05, data=data)
+
+
+#: (line, destination, quay label, minutes between departures, offset in minutes)
+DEMO_LINES = (
+    ("31", "Tonsenhagen", "A", 10, 3),
+    ("31", "Fornebu", "B", 10, 7),
+    ("37", "Helsfyr", "A", 15, 1),
+    ("20", "Galgeberg", "B", 12, 5),
+)
+
+
+def simulated_board(now: float) -> BusBoard:
+    """Departures of a made-up stop, a pure function of time: lines leave on a timetable,
+    and every third trip runs a minute or two late, as real-time data does."""
+    departures: list[Departure] = []
+    for line, destination, quay, every_minutes, offset_minutes in DEMO_LINES:
+        period, offset = every_minutes * 60, offset_minutes * 60
+        first = now - (now - offset) % period  # the latest timetabled call not after now
+        for k in range(4):
+            aimed = first + k * period
+            trip = int(aimed // period)
+            delay = 60.0 * (1 + trip % 2) if trip % 3 == 0 else 0.0
+            if aimed + delay > now:
+                departures.append(Departure(quay=quay, line=line, destination=destination,
+                                            departs_at=aimed + delay, aimed_at=aimed,
+                                            is_realtime=True))
+    departures.sort(key=lambda d: d.departs_at)
+    return BusBoard(fetched_at=now, departures=tuple(departures))
+
+
+def simulated_forecast(now: float) -> Forecast:
+    """A mild day: the temperature follows the hour, and it drizzles in some half-hours."""
+    hour = (now % 86_400) / 3600
+    temperature = 6.0 + 5.0 * math.sin((hour - 9) / 24 * 2 * math.pi)
+    is_raining = int(now // 1800) % 3 == 0
+    daytime = 7 <= hour < 19
+    symbol = "lightrain" if is_raining else "partlycloudy_" + ("day" if daytime else "night")
+    return Forecast(fetched_at=now, temperature_c=round(temperature, 1), symbol=symbol,
+                    high_c=11.0, low_c=1.0, precipitation_mm=0.4 if is_raining else 0.0,
+                    wind_speed_ms=3.2, updated_at=now - 600)
 
 
 DEMO_SOURCES = (
-    SimulatedSource("bus", every_seconds=5),
+    SimulatedSource("bus", every_seconds=5, data=simulated_board),
     SimulatedSource("weather", every_seconds=4, outage=(8, 60), error_type="http_503",
-                    detail="503 Service Unavailable from the weather API"),
+                    detail="503 Service Unavailable from the weather API",
+                    data=simulated_forecast),
     SimulatedSource("pixoo", every_seconds=3),
 )
 
