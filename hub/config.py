@@ -18,11 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from machines import Policy, PolicyError
 
 if TYPE_CHECKING:
+    from hub.sources.heartbeat import HeartbeatMonitor
     from hub.sources.http import HttpCheck
+    from hub.sources.threshold import ThresholdMonitor
 
 CONFIG_ENV = "HUB_CONFIG"
-#: Kinds of `[[monitor]]` this version runs; the others are planned (see the README).
-MONITOR_KINDS = ("http",)
+#: Kinds of `[[monitor]]` this version runs (see the README).
+MONITOR_KINDS = ("http", "heartbeat", "threshold")
 
 
 class ConfigError(ValueError):
@@ -52,6 +54,8 @@ class Config:
     policy: Policy = field(default_factory=Policy)
     policies: Mapping[str, Policy] = field(default_factory=dict)
     monitors: tuple[HttpCheck, ...] = ()
+    heartbeats: tuple[HeartbeatMonitor, ...] = ()  # [[monitor]] kind = "heartbeat"
+    thresholds: tuple[ThresholdMonitor, ...] = ()  # [[monitor]] kind = "threshold"
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -83,29 +87,42 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     where.only_keys(raw, "", {"hub", "policy", "monitor"})
     hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
     policy, policies = _parse_policies(where.table(raw, "policy"), where)
-    monitors = _parse_monitors(raw.get("monitor", []), where)
-    return Config(hub=hub, policy=policy, policies=policies, monitors=monitors, path=path)
+    monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), where)
+    return Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
+                  heartbeats=heartbeats, thresholds=thresholds, path=path)
 
 
-def _parse_monitors(tables: Any, where: _Where) -> tuple[HttpCheck, ...]:
-    from hub.sources.http import HttpCheck  # the source module imports ConfigError from here
+def _parse_monitors(tables: Any, where: _Where) -> tuple[
+        tuple[HttpCheck, ...], tuple[HeartbeatMonitor, ...], tuple[ThresholdMonitor, ...]]:
+    # The source modules import ConfigError from here, hence the local imports.
+    from hub.sources.heartbeat import HeartbeatMonitor
+    from hub.sources.http import HttpCheck
+    from hub.sources.threshold import ThresholdMonitor
 
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise where.error("", "monitor", "[[monitor]] tables", tables)
-    checks: list[HttpCheck] = []
+    checks: list[HttpCheck | HeartbeatMonitor | ThresholdMonitor] = []
     for index, table in enumerate(tables, start=1):
         kind = table.get("kind")
         if kind not in MONITOR_KINDS:
             raise ConfigError(
                 f"{where.path}: [[monitor]] #{index}: kind: expected one of "
-                f"{', '.join(MONITOR_KINDS)} (heartbeat and threshold are planned), got {kind!r}")
+                f"{', '.join(MONITOR_KINDS)}, got {kind!r}")
         body = {k: v for k, v in table.items() if k != "kind"}
-        check = HttpCheck.from_table(body, where.path, index)
+        check: HttpCheck | HeartbeatMonitor | ThresholdMonitor
+        if kind == "heartbeat":
+            check = HeartbeatMonitor.from_table(body, where.path, index)
+        elif kind == "threshold":
+            check = ThresholdMonitor.from_table(body, where.path, index)
+        else:
+            check = HttpCheck.from_table(body, where.path, index)
         if any(c.name == check.name for c in checks):
             raise ConfigError(f"{where.path}: [[monitor]] #{index}: name: {check.name!r} is "
                               "already used by another monitor")
         checks.append(check)
-    return tuple(checks)
+    return (tuple(c for c in checks if isinstance(c, HttpCheck)),
+            tuple(c for c in checks if isinstance(c, HeartbeatMonitor)),
+            tuple(c for c in checks if isinstance(c, ThresholdMonitor)))
 
 
 def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettings:

@@ -1,0 +1,188 @@
+"""`[[monitor]]` kind `threshold`: a number that must stay within `min`/`max`.
+
+The value is either read from a JSON document (`url` + a dotted `path` such as
+`"sensors.0.temp"`, polled every `every_seconds` on a worker thread) or pushed by the
+device to `POST /api/metric/<name>` with `{"value": number}` (served by `hub.web`).
+
+`judge` is the pure rule: a number within bounds is a success; above `max` is a failure
+`above_max` ("21.5 > max 20"), below `min` a failure `below_min`; anything that is not a
+finite number (missing, null, a string, NaN) is a failure `bad_value`. `read_threshold`
+never raises: every `requests` error becomes a failed `Outcome` (`timeout`, `connect`,
+`tls`, `http_503`, `bad_json`, …), as for the `http` kind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from hub.sources.http import MIN_EVERY_SECONDS, _connect_detail
+from hub.sources.monitor_table import MonitorTable
+from machines import Outcome
+
+KIND = "threshold"
+_SHOWN_VALUE_MAX = 40  # a bad value is quoted in the detail, shortened to this
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdMonitor:
+    """One configured threshold; at least one of `min_value`, `max_value` is set."""
+
+    name: str
+    min_value: float | None = None
+    max_value: float | None = None
+    url: str = ""  # "" = the value is pushed to POST /api/metric/<name>
+    path: tuple[str, ...] = ()  # () = the document itself is the number
+    every_seconds: float = 60.0
+    timeout_seconds: float = 10.0
+
+    @property
+    def is_pushed(self) -> bool:
+        return not self.url
+
+    def describe_bounds(self) -> str:
+        bounds = []
+        if self.min_value is not None:
+            bounds.append(f"min {self.min_value:g}")
+        if self.max_value is not None:
+            bounds.append(f"max {self.max_value:g}")
+        return ", ".join(bounds)
+
+    def judge(self, value: Any, at: float, latency_seconds: float | None = None) -> Outcome:
+        """The outcome of one reading; `data` holds the value when it is a number."""
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            return Outcome.failure(self.name, at, "bad_value",
+                                   f"expected a number, got {_shown(value)}",
+                                   latency_seconds=latency_seconds)
+        number = float(value)
+        if self.max_value is not None and number > self.max_value:
+            return Outcome.failure(self.name, at, "above_max",
+                                   f"{number:g} > max {self.max_value:g}",
+                                   latency_seconds=latency_seconds, data=number)
+        if self.min_value is not None and number < self.min_value:
+            return Outcome.failure(self.name, at, "below_min",
+                                   f"{number:g} < min {self.min_value:g}",
+                                   latency_seconds=latency_seconds, data=number)
+        return Outcome.success(self.name, at, latency_seconds=latency_seconds, data=number)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], path: Path, index: int) -> ThresholdMonitor:
+        """Validate one `[[monitor]]` table (without `kind`); errors name file and key."""
+        reader = MonitorTable(table, path, index, KIND)
+        reader.only_keys({"name", "min", "max", "url", "path", "every_seconds",
+                          "timeout_seconds"})
+        name = reader.name()
+        low = reader.optional_number("min", "the lowest acceptable value")
+        high = reader.optional_number("max", "the highest acceptable value")
+        if low is None and high is None:
+            raise reader.error("min", "at least one of min and max", None)
+        if low is not None and high is not None and low > high:
+            raise reader.error("max", f"a number >= min ({low:g})", high)
+        url = reader.string("url", "an http:// or https:// URL", "")
+        if not url:
+            for key in ("path", "every_seconds", "timeout_seconds"):
+                if key in table:
+                    raise reader.error(key, "no value: without url, values are pushed to "
+                                       f"POST /api/metric/{name}", table[key])
+            return cls(name=name, min_value=low, max_value=high)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise reader.error("url", "an http:// or https:// URL", url)
+        dotted = reader.string("path", 'a dotted path into the JSON such as "sensors.0.temp"',
+                               "")
+        segments = tuple(dotted.split(".")) if dotted else ()
+        if any(not segment for segment in segments):
+            raise reader.error("path", 'a dotted path such as "sensors.0.temp" (no empty parts)',
+                               dotted)
+        return cls(
+            name=name, min_value=low, max_value=high, url=url, path=segments,
+            every_seconds=reader.number("every_seconds", "seconds between reads", 60.0,
+                                        minimum=MIN_EVERY_SECONDS),
+            timeout_seconds=reader.number("timeout_seconds", "seconds to wait for an answer",
+                                          10.0, above=0),
+        )
+
+
+class PathNotFoundError(LookupError):
+    """The dotted path leads nowhere in the document; the message says where it stopped."""
+
+
+def value_at(document: Any, path: tuple[str, ...]) -> Any:
+    """`document` followed along `path`: keys into objects, whole numbers into arrays."""
+    current = document
+    for depth, segment in enumerate(path):
+        where = ".".join(path[:depth]) or "the document"
+        if isinstance(current, dict):
+            if segment not in current:
+                raise PathNotFoundError(f"no key {segment!r} in {where}")
+            current = current[segment]
+        elif isinstance(current, list):
+            if not segment.isdigit() or int(segment) >= len(current):
+                raise PathNotFoundError(f"no item {segment!r} in {where} "
+                                        f"({len(current)} items)")
+            current = current[int(segment)]
+        else:
+            raise PathNotFoundError(f"{where} is not an object or array, cannot take "
+                                    f"{segment!r}")
+    return current
+
+
+def read_threshold(session: requests.Session, monitor: ThresholdMonitor,
+                   clock: Callable[[], float]) -> Outcome:
+    """Fetch the document and judge the value at the path; never raises."""
+    started = clock()
+
+    def failed(error_type: str, detail: str) -> Outcome:
+        now = clock()
+        return Outcome.failure(monitor.name, now, error_type, detail,
+                               latency_seconds=now - started)
+
+    try:
+        with session.get(monitor.url, timeout=monitor.timeout_seconds,
+                         headers={"Accept": "application/json"}) as response:
+            status, reason = response.status_code, response.reason
+            body = response.content if 200 <= status < 300 else b""
+    except requests.Timeout:
+        return failed("timeout", f"no answer within {monitor.timeout_seconds:g} s")
+    except requests.exceptions.SSLError:
+        return failed("tls", "TLS handshake or certificate failed")
+    except requests.ConnectionError as err:
+        return failed("connect", _connect_detail(err))
+    except requests.TooManyRedirects:
+        return failed("too_many_redirects", "redirect loop")
+    except requests.RequestException as err:
+        return failed("error", type(err).__name__)
+    if not 200 <= status < 300:
+        return failed(f"http_{status}", f"{status} {reason or ''}".strip())
+    try:
+        document = _json(body)
+    except ValueError as err:
+        return failed("bad_json", f"not a JSON document: {err}")
+    try:
+        value = value_at(document, monitor.path)
+    except PathNotFoundError as err:
+        return failed("bad_value", f"{'.'.join(monitor.path)}: {err}")
+    now = clock()
+    return monitor.judge(value, now, latency_seconds=now - started)
+
+
+def _json(body: bytes) -> Any:
+    """The stdlib parser, refusing NaN/Infinity (not JSON, and never a valid reading)."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not a JSON number")
+
+    return json.loads(body.decode("utf-8"), parse_constant=refuse)
+
+
+def _shown(value: Any) -> str:
+    text = "nothing" if value is None else repr(value)
+    return text if len(text) <= _SHOWN_VALUE_MAX else text[:_SHOWN_VALUE_MAX - 1] + "…"
