@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from machines import Policy, PolicyError
 
 if TYPE_CHECKING:
+    from hub.sources.bus import BusSettings
     from hub.sources.heartbeat import HeartbeatMonitor
     from hub.sources.http import HttpCheck
     from hub.sources.threshold import ThresholdMonitor
+    from hub.sources.weather import WeatherSettings
 
 CONFIG_ENV = "HUB_CONFIG"
 #: Kinds of `[[monitor]]` this version runs (see the README).
@@ -56,6 +58,8 @@ class Config:
     monitors: tuple[HttpCheck, ...] = ()
     heartbeats: tuple[HeartbeatMonitor, ...] = ()  # [[monitor]] kind = "heartbeat"
     thresholds: tuple[ThresholdMonitor, ...] = ()  # [[monitor]] kind = "threshold"
+    bus: BusSettings | None = None  # no [bus] section = no bus source
+    weather: WeatherSettings | None = None  # no [weather] section = no weather source
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -84,12 +88,27 @@ def load_config(path: Path | str | None = None) -> Config:
 
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     where = _Where(path)
-    where.only_keys(raw, "", {"hub", "policy", "monitor"})
+    where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather"})
     hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
     policy, policies = _parse_policies(where.table(raw, "policy"), where)
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), where)
+    bus, weather = _parse_sources(raw, where)
     return Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
-                  heartbeats=heartbeats, thresholds=thresholds, path=path)
+                  heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
+                  path=path)
+
+
+def _parse_sources(raw: Mapping[str, Any],
+                   where: _Where) -> tuple[BusSettings | None, WeatherSettings | None]:
+    """`[bus]` and `[weather]`: an absent section turns that source off."""
+    # The source modules import ConfigError from here, hence the local imports.
+    from hub.sources.bus import BusSettings
+    from hub.sources.weather import WeatherSettings
+
+    bus = BusSettings.from_table(where.table(raw, "bus"), where.path) if "bus" in raw else None
+    weather = (WeatherSettings.from_table(where.table(raw, "weather"), where.path)
+               if "weather" in raw else None)
+    return bus, weather
 
 
 def _parse_monitors(tables: Any, where: _Where) -> tuple[
