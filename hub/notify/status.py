@@ -7,7 +7,7 @@ from typing import Any
 
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import COLOURS, discord_time, duration, fit_embed, iso, sanitize, truncate
-from machines import HealthState, NoticeKind, Snapshot
+from machines import HealthState, Notice, NoticeKind, Snapshot
 
 _MARK = {
     HealthState.HEALTHY: "🟢",
@@ -29,6 +29,14 @@ class HubStatus:
     delivery: DeliveryStatus | None
     outbox_depth: int
     discord_latency_seconds: float | None = None
+    #: The latest notices, oldest first, bounded by the publisher (the status page).
+    recent_notices: tuple[Notice, ...] = ()
+    #: Notices emitted since start, per kind: ((kind, count), ...) (the metrics).
+    notices_by_kind: tuple[tuple[str, int], ...] = ()
+    #: The latest outcome's latency per component: ((component, seconds), ...).
+    source_latency_seconds: tuple[tuple[str, float], ...] = ()
+    #: The latest reading of each threshold monitor: ((component, value), ...).
+    values: tuple[tuple[str, float], ...] = ()
 
 
 def machine_line(snapshot: Snapshot, now: float) -> str:

@@ -1,0 +1,58 @@
+"""What the owner of the machines remembers for the status picture, and its publication.
+
+The machines know states; the status page and `/metrics` also want the latest notices,
+how many of each kind were emitted, each source's latest latency and each threshold's
+latest reading. `StatusRecorder` keeps those on the owner's scheduler (it is not
+thread-safe, like the machines) and `publish` freezes everything into a `HubStatus`,
+which other threads and the web server read without touching anything mutable.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable
+
+from hub.notify.delivery import DeliveryStatus
+from hub.notify.status import HubStatus
+from machines import Notice, Outcome, Snapshot
+
+#: Enough for an evening's incidents on the page; older ones are in Discord.
+RECENT_NOTICES_MAX = 20
+
+
+class StatusRecorder:
+    def __init__(self, hub_name: str, started_at: float,
+                 recent_max: int = RECENT_NOTICES_MAX) -> None:
+        self._hub_name = hub_name
+        self._started_at = started_at
+        self._recent: deque[Notice] = deque(maxlen=recent_max)
+        self._kinds: Counter[str] = Counter()
+        self._latency: dict[str, float] = {}
+        self._values: dict[str, float] = {}
+        self.latest = HubStatus(hub_name, started_at, started_at, (), None, 0)
+
+    def notice(self, notice: Notice) -> None:
+        """A notice was emitted (call it where notices are put into the outbox)."""
+        self._recent.append(notice)
+        self._kinds[notice.kind.value] += 1
+
+    def outcome(self, outcome: Outcome) -> None:
+        """An outcome reached the machines."""
+        if outcome.latency_seconds is not None:
+            self._latency[outcome.component] = outcome.latency_seconds
+        if isinstance(outcome.data, float):  # a threshold reading (see ThresholdMonitor.judge)
+            self._values[outcome.component] = outcome.data
+
+    def publish(self, at: float, machines: Iterable[Snapshot], delivery: DeliveryStatus | None,
+                outbox_depth: int, discord_latency_seconds: float | None = None) -> HubStatus:
+        """Freeze the picture at `at`; it is also kept as `latest` for the web server."""
+        self.latest = HubStatus(
+            hub_name=self._hub_name, at=at, started_at=self._started_at,
+            machines=tuple(machines), delivery=delivery, outbox_depth=outbox_depth,
+            discord_latency_seconds=discord_latency_seconds,
+            recent_notices=tuple(self._recent),
+            notices_by_kind=tuple(sorted(self._kinds.items())),
+            source_latency_seconds=tuple(sorted(self._latency.items())),
+            values=tuple(sorted(self._values.items())),
+        )
+        return self.latest

@@ -1,0 +1,521 @@
+"""The status web server (aiohttp, on the daemon's loop): look, scrape, report in.
+
+    GET  /                  the status page (refreshes itself; `/live` is its live part)
+    GET  /health            {"status": healthy|degraded|unhealthy, ...}; 503 when unhealthy
+    GET  /api/status        every component, delivery, outbox, recent notices (JSON)
+    GET  /metrics           Prometheus text exposition
+    GET  /frame.png         the latest frame; `?scale=1..16` enlarges it pixel for pixel
+    POST /ping/<name>       a heartbeat monitor's ping
+    POST /api/metric/<name> {"value": number} for a pushed threshold monitor
+
+The server reads only what it is given: `status()` returns the `HubStatus` the owner of
+the machines last published (an immutable value), `frame_png()` the latest frame.
+Pings and pushed values become `Outcome`s handed to `report`, which must move them onto
+the owner's scheduler (e.g. the `on_next` of a Subject that `health_notices` observes on
+that scheduler). Nothing here touches a machine.
+
+/health says:
+* **unhealthy** (503): notices cannot reach the owner (delivery stopped for good, e.g. the
+  webhook was deleted), or the status has not been published for
+  `status_max_age_seconds` (the owner's loop or publisher is stuck);
+* **degraded** (200): a component has an open incident (alerting or reminding), or
+  delivery is retrying;
+* **healthy** (200): otherwise. A `suspect` component (failing, not yet confirmed by its
+  policy) is listed but does not degrade: the debounce applies here too.
+
+Access: on a loopback address anyone on the machine may read. Beyond loopback the server
+refuses to start without an access token (`HUB_HTTP_TOKEN`); with a token, every request
+needs `Authorization: Bearer <token>` or `?token=<token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import ipaddress
+import json
+import logging
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from PIL import Image, UnidentifiedImageError
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.registry import Collector
+
+from hub.notify.status import HubStatus
+from hub.sources.heartbeat import HeartbeatMonitor
+from hub.sources.threshold import ThresholdMonitor
+from hub.web_page import (
+    CONTENT_SECURITY_POLICY,
+    PAGE_FRAME_SCALE,
+    PageView,
+    notice_summary,
+    render_live,
+    render_page,
+)
+from machines import HealthState, Outcome
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "HUB_HTTP_TOKEN"
+#: The owner publishes every second or so; this much silence means it is stuck.
+STATUS_MAX_AGE_SECONDS = 30.0
+MAX_SCALE = 16  # 64 × 16 = 1024 px: big enough for any screen, small enough to encode fast
+#: Reports are one small JSON object; a bigger body is a mistake or an attack.
+MAX_BODY_BYTES = 16 * 1024
+HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
+
+
+class StatusServerError(RuntimeError):
+    """The server cannot start as configured; the message says what to change."""
+
+
+# -- health and JSON (pure) ------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    status: str  # healthy | degraded | unhealthy
+    reasons: tuple[str, ...]
+
+
+def assess_health(status: HubStatus, now: float,
+                  status_max_age_seconds: float = STATUS_MAX_AGE_SECONDS) -> Health:
+    """The rules in the module docstring, with a reason for every finding."""
+    unhealthy: list[str] = []
+    degraded: list[str] = []
+    age = now - status.at
+    if age > status_max_age_seconds:
+        unhealthy.append(f"status not published for {age:.0f} s (the hub's loop may be stuck)")
+    if status.delivery is not None and status.delivery.state == "stopped":
+        unhealthy.append(f"delivery via {status.delivery.transport} stopped: "
+                         f"{status.delivery.detail}")
+    elif status.delivery is not None and status.delivery.state == "retrying":
+        degraded.append(f"delivery via {status.delivery.transport} retrying: "
+                        f"{status.delivery.detail}")
+    for snapshot in sorted(status.machines, key=lambda s: s.component):
+        if snapshot.state.is_incident_open:
+            degraded.append(f"{snapshot.component} {snapshot.state.value}: "
+                            f"{snapshot.last_error_type or 'failing'}")
+    if unhealthy:
+        return Health(UNHEALTHY, tuple(unhealthy + degraded))
+    return Health(DEGRADED if degraded else HEALTHY, tuple(degraded))
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, tz=UTC).isoformat()
+
+
+def health_json(status: HubStatus, health: Health, now: float) -> dict[str, Any]:
+    return {
+        "status": health.status,
+        "reasons": list(health.reasons),
+        "hub": status.hub_name,
+        "failing": sorted(s.component for s in status.machines if s.state.is_incident_open),
+        "suspect": sorted(s.component for s in status.machines
+                          if s.state is HealthState.SUSPECT),
+        "delivery": None if status.delivery is None else status.delivery.state,
+        "status_age_seconds": round(now - status.at, 3),
+    }
+
+
+def status_json(status: HubStatus, health: Health, now: float) -> dict[str, Any]:
+    """`/api/status`: times are ISO 8601 in UTC, durations in seconds."""
+    latency = dict(status.source_latency_seconds)
+    values = dict(status.values)
+    delivery = status.delivery
+    return {
+        "hub": status.hub_name,
+        "status": health.status,
+        "at": _iso(status.at),
+        "status_age_seconds": round(now - status.at, 3),
+        "started_at": _iso(status.started_at),
+        "uptime_seconds": round(status.at - status.started_at, 3),
+        "outbox_depth": status.outbox_depth,
+        "transport": None if delivery is None else {
+            "name": delivery.transport, "state": delivery.state, "detail": delivery.detail,
+            "sent": delivery.sent, "failed_attempts": delivery.failed_attempts},
+        "discord_latency_seconds": status.discord_latency_seconds,
+        "components": [{
+            "name": s.component,
+            "state": s.state.value,
+            "since": _iso(s.since),
+            "for_seconds": round(status.at - s.since, 3),
+            "failures": s.failures,
+            "last_success": _iso(s.last_success_at),
+            "last_error": (None if not s.last_error_type else
+                           {"type": s.last_error_type, "detail": s.last_error}),
+            "next_reminder": _iso(s.next_reminder_at),
+            "latency_seconds": latency.get(s.component),
+            "value": values.get(s.component),
+        } for s in sorted(status.machines, key=lambda s: s.component)],
+        "recent_notices": [{
+            "at": _iso(n.at), "kind": n.kind.value, "component": n.component,
+            "summary": notice_summary(n),
+        } for n in status.recent_notices],
+        "notices_by_kind": dict(status.notices_by_kind),
+    }
+
+
+# -- metrics -----------------------------------------------------------------------------
+
+class StatusCollector(Collector):
+    """Prometheus metrics computed from the published status at each scrape."""
+
+    def __init__(self, status: Callable[[], HubStatus], clock: Callable[[], float],
+                 status_max_age_seconds: float) -> None:
+        self._status = status
+        self._clock = clock
+        self._max_age = status_max_age_seconds
+
+    def collect(self) -> Iterator[Metric]:
+        status, now = self._status(), self._clock()
+        health = assess_health(status, now, self._max_age)
+        state = GaugeMetricFamily("divoom_hub_component_state",
+                                  "1 for the state each component is in, 0 for the others",
+                                  labels=["component", "state"])
+        failures = GaugeMetricFamily("divoom_hub_component_failures",
+                                     "Failures in the component's current incident",
+                                     labels=["component"])
+        since = GaugeMetricFamily("divoom_hub_component_state_seconds",
+                                  "Seconds the component has been in its current state",
+                                  labels=["component"])
+        for s in sorted(status.machines, key=lambda s: s.component):
+            for candidate in HealthState:
+                state.add_metric([s.component, candidate.value],
+                                 1.0 if s.state is candidate else 0.0)
+            failures.add_metric([s.component], s.failures)
+            since.add_metric([s.component], status.at - s.since)
+        yield from (state, failures, since)
+        yield _labelled(GaugeMetricFamily("divoom_hub_health",
+                                          "1 for the hub's /health status, 0 for the others",
+                                          labels=["status"]),
+                        ((h, 1.0 if health.status == h else 0.0)
+                         for h in (HEALTHY, DEGRADED, UNHEALTHY)))
+        yield _labelled(CounterMetricFamily("divoom_hub_notices",
+                                            "Notices emitted since start, by kind",
+                                            labels=["kind"]), status.notices_by_kind)
+        delivery = status.delivery
+        yield CounterMetricFamily("divoom_hub_notices_delivered",
+                                  "Notices the transport accepted since start",
+                                  value=delivery.sent if delivery else 0)
+        yield CounterMetricFamily("divoom_hub_delivery_failures",
+                                  "Failed delivery attempts since start",
+                                  value=delivery.failed_attempts if delivery else 0)
+        yield GaugeMetricFamily("divoom_hub_outbox_depth",
+                                "Notices waiting in the outbox", value=status.outbox_depth)
+        yield _labelled(GaugeMetricFamily("divoom_hub_source_latency_seconds",
+                                          "Latency of each component's latest outcome",
+                                          labels=["component"]),
+                        status.source_latency_seconds)
+        yield _labelled(GaugeMetricFamily("divoom_hub_monitor_value",
+                                          "Latest value of each threshold monitor",
+                                          labels=["component"]), status.values)
+        yield GaugeMetricFamily("divoom_hub_uptime_seconds", "Seconds since the hub started",
+                                value=status.at - status.started_at)
+        yield GaugeMetricFamily("divoom_hub_status_age_seconds",
+                                "Seconds since the status was last published",
+                                value=now - status.at)
+        if status.discord_latency_seconds is not None:
+            yield GaugeMetricFamily("divoom_hub_discord_latency_seconds",
+                                    "Discord gateway latency",
+                                    value=status.discord_latency_seconds)
+
+
+def _labelled(family: GaugeMetricFamily | CounterMetricFamily,
+              samples: Iterable[tuple[str, float]]) -> Metric:
+    for label, value in samples:
+        family.add_metric([label], value)
+    return family
+
+
+# -- the server ---------------------------------------------------------------------------
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`"127.0.0.1:8787"`, `"[::1]:8787"`, `"0.0.0.0:0"` → (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise StatusServerError(f"http_listen: expected 'host:port' such as "
+                                f"'127.0.0.1:8787', got {listen!r}")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def _no_frame() -> bytes | None:
+    return None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class StatusServer:
+    """The aiohttp server; `start()`/`stop()` on the daemon's loop, or `async with`."""
+
+    def __init__(self, listen: str, status: Callable[[], HubStatus], *,
+                 frame_png: Callable[[], bytes | None] = _no_frame,
+                 report: Callable[[Outcome], None] | None = None,
+                 heartbeats: Iterable[HeartbeatMonitor] = (),
+                 thresholds: Iterable[ThresholdMonitor] = (),
+                 token: str = "",
+                 clock: Callable[[], float] = time.time,
+                 zone: ZoneInfo | None = None,
+                 status_max_age_seconds: float = STATUS_MAX_AGE_SECONDS) -> None:
+        self._host, self._port = parse_listen(listen)
+        if not token and not is_loopback(self._host):
+            raise StatusServerError(
+                f"refusing to serve the status page on {listen} without an access token: "
+                f"set {TOKEN_ENV} in the environment or .env (clients then send "
+                f"'Authorization: Bearer <token>' or '?token=<token>'), or listen on "
+                f"127.0.0.1 only")
+        self._status = status
+        self._frame_png = frame_png
+        self._report = report
+        self._heartbeats = {h.name: h for h in heartbeats}
+        self._thresholds = {t.name: t for t in thresholds}
+        if (self._heartbeats or self._thresholds) and report is None:
+            raise ValueError("heartbeat and threshold monitors need a `report` sink")
+        self._token = token
+        self._clock = clock
+        self._zone = zone
+        self._max_age = status_max_age_seconds
+        self._registry = CollectorRegistry()
+        self._registry.register(StatusCollector(status, clock, status_max_age_seconds))
+        self._runner: web.AppRunner | None = None
+        self._bound_port: int | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def application(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors_as_json, self._authorize],
+                              client_max_size=MAX_BODY_BYTES)
+        app.router.add_get("/", self._page)
+        app.router.add_get("/live", self._live)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/api/status", self._api_status)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/frame.png", self._frame)
+        app.router.add_post("/ping/{name}", self._ping)
+        app.router.add_post("/api/metric/{name}", self._metric)
+        return app
+
+    async def start(self) -> None:
+        """Bind and serve; a port already in use is a `StatusServerError`."""
+        runner = web.AppRunner(self.application(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port, shutdown_timeout=1.0)
+        try:
+            await site.start()
+        except OSError as err:
+            await runner.cleanup()
+            raise StatusServerError(f"cannot listen on {self._host}:{self._port}: "
+                                    f"{err.strerror or err}") from None
+        self._runner = runner
+        self._bound_port = int(runner.addresses[0][1])
+        log.info("status page on %s", self.url)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> StatusServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL (with the real port when `listen` asked for port 0)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._bound_port or self._port}"
+
+    # -- middlewares --------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors_as_json(self, request: web.Request, handler: Handler
+                              ) -> web.StreamResponse:
+        """aiohttp's own errors (404 of a path, 405, 413) as JSON, like ours."""
+        try:
+            return await handler(request)
+        except web.HTTPException as err:
+            if err.status < 400:
+                raise
+            headers = {k: v for k, v in err.headers.items() if k.lower() == "allow"}
+            message = {
+                404: f"no such path: {request.path}",
+                405: f"{request.method} is not allowed on {request.path} "
+                     f"(allowed: {headers.get('Allow', 'none')})",
+                413: f"request body too large (at most {MAX_BODY_BYTES} bytes)",
+            }.get(err.status, err.reason)
+            return _error(err.status, message, headers=headers)
+
+    @web.middleware
+    async def _authorize(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not self._token:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        given = header[7:] if header.startswith("Bearer ") else request.query.get("token", "")
+        if not given or not hmac.compare_digest(given.encode(), self._token.encode()):
+            return _error(401, "an access token is required: send 'Authorization: Bearer "
+                               "<token>' or add '?token=<token>'",
+                          headers={"WWW-Authenticate": 'Bearer realm="divoom-hub"'})
+        return await handler(request)
+
+    # -- pages and reads ----------------------------------------------------------------
+
+    def _view(self, request: web.Request, status: HubStatus) -> PageView:
+        now = self._clock()
+        health = assess_health(status, now, self._max_age)
+        frame = self._frame_png()
+        frame_src = None
+        if frame is not None:
+            frame_src = f"frame.png?scale={PAGE_FRAME_SCALE}&v={zlib.crc32(frame):08x}"
+            if "token" in request.query:
+                frame_src += "&token=" + quote(request.query["token"], safe="")
+        return PageView(health=health.status, reasons=health.reasons, frame_src=frame_src,
+                        now=now, zone=self._zone)
+
+    async def _page(self, request: web.Request) -> web.Response:
+        status = self._status()
+        return _html(render_page(status, self._view(request, status)))
+
+    async def _live(self, request: web.Request) -> web.Response:
+        status = self._status()
+        return _html(render_live(status, self._view(request, status)))
+
+    async def _health(self, _: web.Request) -> web.Response:
+        status, now = self._status(), self._clock()
+        health = assess_health(status, now, self._max_age)
+        return _json(200 if health.status != UNHEALTHY else 503,
+                     health_json(status, health, now))
+
+    async def _api_status(self, _: web.Request) -> web.Response:
+        status, now = self._status(), self._clock()
+        body = status_json(status, assess_health(status, now, self._max_age), now)
+        return _json(200, body)
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        # 0.0.4 text: understood by every Prometheus version; our names are plain ASCII.
+        return web.Response(body=generate_latest(self._registry),
+                            headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4,
+                                     "Cache-Control": "no-store"})
+
+    async def _frame(self, request: web.Request) -> web.Response:
+        text = request.query.get("scale", "1")
+        if not text.isdigit() or not 1 <= int(text) <= MAX_SCALE:
+            return _error(400, f"scale: expected a whole number from 1 to {MAX_SCALE}, "
+                               f"got {text!r}")
+        frame = self._frame_png()
+        if frame is None:
+            return _error(404, "no frame yet: the display has not rendered one")
+        scale = int(text)
+        if scale > 1:
+            try:
+                frame = _enlarge(frame, scale)
+            except (UnidentifiedImageError, OSError, ValueError) as err:
+                log.error("the latest frame is not a readable PNG: %s", err)
+                return _error(500, "the latest frame is not a readable image")
+        version = request.query.get("v")
+        # A versioned URL names one frame forever; anything else must be fetched again.
+        cache = ("private, max-age=86400, immutable"
+                 if version == f"{zlib.crc32(self._frame_png() or b''):08x}" else "no-store")
+        return web.Response(body=frame, content_type="image/png",
+                            headers={"Cache-Control": cache})
+
+    # -- reports ------------------------------------------------------------------------
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        monitor = self._heartbeats.get(name)
+        if monitor is None:
+            return _error(404, f"no heartbeat monitor named {name!r} "
+                               f"(known: {', '.join(sorted(self._heartbeats)) or 'none'})")
+        outcome = monitor.ping(self._clock())
+        self._hand_over(outcome)
+        return _json(202, {"component": name, "ok": True})
+
+    async def _metric(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        monitor = self._thresholds.get(name)
+        if monitor is None:
+            return _error(404, f"no threshold monitor named {name!r} "
+                               f"(known: {', '.join(sorted(self._thresholds)) or 'none'})")
+        if not monitor.is_pushed:
+            return _error(409, f"{name} reads its value from its url; it does not accept "
+                               "pushed values")
+        body = await request.read()
+        try:
+            document = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        except ValueError as err:
+            return _error(400, f'expected a JSON object such as {{"value": 21.5}}: {err}')
+        if not isinstance(document, dict) or "value" not in document:
+            return _error(400, 'expected a JSON object with a "value" key such as '
+                               f'{{"value": 21.5}}, got {_shorten(body)}')
+        # A value that is there but not a number (null, "n/a") is a broken reading: the
+        # device did report, so it is the monitor's failure (`bad_value`), not a 400.
+        outcome = monitor.judge(document["value"], self._clock())
+        self._hand_over(outcome)
+        return _json(202, {"component": name, "ok": outcome.ok,
+                           "error_type": outcome.error_type, "detail": outcome.detail})
+
+    def _hand_over(self, outcome: Outcome) -> None:
+        assert self._report is not None  # checked in __init__ whenever monitors exist
+        self._report(outcome)
+
+
+def _enlarge(png: bytes, scale: int) -> bytes:
+    with Image.open(io.BytesIO(png)) as image:
+        big = image.convert("RGB").resize((image.width * scale, image.height * scale),
+                                          Image.Resampling.NEAREST)
+    out = io.BytesIO()
+    big.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _refuse_constant(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _shorten(body: bytes, limit: int = 60) -> str:
+    text = body.decode("utf-8", errors="replace")
+    return repr(text if len(text) <= limit else text[:limit - 1] + "…")
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+          ) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body, allow_nan=False),
+                        content_type="application/json",
+                        headers={"Cache-Control": "no-store", **(headers or {})})
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return _json(status, {"error": message}, headers)
+
+
+def _html(text: str) -> web.Response:
+    return web.Response(text=text, content_type="text/html", headers={
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    })
+
