@@ -77,7 +77,11 @@ class RecordingServer:
                     self.close_connection = True
                     return
                 reply = fake.reply(recorded)
-                self.send_response(reply.status)
+                # Not `send_response`: it adds its own (real-time) `Date`, and the fakes
+                # send the one of their virtual clock, as the real servers send theirs.
+                self.send_response_only(reply.status)
+                if "Date" not in reply.headers:
+                    self.send_header("Date", self.date_time_string())
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply.body)))

@@ -6,7 +6,8 @@ It answers with the real compact GeoJSON shape (`properties.meta.updated_at`,
 304 when `If-Modified-Since` is exactly the current `Last-Modified`, 403 to a client
 whose `User-Agent` has no contact info, 400 for coordinates with more than 4 decimals,
 203 when told the product is deprecated, and whatever raw replies a test queues (429,
-5xx, malformed JSON). `now` is the fake's clock (virtual, set by the test).
+5xx, malformed JSON) or sets as an `outage` for every request. `now` is the fake's clock
+(virtual, set by the test).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class FakeMet(RecordingServer):
         self.lifetime_seconds = lifetime_seconds
         self.deprecated = False
         self.queued: deque[Reply] = deque()
+        self.outage: Reply | None = None  # while set, every request gets this reply
         self.publish(document)
 
     def publish(self, document: dict[str, Any]) -> None:
@@ -97,6 +99,8 @@ class FakeMet(RecordingServer):
             return Reply(404, b"Not Found", {"Content-Type": "text/plain"})
         if self.queued:
             return self.queued.popleft()
+        if self.outage is not None:
+            return self.outage
         agent = request.header("User-Agent") or ""
         if not _CONTACT.search(agent) or agent.startswith("python-requests"):
             return Reply(403, b"<html><body>403 Forbidden: identify yourself</body></html>",
