@@ -33,7 +33,6 @@ The client is not thread-safe: one worker at a time (the display loop guarantees
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -48,13 +47,12 @@ from PIL import Image
 
 from hub.config import ConfigError
 from hub.display.brightness import BrightnessSchedule, parse_day_hours
+from hub.display.frame import FRAME_SIZE, encode_frame
 from machines import Outcome
 
 log = logging.getLogger(__name__)
 
 COMPONENT = "pixoo"
-#: The Pixoo 64's frame: 64×64 RGB, 3 bytes a pixel.
-FRAME_SIZE = 64
 #: The device freezes when pushed faster than about one frame a second.
 MIN_PUSH_INTERVAL_SECONDS = 1.0
 #: After the k-th failure in a row the next frame waits min(2 s × 2^(k−1), 60 s): a dead
@@ -193,19 +191,6 @@ class PixooSettings:
         )
 
 
-def frame_data(frame: Image.Image) -> bytes:
-    """The raw 64×64×3 RGB bytes of a frame (the Pixoo shows nothing else)."""
-    if frame.size != (FRAME_SIZE, FRAME_SIZE):
-        raise ValueError(f"a Pixoo 64 frame is {FRAME_SIZE}×{FRAME_SIZE}, not "
-                         f"{frame.size[0]}×{frame.size[1]}")
-    return frame.convert("RGB").tobytes()
-
-
-def encode_frame_data(data: bytes) -> str:
-    """`PicData`: base64 of the raw RGB bytes."""
-    return base64.b64encode(data).decode("ascii")
-
-
 @dataclass(frozen=True, slots=True)
 class _Failed:
     """A command that did not get `error_code 0`."""
@@ -247,7 +232,7 @@ class PixooClient:
         self._is_wedged = False
         self._applied_brightness: int | None = None
         self._last_ping_at: float | None = None
-        self._shown: bytes | None = None  # the last frame the device acknowledged
+        self._shown: str | None = None  # PicData of the last frame the device acknowledged
         self._shown_at = -math.inf
 
     @property
@@ -274,10 +259,10 @@ class PixooClient:
             if not ping.ok or self._failures == 0:
                 outcomes.append(ping)
         if frame is not None:
-            data = frame_data(frame)
+            data = encode_frame(frame)  # a wrong size raises FrameError: a renderer bug
             if self._needs_reset or data != self._shown \
                     or not 0 <= now - self._shown_at < REFRESH_UNCHANGED_SECONDS:
-                pushed = self.push(encode_frame_data(data))
+                pushed = self.push(data)
                 if pushed is not None:
                     outcomes.append(pushed)
                     if pushed.ok:

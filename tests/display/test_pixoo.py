@@ -16,6 +16,7 @@ import requests
 from PIL import Image
 
 from hub.config import ConfigError
+from hub.display.frame import encode_frame
 from hub.display.pixoo import (
     BACKOFF_MAX_SECONDS,
     WEDGED_DETAIL,
@@ -23,8 +24,6 @@ from hub.display.pixoo import (
     PixooSettings,
     backoff_seconds,
     command_url,
-    encode_frame_data,
-    frame_data,
 )
 from tests.fakes.pixoo import DEFAULT_BRIGHTNESS, FakePixoo, fake_pixoo
 
@@ -47,7 +46,7 @@ def frame(n: int) -> Image.Image:
 
 
 def b64(n: int) -> str:
-    return encode_frame_data(frame_data(frame(n)))
+    return encode_frame(frame(n))
 
 
 @contextmanager
