@@ -5,7 +5,9 @@ send them oldest first, and say how long to wait before the next attempt. Only
 `run()` waits. A failed send stops the round, so a later message never overtakes an
 earlier one; retries back off exponentially with jitter, or wait exactly as long as
 Discord's `retry_after` asks. A permanent failure (webhook deleted, token rejected)
-stops delivery for good, is logged once, and keeps every notice in the outbox.
+stops delivery for good, is logged once, and keeps every notice in the outbox. When
+Discord refuses a message (HTTP 400) that packs several notices, they are sent one per
+message, so only the notice Discord cannot take is dropped, not its neighbours.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub.notify.outbox import Outbox
-from hub.notify.packing import plan_messages
+from hub.notify.outbox import Entry, Outbox
+from hub.notify.packing import Message, plan_messages
 from hub.notify.transport import (
     PayloadRejected,
     PermanentError,
@@ -63,6 +65,7 @@ class Delivery:
         self._failed_attempts = 0
         self._stopped_because = ""
         self._retry_detail = ""
+        self._alone: set[int] = set()  # outbox ids to send one per message (after a 400)
 
     @property
     def status(self) -> DeliveryStatus:
@@ -86,7 +89,7 @@ class Delivery:
         pending = self._outbox.pending(limit=PENDING_BATCH)
         if not pending:
             return None
-        for message in plan_messages(pending, self._hub_name):
+        for message in self._plan(pending):
             started = self._clock()
             try:
                 await self._transport.send(message.payload, list(message.notices))
@@ -97,7 +100,14 @@ class Delivery:
                 self._report_outcome(False, started, err.error_type, str(err))
                 return None
             except PayloadRejected as err:
+                if len(message.ids) > 1:
+                    # One of them is at fault, not all: find out by sending them singly.
+                    log.warning("Discord refused a message of %d notices (%s); sending "
+                                "them one by one", len(message.ids), err)
+                    self._alone.update(message.ids)
+                    return 0.0
                 self._outbox.drop(message.ids, str(err))
+                self._alone.difference_update(message.ids)
                 continue
             except RetryableError as err:
                 self._outbox.failed(message.ids, err.error_type)
@@ -110,12 +120,28 @@ class Delivery:
                 self._report_outcome(False, started, err.error_type, str(err))
                 return delay
             self._outbox.ack(message.ids)
+            self._alone.difference_update(message.ids)
             self._sent += len(message.ids)
             if self._attempt:
                 log.info("sending via %s works again", self._transport.name)
             self._attempt = 0
             self._report_outcome(True, started)
         return 0.0 if self._outbox.depth() else None
+
+    def _plan(self, pending: list[Entry]) -> list[Message]:
+        """The messages for `pending`, in order; entries marked alone get one each."""
+        if not self._alone:
+            return plan_messages(pending, self._hub_name)
+        messages: list[Message] = []
+        run: list[Entry] = []
+        for entry in pending:
+            if entry.id not in self._alone:
+                run.append(entry)
+                continue
+            messages += plan_messages(run, self._hub_name)
+            messages += plan_messages([entry], self._hub_name)
+            run = []
+        return messages + plan_messages(run, self._hub_name)
 
     def _backoff(self) -> float:
         raw = min(BACKOFF_FIRST_SECONDS * 2.0 ** (self._attempt - 1), BACKOFF_MAX_SECONDS)
