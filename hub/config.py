@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from machines import Policy, PolicyError
 
 if TYPE_CHECKING:
+    from hub.display.pixoo import PixooSettings
     from hub.sources.bus import BusSettings
     from hub.sources.heartbeat import HeartbeatMonitor
     from hub.sources.http import HttpCheck
@@ -60,6 +61,7 @@ class Config:
     thresholds: tuple[ThresholdMonitor, ...] = ()  # [[monitor]] kind = "threshold"
     bus: BusSettings | None = None  # no [bus] section = no bus source
     weather: WeatherSettings | None = None  # no [weather] section = no weather source
+    pixoo: PixooSettings | None = None  # no [pixoo] section = no device (preview only)
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -88,14 +90,23 @@ def load_config(path: Path | str | None = None) -> Config:
 
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     where = _Where(path)
-    where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather"})
+    where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather", "pixoo"})
     hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
     policy, policies = _parse_policies(where.table(raw, "policy"), where)
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), where)
     bus, weather = _parse_sources(raw, where)
+    pixoo = _parse_pixoo(raw, where)
     return Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                   heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
-                  path=path)
+                  pixoo=pixoo, path=path)
+
+
+def _parse_pixoo(raw: Mapping[str, Any], where: _Where) -> PixooSettings | None:
+    """`[pixoo]`: an absent section means no device (frames go to the preview only)."""
+    from hub.display.pixoo import PixooSettings  # it imports ConfigError from here
+
+    return PixooSettings.from_table(where.table(raw, "pixoo"), where.path) \
+        if "pixoo" in raw else None
 
 
 def _parse_sources(raw: Mapping[str, Any],

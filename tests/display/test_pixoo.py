@@ -6,9 +6,11 @@ so only request timeouts take real time, and those are set to a fraction of a se
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -399,3 +401,21 @@ def test_lat_lon_chooses_the_sun_and_day_hours_chooses_the_clock():
                                          "brightness_day": 100, "brightness_night": 0}, PATH)
     assert by_clock.schedule(None).day_hours == (390, 1380)
     assert (by_clock.brightness_day, by_clock.brightness_night) == (100, 0)
+
+
+def test_the_pixoo_section_of_hub_toml_is_read_and_its_errors_name_the_file(tmp_path):
+    from hub.config import load_config, parse_config
+
+    path = tmp_path / "hub.toml"
+    path.write_text('[hub]\ntimezone = "Europe/Oslo"\n\n[pixoo]\naddress = "192.168.1.50"\n'
+                    'brightness_night = 5\nday_hours = "06:00-23:30"\n', encoding="utf-8")
+    config = load_config(path)
+    assert config.pixoo is not None and config.pixoo.url == "http://192.168.1.50/post"
+    schedule = config.pixoo.schedule(config.hub.zone())
+    midnight_in_oslo = datetime(2024, 1, 1, 23, 0, tzinfo=UTC).timestamp()  # 00:00 CET
+    assert schedule.brightness_at(midnight_in_oslo) == 5
+    assert parse_config({}, path).pixoo is None  # no section: no device
+    path.write_text('[pixoo]\naddress = "192.168.1.50"\nbrightness = 50\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: \[pixoo\] brightness: "
+                                          r"unknown key"):
+        load_config(path)
