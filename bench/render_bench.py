@@ -1,0 +1,126 @@
+"""What a dashboard frame costs: render, encode for the Pixoo, write as the preview.
+
+Run from the project root:
+
+    .venv/bin/python bench/render_bench.py               # 2,000 frames per scene
+    .venv/bin/python bench/render_bench.py --frames 300  # a quicker run
+
+Each frame is rendered at the next second of a scripted minute, so the clock and the bus
+countdowns change between frames as they do on the device. It prints per-frame times
+(mean, p50, p95, max) and asserts nothing about them; the figures are written up in
+docs/performance.md.
+
+- render: `hub.display.render.render(view)` (fonts and icons already loaded);
+- encode: `hub.display.frame.encode_frame(image)`, the `PicData` string of a push;
+- preview: `PreviewDevice.push(image)`, the PNG and its ×8 copy written atomically to a
+  temporary directory (the demo's cost per frame);
+- cold start: loading the fonts and drawing the icons once, in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from importlib.metadata import version
+from pathlib import Path
+from types import MappingProxyType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.display.scenes`
+
+from hub.display.frame import encode_frame  # noqa: E402
+from hub.display.icons import icon_for  # noqa: E402
+from hub.display.preview import PreviewDevice  # noqa: E402
+from hub.display.render import render  # noqa: E402
+from hub.display.text import load_fonts  # noqa: E402
+from hub.display.view import DashboardView, DisplayMessage  # noqa: E402
+from hub.sources.data import BusBoard  # noqa: E402
+from machines.states import HealthState  # noqa: E402
+from tests.display.scenes import MORNING, departure, rainy_morning  # noqa: E402
+
+
+def busy_view() -> DashboardView:
+    """Everything at once: a full board with a clock-time row, rain with high/low, a
+    failed quay, and an open incident."""
+    view = rainy_morning()
+    board = BusBoard(fetched_at=MORNING - 20, failed_quays=("B",), departures=tuple(
+        departure(line, destination, seconds, MORNING)
+        for line, destination, seconds in (
+            ("31", "Tonsenhagen", 70), ("37", "Helsfyr", 260), ("31", "Fornebu", 480),
+            ("20", "Galgeberg", 1100), ("110", "Lillestrøm", 4100), ("25", "Løren", 5000))))
+    return dataclasses.replace(view, bus=board, health=MappingProxyType({
+        "bus": HealthState.ALERTING, "weather": HealthState.HEALTHY}))
+
+
+def message_view() -> DashboardView:
+    text = ("Husk å ta inn syklene før det blir mørkt, og kjøp melk, brød og smør på "
+            "veien hjem fra jobben i dag. Middag klokka 18!")
+    return dataclasses.replace(busy_view(), message=DisplayMessage(
+        text=text, author="Åse", posted_at=MORNING - 3, expires_at=None))
+
+
+SCENES: Mapping[str, Callable[[], DashboardView]] = MappingProxyType({
+    "busy dashboard": busy_view, "message overlay (paged)": message_view})
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def summary(seconds: list[float]) -> str:
+    us = sorted(s * 1e6 for s in seconds)
+    p50 = statistics.median(us)
+    p95 = us[min(len(us) - 1, round(0.95 * (len(us) - 1)))]
+    return (f"{statistics.fmean(us):9,.0f} {p50:9,.0f} {p95:9,.0f} {us[-1]:9,.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=2000, help="frames per scene")
+    args = parser.parse_args()
+
+    print(f"Python {platform.python_version()} ({platform.python_implementation()}), "
+          f"Pillow {version('Pillow')}, {platform.machine()}, {args.frames} frames per scene")
+
+    load_fonts.cache_clear()
+    icon_for.cache_clear()
+    fonts_s = timed(load_fonts)
+    first_s = timed(lambda: render(busy_view()))
+    print(f"cold start: load_fonts {fonts_s * 1e3:.1f} ms, first busy frame (icons drawn) "
+          f"{first_s * 1e3:.1f} ms\n")
+
+    header = f"{'scene':<26} {'step':<8} {'mean µs':>9} {'p50 µs':>9} {'p95 µs':>9} {'max µs':>9}"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as state_dir:
+        device = PreviewDevice(state_dir)
+        for name, scene in SCENES.items():
+            base = scene()
+            views = [dataclasses.replace(base, now=base.now + second)
+                     for second in range(args.frames)]
+            renders, encodes, pushes = [], [], []
+            for view in views:
+                start = time.perf_counter()
+                frame = render(view)
+                rendered = time.perf_counter()
+                encode_frame(frame)
+                encoded = time.perf_counter()
+                renders.append(rendered - start)
+                encodes.append(encoded - rendered)
+            for view in views[: max(1, args.frames // 10)]:
+                frame = render(view)
+                pushes.append(timed(lambda frame=frame: device.push(frame)))  # type: ignore[misc]
+            print(f"{name:<26} {'render':<8} {summary(renders)}")
+            print(f"{'':<26} {'encode':<8} {summary(encodes)}")
+            print(f"{'':<26} {'preview':<8} {summary(pushes)}  ({len(pushes)} pushes)")
+
+
+if __name__ == "__main__":
+    main()
