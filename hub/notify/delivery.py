@@ -8,6 +8,13 @@ Discord's `retry_after` asks. A permanent failure (webhook deleted, token reject
 stops delivery for good, is logged once, and keeps every notice in the outbox. When
 Discord refuses a message (HTTP 400) that packs several notices, they are sent one per
 message, so only the notice Discord cannot take is dropped, not its neighbours.
+
+Messages are spaced: the first notice of a burst goes out at once, and what follows
+within `message_interval_seconds` waits and is packed into the next message. When many
+components fail together (a storm) the owner gets the first alert immediately and one
+summary of the rest a second later, instead of a wall of messages. A transport that
+knows its rate limit (`seconds_until_ready`) is asked before a message is planned, so
+notices arriving while the bucket refills join the message instead of queueing behind it.
 """
 
 from __future__ import annotations
@@ -35,6 +42,10 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 300.0
 PENDING_BATCH = 200  # entries planned per round; the rest go in the next round at once
+#: A storm's notices arrive within a second of each other (one poll round): this turns
+#: them into two messages (the first alert, then a summary). Well below Discord's
+#: webhook limits (5 per 2 s per webhook, about 30 per minute per channel).
+MESSAGE_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +63,8 @@ class Delivery:
     def __init__(self, outbox: Outbox, transport: Transport, hub_name: str,
                  clock: Callable[[], float],
                  report: Callable[[Outcome], None] | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 message_interval_seconds: float = MESSAGE_INTERVAL_SECONDS) -> None:
         self._outbox = outbox
         self._transport = transport
         self._hub_name = hub_name
@@ -66,6 +78,8 @@ class Delivery:
         self._stopped_because = ""
         self._retry_detail = ""
         self._alone: set[int] = set()  # outbox ids to send one per message (after a 400)
+        self._message_interval = message_interval_seconds
+        self._last_sent_at = float("-inf")
 
     @property
     def status(self) -> DeliveryStatus:
@@ -90,6 +104,9 @@ class Delivery:
         if not pending:
             return None
         for message in self._plan(pending):
+            wait = self._seconds_until_ready()
+            if wait > 0:
+                return wait
             started = self._clock()
             try:
                 await self._transport.send(message.payload, list(message.notices))
@@ -121,12 +138,20 @@ class Delivery:
                 return delay
             self._outbox.ack(message.ids)
             self._alone.difference_update(message.ids)
+            self._last_sent_at = self._clock()
             self._sent += len(message.ids)
             if self._attempt:
                 log.info("sending via %s works again", self._transport.name)
             self._attempt = 0
             self._report_outcome(True, started)
         return 0.0 if self._outbox.depth() else None
+
+    def _seconds_until_ready(self) -> float:
+        """How long the next message must wait: spacing, and the transport's rate limit."""
+        spacing = self._last_sent_at + self._message_interval - self._clock()
+        ready_in: Callable[[], float] | None = getattr(self._transport, "seconds_until_ready",
+                                                       None)
+        return max(spacing, ready_in() if ready_in is not None else 0.0, 0.0)
 
     def _plan(self, pending: list[Entry]) -> list[Message]:
         """The messages for `pending`, in order; entries marked alone get one each."""

@@ -70,11 +70,16 @@ class WebhookTransport:
     def __repr__(self) -> str:
         return "WebhookTransport(***)"
 
+    def seconds_until_ready(self) -> float:
+        """How long until the bucket refills, as Discord's headers announced (0: now)."""
+        return max(self._bucket_empty_until - asyncio.get_running_loop().time(), 0.0)
+
     async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None:
-        loop = asyncio.get_running_loop()
-        wait = self._bucket_empty_until - loop.time()
+        # Delivery asks `seconds_until_ready` first; this wait is for any other caller.
+        wait = self.seconds_until_ready()
         if wait > 0:
             await asyncio.sleep(wait)
+        loop = asyncio.get_running_loop()
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         try:

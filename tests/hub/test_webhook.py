@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.notify.delivery import BACKOFF_FIRST_SECONDS, Delivery
+from hub.notify.delivery import BACKOFF_FIRST_SECONDS, MESSAGE_INTERVAL_SECONDS, Delivery
 from hub.notify.outbox import Outbox
 from hub.notify.webhook import REQUEST_TIMEOUT_SECONDS, Webhook, WebhookTransport
 from machines import HealthState, Notice, NoticeKind
@@ -48,13 +48,15 @@ WAIT_SECONDS = 600.0
 class Rig:
     """Outbox, transport and a running `Delivery.run`, pointed at the fake."""
 
-    def __init__(self, fake: FakeDiscord, state_dir: Path, seed: int = 0) -> None:
+    def __init__(self, fake: FakeDiscord, state_dir: Path, seed: int = 0,
+                 message_interval_seconds: float = MESSAGE_INTERVAL_SECONDS) -> None:
         self.fake = fake
         self.outbox = Outbox(state_dir / "outbox.sqlite")
         self.transport = WebhookTransport(Webhook.parse(fake.webhook_url), fake.api_base)
         self.loop = asyncio.get_running_loop()
         self.delivery = Delivery(self.outbox, self.transport, "test-hub", self.loop.time,
-                                 rng=random.Random(seed))
+                                 rng=random.Random(seed),
+                                 message_interval_seconds=message_interval_seconds)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -206,7 +208,8 @@ def test_a_global_429_is_retried_exactly_after_retry_after(runner, fake, tmp_pat
 
 def test_the_bucket_headers_are_honoured_so_a_burst_never_gets_a_429(runner, fake, tmp_path):
     async def scenario() -> None:
-        async with Rig(fake, tmp_path) as rig:
+        # No spacing of our own: the transport alone keeps within the bucket.
+        async with Rig(fake, tmp_path, message_interval_seconds=0) as rig:
             for number in range(12):  # one at a time: each is sent before the next exists
                 rig.emit(alert(f"n{number}"))
                 await rig.posted(number + 1)
@@ -219,6 +222,21 @@ def test_the_bucket_headers_are_honoured_so_a_burst_never_gets_a_429(runner, fak
     assert len(times) == 12
     assert times[5] - times[0] == pytest.approx(2.0, abs=1e-3)
     assert times[10] - times[5] == pytest.approx(2.0, abs=1e-3)
+
+
+def test_messages_are_spaced_so_a_burst_is_packed_after_the_first(runner, fake, tmp_path):
+    async def scenario() -> None:
+        async with Rig(fake, tmp_path) as rig:
+            for number in range(4):  # four notices, 0.1 s apart
+                rig.emit(alert(f"n{number}"))
+                await asyncio.sleep(0.1)
+            assert await rig.posted(4) == ["n0", "n1", "n2", "n3"]
+            await rig.quiet()
+
+    runner.run(scenario())
+    first, second = fake.executes
+    assert [len(m["embeds"]) for m in fake.messages] == [1, 3]
+    assert second.at - first.at == pytest.approx(MESSAGE_INTERVAL_SECONDS, abs=1e-6)
 
 
 # -- server errors, resets, hangs ----------------------------------------------------------
