@@ -22,13 +22,18 @@ hour for this product), to revalidate with `If-Modified-Since` set to exactly th
 
 Once `Expires` has passed, every poll is a real request until one succeeds and MET
 hands out a new `Expires`: a MET outage is therefore reported at the first poll after
-the cached forecast expires (at most MET's cache lifetime, about 30 minutes, after it
-began; never the hour-long silence of a cache that swallows errors), and then as a
-failure on *every* poll, so the health machine counts real consecutive failures and
-alerts after `failures_before_alert` of them. The rejected alternative, a conditional
-request on every poll while the cache is fresh, would notice sooner but asks MET before
-`Expires`, which its terms ask clients not to do; a forecast MET itself declared valid
-is not an outage of ours.
+the cached forecast expires (at most MET's cache lifetime, about 30 minutes, plus one
+`every_seconds` after it began; never the hour-long silence of a cache that swallows
+errors), and then as a failure on *every* poll, so the health machine counts real
+consecutive failures and alerts after `failures_before_alert` of them. With the
+defaults (`every_seconds` 600, 3 failures) the first failed outcome comes at most
+30 + 10 minutes after MET went down and the alert 20 minutes later. A poll inside
+`Expires` costs MET nothing, so a smaller `every_seconds` (e.g. 120) shortens both
+without adding a single request while MET is healthy: `every_seconds` is how often we
+look, `Expires` how often we ask. The rejected alternative, a conditional request on
+every poll while the cache is fresh, would notice sooner but asks MET before `Expires`,
+which its terms ask clients not to do; a forecast MET itself declared valid is not an
+outage of ours.
 
 `Expires` is taken relative to MET's `Date` header (lifetime = Expires − Date), so a Pi
 whose clock is off does not hammer MET or wait for hours.
