@@ -363,3 +363,14 @@ def test_bad_weather_config_names_file_and_key(tmp_path, text, message):
         load_config(path)
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
+
+
+def test_looking_often_does_not_mean_asking_often(met, session):
+    clock = Clock(NOW)
+    weather = source(session, met.url, clock, every_seconds=120)
+    outcomes = []
+    for step in range(30):  # an hour of polls every 120 s
+        clock.now = met.now = NOW + step * 120
+        outcomes.append(weather.poll())
+    assert all(o.ok for o in outcomes)
+    assert len(met.forecast_requests) == 2  # the first fetch and one 304 at Expires
