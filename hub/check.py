@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import requests
 
 from hub.config import Config
+from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, verify_bot
 from hub.notify.transport import TransportError
 from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport, WebhookUrlError
 from hub.secrets import Secrets
@@ -32,20 +33,23 @@ class Finding:
 
 def run_checks(config: Config, secrets: Secrets) -> list[Finding]:
     return [*_config_findings(config, secrets), *_webhook_findings(secrets),
-            *_monitor_findings(config)]
+            *_bot_findings(secrets), *_monitor_findings(config)]
 
 
 def _config_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     where = str(config.path) if config.path else "built-in defaults"
     yield Finding("config", True, f"{where}: {len(config.monitors)} monitors, "
                                   f"{len(config.policies)} component policies")
-    if secrets.discord_webhook_url:
+    ok = True
+    if secrets.discord_bot_token and secrets.discord_monitor_channel_id:
+        transport = "bot (DISCORD_BOT_TOKEN + DISCORD_MONITOR_CHANNEL_ID)"
+    elif secrets.discord_monitor_channel_id:
+        transport, ok = "DISCORD_MONITOR_CHANNEL_ID is set but DISCORD_BOT_TOKEN is not", False
+    elif secrets.discord_webhook_url:
         transport = "webhook"
-    elif secrets.discord_bot_token:
-        transport = "bot (not available in this version: use a webhook)"
     else:
-        transport = "console (no DISCORD_WEBHOOK_URL or bot token set)"
-    yield Finding("transport", not transport.startswith("bot"), transport)
+        transport = "console (no DISCORD_WEBHOOK_URL or bot token and monitor channel set)"
+    yield Finding("transport", ok, transport)
 
 
 def _webhook_findings(secrets: Secrets) -> Iterator[Finding]:
@@ -70,6 +74,17 @@ def _webhook_findings(secrets: Secrets) -> Iterator[Finding]:
         yield Finding("webhook", False, str(err))
     else:
         yield Finding("webhook", True, f"reachable and authorized ({name!r})")
+
+
+def _bot_findings(secrets: Secrets) -> Iterator[Finding]:
+    if not (secrets.discord_bot_token and secrets.discord_monitor_channel_id):
+        return
+    settings = BotSettings(token=secrets.discord_bot_token,
+                           monitor_channel_id=int(secrets.discord_monitor_channel_id),
+                           api_base=secrets.discord_api_base or DEFAULT_API_BASE,
+                           gateway_url=secrets.discord_gateway_url or DEFAULT_GATEWAY_URL)
+    for subject, ok, message in asyncio.run(verify_bot(settings)):
+        yield Finding(subject, ok, message)
 
 
 def _monitor_findings(config: Config) -> Iterator[Finding]:

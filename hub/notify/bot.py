@@ -1,0 +1,556 @@
+"""The Discord bot transport (`DISCORD_BOT_TOKEN` + `DISCORD_MONITOR_CHANNEL_ID`), on discord.py.
+
+It does three things on the daemon's event loop:
+
+* **sends** the outbox's messages to the monitoring channel over REST (the same
+  `Delivery` and outbox as the webhook), mapping discord.py's errors onto the
+  `TransportError` tree: a rejected token (401, `LoginFailure`), a missing permission
+  (403) or an unknown channel (404) are permanent; 5xx, resets and timeouts are
+  retryable; a 429 becomes `RateLimited` with Discord's `retry_after`;
+* **answers** `status` in the monitoring channel and `/status` (synced once per process at
+  start-up) with the status embed, built from the `HubStatus` the daemon publishes — never
+  from the machines themselves (see `hub.notify.commands` for channel and rate rules);
+* **stays connected**: discord.py resumes or re-identifies a dropped gateway session by
+  itself (with its own jittered exponential backoff); whatever still ends a session (a
+  failed login, a refused IDENTIFY, an unreachable Discord) is caught by a supervisor that
+  logs it and starts a new session after an exponential backoff with jitter, forever — only
+  a rejected token stops it, loudly. Every connect and disconnect is an `Outcome` of the
+  `discord` component, so an outage alerts like any other (on the console log at once,
+  in Discord once it is back).
+
+The **started** notice is not sent here: the daemon puts it in the outbox once per
+process, so a reconnect never repeats it.
+
+The Message Content intent is privileged. When the application does not have it
+(Developer Portal → Bot → Message Content Intent), the bot says so in the log at
+start-up, connects without it, and `/status` keeps working; only the `status` message
+command needs the intent.
+
+discord.py's only seams for its endpoints are two class attributes,
+`discord.http.Route.BASE` and `discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`;
+`discord_endpoints` sets them for the transport's lifetime and restores them after.
+
+The token and the channel id never appear in a log line, an error message or an embed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from hub.notify.commands import Decision, StatusCommands, Verdict
+from hub.notify.embeds import duration
+from hub.notify.status import HubStatus, status_embed
+from hub.notify.transport import (
+    PayloadRejected,
+    PermanentError,
+    RateLimited,
+    RetryableError,
+    TransportError,
+)
+from machines import Notice, Outcome
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+#: discord.py waits out a 429 shorter than this inside the request (its minimum is 30 s);
+#: a longer one is raised to `Delivery`, which waits without blocking anything else.
+MAX_RATELIMIT_WAIT_SECONDS = 30.0
+#: Bound on one send, above discord.py's own in-request waits (a ≤ 30 s 429 and its 5xx
+#: retries of 1 + 3 + 5 + 7 + 9 s): past it the path is broken, not slow.
+SEND_TIMEOUT_SECONDS = 60.0
+#: A send waits this long for the bot to be logged in before counting as a failure.
+LOGIN_WAIT_SECONDS = 10.0
+#: Supervisor backoff between sessions: 2 s, 4 s, 8 s … capped at 10 min, ±25 % jitter so
+#: many hubs behind one outage do not come back in lock step.
+RECONNECT_FIRST_SECONDS = 2.0
+RECONNECT_MAX_SECONDS = 600.0
+#: While the gateway stays down, one more failed `discord` outcome per this period: an
+#: outage alerts after `failures_before_alert` periods, while a routine reconnect (which
+#: can fire two disconnect events within a second) stays a blip that sends nothing.
+DOWN_REPORT_SECONDS = 20.0
+#: Discord's own wait for the guild list after READY; tests make it tiny.
+GUILD_READY_TIMEOUT_SECONDS = 2.0
+COMPONENT = "discord"
+
+_NO_MENTIONS = discord.AllowedMentions.none()
+
+
+@dataclass(frozen=True, slots=True)
+class BotSettings:
+    token: str
+    monitor_channel_id: int
+    api_base: str = DEFAULT_API_BASE
+    gateway_url: str = DEFAULT_GATEWAY_URL
+
+    def __repr__(self) -> str:
+        return "BotSettings(token=***, monitor_channel_id=***)"
+
+
+@contextlib.contextmanager
+def discord_endpoints(api_base: str, gateway_url: str) -> Iterator[None]:
+    """Point discord.py's REST and gateway at `api_base` / `gateway_url` for a while."""
+    old_base, old_gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    Route.BASE = api_base.rstrip("/")
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+    try:
+        yield
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = old_base, old_gateway
+
+
+def message_content_granted(flags: discord.ApplicationFlags) -> bool:
+    """Whether the application may receive message text (the privileged intent is on)."""
+    return bool(flags.gateway_message_content or flags.gateway_message_content_limited)
+
+
+class _RestartWithoutMessageContent(Exception):
+    """The session asked for an intent the application lacks: start again without it."""
+
+
+class BotTransport:
+    """Sends to the monitoring channel and answers `status`; see the module docstring."""
+
+    name = "bot"
+
+    def __init__(self, settings: BotSettings, *, status: Callable[[], HubStatus | None],
+                 clock: Callable[[], float], report: Callable[[Outcome], None] | None = None,
+                 commands: StatusCommands | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None,
+                 guild_ready_timeout: float = GUILD_READY_TIMEOUT_SECONDS) -> None:
+        self._settings = settings
+        self._status = status
+        self._clock = clock
+        self._report = report
+        self._commands = commands or StatusCommands(settings.monitor_channel_id)
+        self._monotonic = monotonic
+        self._rng = rng or random.Random()
+        self._guild_ready_timeout = guild_ready_timeout
+        self._endpoints = contextlib.ExitStack()
+        self._client: _HubClient | None = None
+        self._logged_in = False
+        # Set when a send can be decided: logged in, stopped for good, or waiting to retry.
+        self._settled = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._wants_message_content = True
+        self._commands_synced = False
+        self._down_since: float | None = None
+        self._down_reports: asyncio.Task[None] | None = None
+        self._connected = False
+        self._session_failures = 0
+        self._stopped_because = ""
+        self.sessions = 0  # clients started, for the status and the tests
+
+    def __repr__(self) -> str:
+        return "BotTransport(***)"
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the supervised connection on the running loop."""
+        if self._supervisor is None:
+            # The hub never joins voice: discord.py's "PyNaCl/davey is not installed" warnings
+            # would only confuse owners. These are the flags it clears after warning once.
+            discord.VoiceClient.warn_nacl = False
+            discord.VoiceClient.warn_dave = False
+            self._endpoints.enter_context(discord_endpoints(self._settings.api_base,
+                                                            self._settings.gateway_url))
+            self._supervisor = asyncio.create_task(self._supervise(), name="discord-bot")
+
+    async def close(self) -> None:
+        self._closing.set()
+        self._settled.set()
+        client = self._client
+        if client is not None:
+            await client.close()
+        if self._supervisor is not None:
+            try:
+                async with asyncio.timeout(10):
+                    await self._supervisor
+            except TimeoutError:
+                log.warning("the Discord connection did not close in time")
+        reports = self._down_reports
+        self._stop_down_reports()
+        if reports is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await reports
+        self._endpoints.close()
+
+    @property
+    def latency_seconds(self) -> float | None:
+        client = self._client
+        if client is None or not self._connected:
+            return None
+        latency = client.latency
+        return latency if math.isfinite(latency) else None
+
+    @property
+    def message_content_enabled(self) -> bool:
+        return self._wants_message_content
+
+    # --- sending ------------------------------------------------------------------------
+
+    async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None:
+        client = await self._rest_client()
+        channel = client.get_partial_messageable(self._settings.monitor_channel_id)
+        embeds = [discord.Embed.from_dict(embed) for embed in payload.get("embeds", [])]
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                await channel.send(content=payload.get("content") or None, embeds=embeds,
+                                   allowed_mentions=_NO_MENTIONS)
+        except TimeoutError:
+            raise RetryableError("Discord did not answer in time", "timeout") from None
+        except RuntimeError:
+            # aiohttp's "Session is closed": the supervisor replaced the session mid-send.
+            if client.is_closed():
+                raise RetryableError("the Discord session was restarting", "connect") from None
+            raise
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
+            raise transport_error(err) from None
+
+    async def _rest_client(self) -> _HubClient:
+        # Wait while a session is being set up; fail at once while the supervisor waits to
+        # retry, so Delivery backs off instead of this send hanging.
+        try:
+            async with asyncio.timeout(LOGIN_WAIT_SECONDS):
+                await self._settled.wait()
+        except TimeoutError:
+            raise RetryableError("not logged in to Discord yet", "connect") from None
+        if self._stopped_because:
+            raise PermanentError(self._stopped_because, "auth")
+        client = self._client
+        if not self._logged_in or client is None or client.is_closed():
+            raise RetryableError("not connected to Discord (reconnecting)", "connect")
+        return client
+
+    # --- the supervisor -----------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        while not self._closing.is_set():
+            self._settled.clear()
+            intents = discord.Intents.none()
+            intents.guilds = True
+            intents.guild_messages = True
+            intents.message_content = self._wants_message_content
+            client = _HubClient(self, intents)
+            self._client = client
+            self.sessions += 1
+            error: BaseException | None = None
+            try:
+                async with client:
+                    await client.login(self._settings.token)
+                    if self._wants_message_content and \
+                            not message_content_granted(client.application_flags):
+                        raise _RestartWithoutMessageContent
+                    self._logged_in = True
+                    self._settled.set()
+                    await client.connect(reconnect=True)
+            except (_RestartWithoutMessageContent, discord.PrivilegedIntentsRequired):
+                self._message_content_missing()
+                continue
+            except discord.LoginFailure:
+                self._stop_for_good("Discord rejected the bot token (DISCORD_BOT_TOKEN): "
+                                    "reset it in the Developer Portal and restart the hub")
+                return
+            except discord.ConnectionClosed as err:
+                if err.code == 4004:
+                    self._stop_for_good("Discord's gateway rejected the bot token "
+                                        "(close code 4004): reset it and restart the hub")
+                    return
+                error = err
+            except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as err:
+                error = err
+            finally:
+                self._logged_in = False
+                self._connected = False
+            if self._closing.is_set():
+                return
+            # Reset only by a working connection, so a session that logs in and is then
+            # refused at once does not loop at the first step's pace.
+            self._session_failures += 1
+            delay = min(RECONNECT_FIRST_SECONDS * 2.0 ** (self._session_failures - 1),
+                        RECONNECT_MAX_SECONDS)
+            delay *= self._rng.uniform(0.75, 1.25)
+            reason = _describe(error)
+            log.error("the Discord session ended (%s); starting a new one in %.0f s",
+                      reason, delay)
+            self._mark_down("session", f"session ended: {reason}")
+            self._settled.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), timeout=delay)
+
+    def _message_content_missing(self) -> None:
+        self._wants_message_content = False
+        log.warning(
+            "the bot lacks the privileged Message Content intent, so the `status` message "
+            "command cannot read messages; /status works. To enable `status`: Discord "
+            "Developer Portal → your application → Bot → Privileged Gateway Intents → "
+            "Message Content Intent, then restart the hub")
+
+    def _stop_for_good(self, reason: str) -> None:
+        self._stopped_because = reason
+        self._settled.set()
+        log.error("Discord bot stopped: %s", reason)
+        self._report_outcome(False, "auth", reason)
+
+    # --- events from the client -----------------------------------------------------------
+
+    def _on_connected(self, how: str) -> None:
+        self._connected = True
+        self._session_failures = 0
+        self._stop_down_reports()
+        if self._down_since is not None:
+            log.info("Discord gateway connection %s after %s", how,
+                     duration(self._monotonic() - self._down_since))
+            self._down_since = None
+        else:
+            log.info("connected to Discord's gateway")
+        self._report_outcome(True)
+
+    def _on_disconnected(self) -> None:
+        self._mark_down("gateway", "gateway connection lost")
+
+    def _mark_down(self, error_type: str, detail: str) -> None:
+        """Report an outage once as it starts, then every `DOWN_REPORT_SECONDS`."""
+        self._connected = False
+        if self._closing.is_set() or self._down_since is not None:
+            return
+        self._down_since = self._monotonic()
+        log.warning("lost the Discord gateway connection (%s); reconnecting", detail)
+        self._report_outcome(False, error_type, detail)
+        self._down_reports = asyncio.create_task(self._report_while_down(),
+                                                 name="discord-down")
+
+    async def _report_while_down(self) -> None:
+        while self._down_since is not None:
+            await asyncio.sleep(DOWN_REPORT_SECONDS)
+            self._report_outcome(False, "gateway", "no gateway connection for "
+                                 f"{duration(self._monotonic() - self._down_since)}")
+
+    def _stop_down_reports(self) -> None:
+        if self._down_reports is not None:
+            self._down_reports.cancel()
+            self._down_reports = None
+
+    async def _sync_commands(self, client: _HubClient) -> None:
+        if self._commands_synced:
+            return
+        try:
+            await client.tree.sync()
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
+            # Not fatal: the `status` message command works, the next session retries.
+            log.warning("could not register /status with Discord: %s", _describe(err))
+            return
+        self._commands_synced = True
+
+    def _report_outcome(self, ok: bool, error_type: str = "", detail: str = "") -> None:
+        if self._report is None or self._closing.is_set():
+            return
+        self._report(Outcome(component=COMPONENT, ok=ok, at=self._clock(),
+                             error_type=error_type, detail=detail))
+
+    # --- the status command -----------------------------------------------------------------
+
+    def _status_embed(self) -> discord.Embed | None:
+        status = self._status()
+        if status is None:
+            return None
+        return discord.Embed.from_dict(status_embed(replace(
+            status, at=self._clock(), discord_latency_seconds=self.latency_seconds)))
+
+    async def _on_message(self, message: discord.Message) -> None:
+        decision = self._commands.on_message(
+            message.channel.id, message.author.id, message.content,
+            message.author.bot or message.webhook_id is not None, self._monotonic())
+        if decision.verdict is Verdict.SLOW_DOWN:
+            log.info("status command over the per-person limit; not answered")
+        if decision.verdict is not Verdict.REPLY:
+            return
+        embed = self._status_embed()
+        try:
+            if embed is None:
+                await message.channel.send("The hub is still starting.",
+                                           allowed_mentions=_NO_MENTIONS)
+            else:
+                await message.channel.send(embed=embed, allowed_mentions=_NO_MENTIONS)
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
+            log.warning("could not answer the status command: %s", _describe(err))
+
+    async def _on_slash_status(self, interaction: discord.Interaction[Any]) -> None:
+        decision = self._commands.on_slash(interaction.channel_id, interaction.user.id,
+                                           self._monotonic())
+        try:
+            await self._answer_slash(interaction, decision)
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
+            log.warning("could not answer /status: %s", _describe(err))
+
+    async def _answer_slash(self, interaction: discord.Interaction[Any],
+                            decision: Decision) -> None:
+        if decision.verdict is not Verdict.REPLY:
+            await interaction.response.send_message(decision.refusal_text(), ephemeral=True,
+                                                    allowed_mentions=_NO_MENTIONS)
+            return
+        embed = self._status_embed()
+        if embed is None:
+            await interaction.response.send_message("The hub is still starting.",
+                                                    ephemeral=True,
+                                                    allowed_mentions=_NO_MENTIONS)
+            return
+        await interaction.response.send_message(embed=embed, allowed_mentions=_NO_MENTIONS)
+
+
+class _HubClient(discord.Client):
+    """One gateway session's discord.py client; the transport outlives it."""
+
+    def __init__(self, transport: BotTransport, intents: discord.Intents) -> None:
+        super().__init__(intents=intents, max_ratelimit_timeout=MAX_RATELIMIT_WAIT_SECONDS,
+                         guild_ready_timeout=transport._guild_ready_timeout,
+                         chunk_guilds_at_startup=False)
+        self._transport = transport
+        self.tree = app_commands.CommandTree(self)
+
+        async def status(interaction: discord.Interaction[Any]) -> None:
+            await transport._on_slash_status(interaction)
+
+        command: app_commands.Command[Any, Any, None] = app_commands.Command(
+            name="status", description="Every watched component's state, and the hub's",
+            callback=status)
+        self.tree.add_command(app_commands.guild_only(command))
+
+    async def setup_hook(self) -> None:
+        await self._transport._sync_commands(self)
+
+    async def on_connect(self) -> None:
+        self._transport._on_connected("restored")
+
+    async def on_resumed(self) -> None:
+        self._transport._on_connected("resumed")
+
+    async def on_disconnect(self) -> None:
+        self._transport._on_disconnected()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self._transport._on_message(message)
+
+
+def transport_error(err: BaseException) -> TransportError:
+    """The `TransportError` for a discord.py / aiohttp failure of a message send."""
+    if isinstance(err, discord.RateLimited):
+        return RateLimited(f"Discord: rate limited, retry after {err.retry_after:g} s",
+                           err.retry_after, is_global=False)
+    if isinstance(err, discord.Forbidden):
+        return PermanentError("the bot may not post in the monitoring channel (HTTP 403): "
+                              "give it View Channel, Send Messages and Embed Links there",
+                              "http_403")
+    if isinstance(err, discord.NotFound):
+        return PermanentError("the monitoring channel does not exist or the bot is not in its "
+                              "server (HTTP 404): check DISCORD_MONITOR_CHANNEL_ID", "http_404")
+    if isinstance(err, discord.HTTPException):
+        status = err.status
+        if status == 429:  # a 429 without rate-limit details: Cloudflare in front of Discord
+            retry_after = _header_seconds(err.response, "Retry-After") or 60.0
+            return RateLimited(f"Discord refused with HTTP 429, retry after {retry_after:g} s",
+                               retry_after, is_global=True)
+        if status == 401:
+            return PermanentError("Discord rejected the bot token (HTTP 401)", "http_401")
+        if status == 400:
+            return PayloadRejected(f"Discord refused the message (HTTP 400): "
+                                   f"{str(err.text)[:200]}", "http_400")
+        return RetryableError(f"Discord answered HTTP {status}", f"http_{status}",
+                              _header_seconds(err.response, "Retry-After"))
+    if isinstance(err, discord.LoginFailure):
+        return PermanentError("Discord rejected the bot token", "auth")
+    if isinstance(err, aiohttp.ClientError | OSError):
+        return RetryableError(f"cannot reach Discord: {type(err).__name__}", "connect")
+    return RetryableError(f"Discord failed: {type(err).__name__}", "error")
+
+
+def _header_seconds(response: Any, name: str) -> float | None:
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        value = headers.get(name)
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe(err: BaseException | None) -> str:
+    """A short reason without secrets: discord.py's messages hold no token or URL."""
+    if err is None:
+        return "closed"
+    if isinstance(err, discord.ConnectionClosed):
+        return f"gateway closed with code {err.code}"
+    if isinstance(err, discord.HTTPException):
+        return f"HTTP {err.status}"
+    if isinstance(err, discord.RateLimited):
+        return f"rate limited for {err.retry_after:g} s"
+    return type(err).__name__
+
+
+#: `divoom-hub check` gives Discord this long to answer all its questions.
+CHECK_TIMEOUT_SECONDS = 20.0
+
+
+async def verify_bot(settings: BotSettings) -> list[tuple[str, bool, str]]:
+    """For `divoom-hub check`: (subject, ok, message) about the token, intents and channel.
+
+    Logs in over REST only (`GET /users/@me`, `GET /oauth2/applications/@me`) and reads
+    the monitoring channel (`GET /channels/{id}`); posts nothing, opens no gateway.
+    """
+    findings: list[tuple[str, bool, str]] = []
+    with discord_endpoints(settings.api_base, settings.gateway_url):
+        async with discord.Client(intents=discord.Intents.none()) as client:
+            try:
+                async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                    await client.login(settings.token)
+            except discord.LoginFailure:
+                return [("bot", False, "Discord rejected DISCORD_BOT_TOKEN (HTTP 401): copy "
+                                       "the token again from Developer Portal → Bot")]
+            except (discord.DiscordException, aiohttp.ClientError, OSError,
+                    TimeoutError) as err:
+                return [("bot", False, f"cannot log in to Discord: {_describe(err)}")]
+            findings.append(("bot", True, f"token valid (logged in as {client.user})"))
+            if message_content_granted(client.application_flags):
+                findings.append(("intents", True, "Message Content intent enabled: `status` "
+                                                  "and /status both work"))
+            else:
+                findings.append(("intents", True, "Message Content intent not enabled: only "
+                                                  "/status works (Developer Portal → Bot → "
+                                                  "Message Content Intent)"))
+            findings.append(await _channel_finding(client, settings.monitor_channel_id))
+    return findings
+
+
+async def _channel_finding(client: discord.Client, channel_id: int) -> tuple[str, bool, str]:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            channel = await client.fetch_channel(channel_id)
+    except discord.Forbidden:
+        return ("channel", False, "the bot cannot see the monitoring channel (HTTP 403): "
+                                  "give it View Channel there")
+    except discord.NotFound:
+        return ("channel", False, "monitoring channel not found (HTTP 404): check "
+                                  "DISCORD_MONITOR_CHANNEL_ID and that the bot is in its server")
+    except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as err:
+        return ("channel", False, f"cannot read the monitoring channel: {_describe(err)}")
+    name = getattr(channel, "name", None) or "(unnamed)"
+    return ("channel", True, f"monitoring channel #{name} reachable")

@@ -1,0 +1,461 @@
+"""A local fake of Discord for bots: the REST routes a bot uses and the gateway websocket.
+
+The real discord.py client talks to it over HTTP and a plain `ws://` websocket on
+127.0.0.1 (ephemeral port), speaking Discord's real protocol:
+
+* REST under `/api/v10`: `GET /users/@me`, `GET /oauth2/applications/@me`,
+  `GET /gateway` and `/gateway/bot`, `GET /channels/{id}`,
+  `POST /channels/{id}/messages`, `PUT /applications/{id}/commands` (command sync) and
+  `POST /interactions/{id}/{token}/callback`. Every request needs `Authorization: Bot
+  <token>` (401 otherwise, as Discord answers). JSON goes out with `Content-Type`
+  exactly `application/json` — discord.py reads nothing else as JSON — and a 429
+  carries `Via` (without it discord.py takes the 429 for a Cloudflare ban).
+* Gateway at `/gateway`: HELLO (op 10) → the client's heartbeats get ACKs (op 11) →
+  IDENTIFY (op 2; a wrong token closes with 4004, a privileged intent the application
+  lacks closes with 4014) → READY → GUILD_CREATE; RESUME (op 6) gets RESUMED, or
+  INVALID_SESSION (op 9) when the test made the session unresumable. The test injects
+  MESSAGE_CREATE and INTERACTION_CREATE, and can drop the websocket.
+
+Everything received is recorded; `wait_until(predicate)` waits for a condition with a
+timeout (never for time to pass). `message_replies` holds faults to answer the next
+message posts with (503, 429, 403, 404, a reset connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+API = "/api/v10"
+#: Discord's flag bits for the Message Content intent on an application (granted, or
+#: granted below 100 servers without verification) and in IDENTIFY's `intents`.
+FLAG_GATEWAY_MESSAGE_CONTENT = 1 << 18
+FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
+INTENT_MESSAGE_CONTENT = 1 << 15
+WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A canned answer to the next message post: a status, a body, extra headers."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False  # close the connection without answering
+    via: bool = True  # Discord's own 429s carry `Via`; Cloudflare's ban does not
+
+    @classmethod
+    def rate_limited(cls, retry_after: float, is_global: bool = False) -> Reply:
+        return cls(429, {"message": "You are being rate limited.", "retry_after": retry_after,
+                         "global": is_global},
+                   {"Retry-After": str(int(retry_after)), "X-RateLimit-Scope": "user",
+                    **({"X-RateLimit-Global": "true"} if is_global else {})})
+
+    @classmethod
+    def connection_reset(cls) -> Reply:
+        return cls(0, reset=True)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    authorization: str
+    body: Any
+    status: int = 0  # what the fake answered (0 while the request is being handled)
+
+
+@dataclass
+class _Connection:
+    ws: web.WebSocketResponse
+    seq: int = 0
+    session_id: str = ""
+    intents: int = 0
+    identified: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _snowflakes() -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: str(1_200_000_000_000_000_000 + next(counter))
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class FakeDiscord:
+    """Discord for one bot in one guild with two text channels."""
+
+    def __init__(self, *, token: str = "fake.bot-token.Zz9", message_content_granted: bool = True,
+                 advertise_message_content: bool | None = None,
+                 heartbeat_interval_ms: int = 41250) -> None:
+        self.token = token
+        self.message_content_granted = message_content_granted
+        # What the application's flags claim, which can disagree with what the gateway
+        # enforces (a toggle flipped off while the hub was starting).
+        self.advertise_message_content = message_content_granted \
+            if advertise_message_content is None else advertise_message_content
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self._next_id = _snowflakes()
+        self.application_id = self._next_id()
+        self.bot_user = {"id": self.application_id, "username": "hub-bot", "discriminator": "0",
+                         "global_name": None, "avatar": None, "bot": True, "flags": 0}
+        self.guild_id = self._next_id()
+        self.monitor_channel_id = self._next_id()
+        self.other_channel_id = self._next_id()
+        self.hidden_channel_id = self._next_id()  # exists, but the bot may not see it
+        self.message_replies: list[Reply] = []
+        self.requests: list[Recorded] = []
+        self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
+        self.heartbeats = 0
+        self.commands: list[dict[str, Any]] = []
+        self.resumable = True
+        self._sessions: set[str] = set()
+        self._session_intents: dict[str, int] = {}  # a resumed session keeps its intents
+        self._connections: list[_Connection] = []
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeDiscord:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server  # the bound port is only known after start
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for conn in list(self._connections):
+            await conn.ws.close(code=1001)
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # --- what the tests look at -----------------------------------------------------
+
+    def posts_to(self, channel_id: str) -> list[dict[str, Any]]:
+        """Bodies of the messages accepted in a channel, in order."""
+        return [r.body for r in self.requests
+                if r.method == "POST" and r.path == f"{API}/channels/{channel_id}/messages"
+                and r.status == 200]
+
+    def embeds_in(self, channel_id: str) -> list[dict[str, Any]]:
+        return [e for body in self.posts_to(channel_id) for e in body.get("embeds", [])]
+
+    def interaction_callbacks(self) -> list[dict[str, Any]]:
+        """Bodies of the interaction responses Discord accepted, in order."""
+        return [r.body for r in self.requests
+                if r.method == "POST" and r.path.startswith(f"{API}/interactions/")
+                and r.status == 200]
+
+    def requests_to(self, method: str, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path == API + path]
+
+    async def wait_until(self, predicate: Callable[[], bool],
+                         within_seconds: float = WAIT_SECONDS) -> None:
+        """Wait (on events, not on time) until `predicate()` holds; fail after the bound."""
+        async with asyncio.timeout(within_seconds):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+    def _note(self) -> None:
+        self._changed.set()
+
+    # --- what the tests do --------------------------------------------------------------
+
+    async def user_message(self, channel_id: str, content: str, user_id: str = "4242",
+                           username: str = "owner", bot: bool = False) -> str:
+        """A person posts `content` in a channel: MESSAGE_CREATE to the connected bot."""
+        conn = await self._live_connection()
+        message_id = self._next_id()
+        visible = content if conn.intents & INTENT_MESSAGE_CONTENT else ""
+        author = {"id": user_id, "username": username, "discriminator": "0",
+                  "global_name": username, "avatar": None, **({"bot": True} if bot else {})}
+        await self._dispatch(conn, "MESSAGE_CREATE", {
+            "id": message_id, "channel_id": channel_id, "guild_id": self.guild_id,
+            "author": author,
+            "member": {"roles": [], "joined_at": _now_iso(), "deaf": False, "mute": False,
+                       "flags": 0},
+            "content": visible, "timestamp": _now_iso(), "edited_timestamp": None,
+            "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0,
+        })
+        return message_id
+
+    async def slash_command(self, name: str, channel_id: str, user_id: str = "4242",
+                            username: str = "owner") -> str:
+        """A person runs `/name` in a channel: INTERACTION_CREATE; returns its id."""
+        conn = await self._live_connection()
+        interaction_id = self._next_id()
+        command = next(c for c in self.commands if c["name"] == name)
+        await self._dispatch(conn, "INTERACTION_CREATE", {
+            "id": interaction_id, "application_id": self.application_id, "type": 2,
+            "data": {"id": command["id"], "name": name, "type": 1},
+            "guild_id": self.guild_id, "channel_id": channel_id,
+            "channel": self._channel(channel_id),
+            "member": {"user": {"id": user_id, "username": username, "discriminator": "0",
+                                "global_name": username, "avatar": None},
+                       "roles": [], "joined_at": _now_iso(), "deaf": False, "mute": False,
+                       "flags": 0, "permissions": "2147483647"},
+            "token": f"interaction-token-{interaction_id}", "version": 1,
+            "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
+            "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
+            "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
+        })
+        return interaction_id
+
+    async def drop_connection(self, resumable: bool = True) -> None:
+        """The gateway connection breaks (close 4000, which clients reconnect after).
+
+        With `resumable=False` the session is forgotten, so the client's RESUME gets
+        INVALID_SESSION and it has to IDENTIFY afresh (a new READY).
+        """
+        conn = await self._live_connection()
+        if not resumable:
+            self._sessions.discard(conn.session_id)
+        await conn.ws.close(code=4000, message=b"unknown error")
+
+    async def _live_connection(self) -> _Connection:
+        await self.wait_until(lambda: any(c.identified.is_set() and not c.ws.closed
+                                          for c in self._connections))
+        return next(c for c in reversed(self._connections)
+                    if c.identified.is_set() and not c.ws.closed)
+
+    # --- gateway ----------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        conn = _Connection(ws)
+        self._connections.append(conn)
+        await ws.send_str(json.dumps({"op": 10, "d": {
+            "heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None}))
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                await self._on_op(conn, json.loads(msg.data))
+        finally:
+            self._connections.remove(conn)
+            self._note()
+        return ws
+
+    async def _on_op(self, conn: _Connection, payload: dict[str, Any]) -> None:
+        op, data = payload.get("op"), payload.get("d")
+        if op == 1:
+            self.heartbeats += 1
+            await conn.ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+        elif op == 2:
+            await self._identify(conn, data)
+        elif op == 6:
+            await self._resume(conn, data)
+        self._note()
+
+    async def _identify(self, conn: _Connection, data: dict[str, Any]) -> None:
+        self.identifies.append(data)
+        if data.get("token") != self.token:
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        intents = int(data.get("intents", 0))
+        if intents & INTENT_MESSAGE_CONTENT and not self.message_content_granted:
+            await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
+        conn.intents = intents
+        conn.session_id = f"session-{self._next_id()}"
+        self._sessions.add(conn.session_id)
+        self._session_intents[conn.session_id] = intents
+        await self._dispatch(conn, "READY", {
+            "v": 10, "user": self.bot_user, "guilds": [{"id": self.guild_id,
+                                                        "unavailable": True}],
+            "session_id": conn.session_id, "resume_gateway_url": self.gateway_url,
+            "application": {"id": self.application_id, "flags": self._application_flags()},
+            "private_channels": [], "relationships": [], "user_settings": {},
+        })
+        await self._dispatch(conn, "GUILD_CREATE", self._guild())
+        conn.identified.set()
+
+    async def _resume(self, conn: _Connection, data: dict[str, Any]) -> None:
+        self.resumes.append(data)
+        session = str(data.get("session_id"))
+        if data.get("token") != self.token or session not in self._sessions \
+                or not self.resumable:
+            await conn.ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+            return
+        conn.session_id = session
+        conn.intents = self._session_intents.get(session, 0)
+        await self._dispatch(conn, "RESUMED", {})
+        conn.identified.set()
+
+    async def _dispatch(self, conn: _Connection, event: str, data: dict[str, Any]) -> None:
+        conn.seq += 1
+        await conn.ws.send_str(json.dumps({"op": 0, "t": event, "s": conn.seq, "d": data}))
+
+    def _application_flags(self) -> int:
+        return FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED if self.advertise_message_content else 0
+
+    def _channel(self, channel_id: str) -> dict[str, Any]:
+        names = {self.monitor_channel_id: "hub-monitoring", self.other_channel_id: "general",
+                 self.hidden_channel_id: "staff-only"}
+        return {"id": channel_id, "type": 0, "guild_id": self.guild_id,
+                "name": names.get(channel_id, "channel"), "position": 0,
+                "permission_overwrites": [], "nsfw": False, "parent_id": None,
+                "topic": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
+
+    def _guild(self) -> dict[str, Any]:
+        return {
+            "id": self.guild_id, "name": "Home", "icon": None, "owner_id": "4242",
+            "unavailable": False, "large": False, "member_count": 2, "joined_at": _now_iso(),
+            "roles": [{"id": self.guild_id, "name": "@everyone", "permissions": "1024",
+                       "position": 0, "color": 0, "hoist": False, "managed": False,
+                       "mentionable": False, "flags": 0}],
+            "channels": [self._channel(c) for c in (self.monitor_channel_id,
+                                                    self.other_channel_id)],
+            "members": [{"user": self.bot_user, "roles": [], "joined_at": _now_iso(),
+                         "deaf": False, "mute": False, "flags": 0}],
+            "emojis": [], "stickers": [], "features": [], "voice_states": [], "presences": [],
+            "threads": [], "stage_instances": [], "guild_scheduled_events": [],
+            "premium_tier": 0, "preferred_locale": "en-US", "system_channel_flags": 0,
+            "verification_level": 0, "default_message_notifications": 0,
+            "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0, "afk_timeout": 300,
+        }
+
+    # --- REST -----------------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            body = json.loads(raw) if raw and request.content_type == "application/json" \
+                else raw.decode(errors="replace")
+        record = Recorded(request.method, request.path, dict(request.query),
+                          request.headers.get("Authorization", ""), body)
+        self.requests.append(record)
+        response = await self._answer(request, record)
+        record.status = response.status
+        self._note()
+        return response
+
+    async def _answer(self, request: web.Request, record: Recorded) -> web.StreamResponse:
+        route = request.path[len(API):]
+        body = record.body
+        # Interaction callbacks are authorised by the interaction's token in the path,
+        # not by the bot token (Discord: "does not require authentication").
+        if record.authorization != f"Bot {self.token}" \
+                and not route.startswith("/interactions/"):
+            return _json(401, {"message": "401: Unauthorized", "code": 0})
+        parts = route.strip("/").split("/")
+        if request.method == "GET" and route == "/users/@me":
+            return _json(200, self.bot_user)
+        if request.method == "GET" and route == "/oauth2/applications/@me":
+            return _json(200, self._application())
+        if request.method == "GET" and route in ("/gateway", "/gateway/bot"):
+            return _json(200, {"url": self.gateway_url, "shards": 1, "session_start_limit": {
+                "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
+        if request.method == "GET" and parts[0] == "channels" and len(parts) == 2:
+            return self._get_channel(parts[1])
+        if request.method == "POST" and parts[0] == "channels" and parts[2:] == ["messages"]:
+            return await self._post_message(request, parts[1], body)
+        if request.method == "PUT" and parts[0] == "applications" and parts[2:] == ["commands"]:
+            return self._sync_commands(body)
+        if request.method == "POST" and parts[0] == "interactions" and parts[3:] == ["callback"]:
+            return self._interaction_callback(parts[1], body)
+        return _json(404, {"message": "404: Not Found", "code": 0})
+
+    def _application(self) -> dict[str, Any]:
+        return {"id": self.application_id, "name": "hub-bot", "icon": None,
+                "description": "", "rpc_origins": [], "bot_public": False,
+                "bot_require_code_grant": False, "bot": self.bot_user,
+                "owner": {"id": "4242", "username": "owner", "discriminator": "0",
+                          "avatar": None, "global_name": "owner"},
+                "summary": "", "verify_key": "0" * 64, "team": None,
+                "flags": self._application_flags(), "interactions_endpoint_url": None,
+                "redirect_uris": [], "approximate_guild_count": 1}
+
+    def _get_channel(self, channel_id: str) -> web.Response:
+        if channel_id in (self.monitor_channel_id, self.other_channel_id):
+            return _json(200, self._channel(channel_id))
+        if channel_id == self.hidden_channel_id:
+            return _json(403, {"message": "Missing Access", "code": 50001})
+        return _json(404, {"message": "Unknown Channel", "code": 10003})
+
+    async def _post_message(self, request: web.Request, channel_id: str,
+                            body: Any) -> web.StreamResponse:
+        if self.message_replies:
+            reply = self.message_replies.pop(0)
+            if reply.reset:
+                assert request.transport is not None
+                request.transport.abort()
+                return web.Response(status=500)  # never reaches the client
+            headers = {**reply.headers, **({"Via": "1.1 google"} if reply.via else {})}
+            return _json(reply.status, reply.body or {"message": "error", "code": 0}, headers)
+        if channel_id not in (self.monitor_channel_id, self.other_channel_id):
+            return self._get_channel(channel_id) if channel_id == self.hidden_channel_id \
+                else _json(404, {"message": "Unknown Channel", "code": 10003})
+        assert isinstance(body, dict)
+        message = {
+            "id": self._next_id(), "channel_id": channel_id, "guild_id": self.guild_id,
+            "author": self.bot_user, "content": body.get("content", ""),
+            "timestamp": _now_iso(), "edited_timestamp": None, "tts": False,
+            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+            "embeds": body.get("embeds", []), "pinned": False, "type": 0, "flags": 0,
+        }
+        return _json(200, message, {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "4",
+                                    "X-RateLimit-Reset-After": "1.0",
+                                    "X-RateLimit-Bucket": "fake-channel-messages"})
+
+    def _sync_commands(self, body: Any) -> web.Response:
+        assert isinstance(body, list)
+        self.commands = [{**c, "id": self._next_id(), "application_id": self.application_id,
+                          "version": self._next_id(), "type": c.get("type", 1)} for c in body]
+        return _json(200, self.commands)
+
+    def _interaction_callback(self, interaction_id: str, body: Any) -> web.Response:
+        data = body.get("data", {}) if isinstance(body, dict) else {}
+        ephemeral = bool(int(data.get("flags", 0) or 0) & 64)
+        message_id = self._next_id()
+        return _json(200, {
+            "interaction": {"id": interaction_id, "type": 2,
+                            "response_message_id": message_id,
+                            "response_message_loading": False,
+                            "response_message_ephemeral": ephemeral},
+            "resource": {"type": body.get("type", 4) if isinstance(body, dict) else 4,
+                         "message": {
+                             "id": message_id, "channel_id": self.monitor_channel_id,
+                             "author": self.bot_user, "content": data.get("content", ""),
+                             "timestamp": _now_iso(), "edited_timestamp": None, "tts": False,
+                             "mention_everyone": False, "mentions": [], "mention_roles": [],
+                             "attachments": [], "embeds": data.get("embeds", []),
+                             "pinned": False, "type": 20, "flags": data.get("flags", 0)}},
+        })
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    # Exactly `application/json`, no charset: discord.py parses nothing else as JSON.
+    return web.Response(status=status, body=json.dumps(body).encode(),
+                        headers={"Content-Type": "application/json", **(headers or {})})
