@@ -97,9 +97,9 @@ def render(view: DashboardView, fonts: Fonts | None = None) -> Image.Image:
     _draw_clock(image, draw, fonts, local, words)
     if view.is_alerting:
         draw.rectangle((SIZE - 3, 0, SIZE - 1, 2), fill=RED)
-    message = view.message
-    if message is not None and message.is_shown_at(view.now):
-        _draw_message(draw, fonts, message, view)
+    page = _message_page_now(view, fonts)
+    if view.message is not None and page is not None:
+        _draw_message(draw, fonts, view.message, page)
         return image
     _draw_rule(draw, WEATHER_TOP - 1, is_marked=view.is_weather_stale)
     _draw_weather(image, draw, fonts, view)
@@ -289,12 +289,18 @@ class MessagePage:
     count: int
 
 
+MESSAGE_LINES_PER_PAGE = 5
+MESSAGE_TEXT_WIDTH = SIZE - 4
+
+
 def message_page(message: DisplayMessage, now: float, font: BitmapFont, width: int,
-                 lines_per_page: int, page_seconds: float) -> MessagePage:
-    """Wrap `message` to `width` pixels and pick the page shown at `now`: pages turn
-    every `page_seconds` from `posted_at`; at most `MESSAGE_MAX_PAGES`, the last one
+                 lines_per_page: int, page_seconds: float,
+                 break_seconds: float = 0.0) -> MessagePage | None:
+    """Wrap `message` to `width` pixels and pick the page shown at `now`, or None during
+    the break. From `posted_at`, each page shows for `page_seconds`, then the dashboard
+    for `break_seconds`, round after round. At most `MESSAGE_MAX_PAGES`, the last one
     ending in "..." when the text goes on."""
-    lines = [line for line in wrap(message.text, font, width)]
+    lines = wrap(message.text, font, width)
     while lines and not lines[-1]:
         lines.pop()
     lines = lines or [""]
@@ -304,21 +310,30 @@ def message_page(message: DisplayMessage, now: float, font: BitmapFont, width: i
         per_line = (width + 1) // font.cell_width
         lines[-1] = lines[-1][: max(0, per_line - 3)] + "..."
     count = -(-len(lines) // lines_per_page)
-    elapsed = max(0.0, now - message.posted_at)
-    index = int(elapsed // page_seconds) % count
+    elapsed = max(0.0, now - message.posted_at) % (count * page_seconds + break_seconds)
+    index = int(elapsed // page_seconds)
+    if index >= count:
+        return None
     page = lines[index * lines_per_page: (index + 1) * lines_per_page]
     return MessagePage(lines=tuple(page), number=index + 1, count=count)
 
 
+def _message_page_now(view: DashboardView, fonts: Fonts) -> MessagePage | None:
+    if view.message is None or not view.message.is_shown_at(view.now):
+        return None
+    return message_page(view.message, view.now, fonts.small, MESSAGE_TEXT_WIDTH,
+                        MESSAGE_LINES_PER_PAGE, view.message_page_seconds,
+                        view.message_break_seconds)
+
+
 def _draw_message(draw: ImageDraw.ImageDraw, fonts: Fonts, message: DisplayMessage,
-                  view: DashboardView) -> None:
+                  page: MessagePage) -> None:
     top = WEATHER_TOP - 1
     draw.rectangle((0, top, SIZE - 1, SIZE - 1), outline=MESSAGE_FRAME, fill=BLACK)
     font, pitch = fonts.small, 8
-    page = message_page(message, view.now, font, SIZE - 4, lines_per_page=5,
-                        page_seconds=view.message_page_seconds)
     for index, line in enumerate(page.lines):
-        draw_text(draw, (2, top + 2 + index * pitch), line, font, WHITE, max_width=SIZE - 4)
+        draw_text(draw, (2, top + 2 + index * pitch), line, font, WHITE,
+                  max_width=MESSAGE_TEXT_WIDTH)
     footer_y = SIZE - 8
     counter = f"{page.number}/{page.count}" if page.count > 1 else ""
     counter_x = _right_aligned_x(fonts.tiny, counter, SIZE - 3) if counter else SIZE - 2

@@ -60,8 +60,11 @@ class DashboardView:
     walk_seconds: float = 240.0
     soon_seconds: float = 600.0
     bus_label: Literal["destination", "quay"] = "destination"
-    # A message longer than the overlay holds is shown a page at a time, this long each.
+    # A message longer than the overlay holds is shown a page at a time, this long each;
+    # after its last page the dashboard shows for `message_break_seconds` (0: never), so a
+    # message that stays up for hours does not hide the buses all that time.
     message_page_seconds: float = 5.0
+    message_break_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -76,6 +79,9 @@ class DashboardView:
         if self.message_page_seconds <= 0:
             raise ValueError(f"message_page_seconds: expected > 0, got "
                              f"{self.message_page_seconds}")
+        if self.message_break_seconds < 0:
+            raise ValueError(f"message_break_seconds: expected >= 0, got "
+                             f"{self.message_break_seconds}")
 
     @property
     def is_bus_stale(self) -> bool:

@@ -346,20 +346,42 @@ def test_a_long_message_is_paged_by_time_and_cut_with_an_ellipsis() -> None:
     fonts = load_fonts()
     text = " ".join(f"ord{n}" for n in range(200))
     message = DisplayMessage(text, "Kari", posted_at=1000.0)
-    pages = [message_page(message, 1000.0 + 5 * k, fonts.small, 60, 5, 5.0)
-             for k in range(MESSAGE_MAX_PAGES + 1)]
+    maybe_pages = [message_page(message, 1000.0 + 5 * k, fonts.small, 60, 5, 5.0)
+                   for k in range(MESSAGE_MAX_PAGES + 1)]
+    pages = [p for p in maybe_pages if p is not None]
+    assert len(pages) == len(maybe_pages)  # without a break, some page always shows
     assert [p.number for p in pages] == [1, 2, 3, 4, 1]  # pages turn, then start over
     assert {p.count for p in pages} == {MESSAGE_MAX_PAGES}
     assert all(len(p.lines) <= 5 for p in pages)
     assert all(fonts.small.width(line) <= 61 for p in pages for line in p.lines)
     assert pages[-2].lines[-1].endswith("...")
-    assert message_page(message, 999.0, fonts.small, 60, 5, 5.0).number == 1
+    before = message_page(message, 999.0, fonts.small, 60, 5, 5.0)
+    assert before is not None and before.number == 1
+
+
+def test_between_rounds_of_a_message_the_dashboard_shows() -> None:
+    message = DisplayMessage("Middag kl 18", "Per", posted_at=MORNING)
+    view = dataclasses.replace(rainy_morning(), message=message, message_page_seconds=5.0,
+                               message_break_seconds=3.0)
+
+    def frame_at(seconds: float) -> bytes:
+        return render(dataclasses.replace(view, now=MORNING + seconds)).tobytes()
+
+    def dashboard_at(seconds: float) -> bytes:
+        return render(dataclasses.replace(view, now=MORNING + seconds, message=None)).tobytes()
+
+    assert frame_at(0) != dashboard_at(0) and frame_at(4.9) != dashboard_at(4.9)
+    assert frame_at(5) == dashboard_at(5) and frame_at(7.9) == dashboard_at(7.9)
+    assert frame_at(8) != dashboard_at(8)  # the next round
+    always = dataclasses.replace(view, message_break_seconds=0.0, now=MORNING + 6)
+    assert render(always).tobytes() != dashboard_at(6)
 
 
 def test_a_short_message_has_one_page() -> None:
     fonts = load_fonts()
     page = message_page(DisplayMessage("Hei!", "Ola", posted_at=0), 99.0, fonts.small, 60,
                         5, 5.0)
+    assert page is not None
     assert (page.lines, page.number, page.count) == (("Hei!",), 1, 1)
 
 
