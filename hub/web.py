@@ -317,9 +317,10 @@ class StatusServer:
 
     async def start(self) -> None:
         """Bind and serve; a port already in use is a `StatusServerError`."""
-        runner = web.AppRunner(self.application(), access_log=None)
+        # In-flight requests get a second at shutdown: they are small and never stream.
+        runner = web.AppRunner(self.application(), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, self._host, self._port)
         try:
             await site.start()
         except OSError as err:

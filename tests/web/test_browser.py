@@ -1,0 +1,132 @@
+"""The status page in a real browser: headless Chromium loads `/` from the real server,
+runs the page's script, and the screenshot shows the frame and the highlighted state.
+
+CI installs Debian's `chromium` (.ci/run); without the binary this module is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from hub.sources.heartbeat import HeartbeatMonitor
+from hub.web import StatusServer
+from hub.web_page import STATE_COLOURS, STATE_TINTS
+from machines import HealthState, Notice, NoticeKind
+from tests.web.conftest import MARKER, NOW, frame_png, published, snap, weather_alert
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason="needs Debian's chromium at /usr/bin/chromium "
+                                       "(apt-get install chromium; CI installs it)")
+#: Generous for a loaded CI machine; a pass never waits this long.
+BROWSER_SECONDS = 45.0
+
+
+async def chromium(tmp_path: Path, *arguments: str) -> bytes:
+    """Run headless Chromium to completion and return its stdout."""
+    process = await asyncio.create_subprocess_exec(
+        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}", *arguments,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), BROWSER_SECONDS)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode == 0, stderr.decode(errors="replace")[-2000:]
+    return stdout
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def mask(image: Image.Image, colour: tuple[int, int, int], tolerance: int) -> Image.Image:
+    """White where a pixel is within `tolerance` of `colour` in every channel."""
+    bands = [band.point(lambda v, c=c: 255 if abs(v - c) <= tolerance else 0)
+             for band, c in zip(image.split(), colour, strict=True)]
+    return ImageChops.multiply(ImageChops.multiply(bands[0], bands[1]), bands[2])
+
+
+def count(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 3) -> int:
+    return mask(image, colour, tolerance).histogram()[255]
+
+
+def bounding_box(image: Image.Image, colour: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    box = mask(image, colour, 0).getbbox()
+    assert box is not None, f"{colour} is nowhere on the screenshot"
+    return box
+
+
+ALERTING_STATUS = published(
+    snap("bus", HealthState.HEALTHY),
+    snap("pixoo", HealthState.HEALTHY),
+    snap("weather", HealthState.ALERTING, failures=4, last_error_type="http_503",
+         last_error="503 Service Unavailable", next_reminder_at=NOW + 600),
+    notices=(weather_alert(),))
+
+
+def test_the_page_shows_the_frame_enlarged_and_the_alerting_state_highlighted(tmp_path):
+    server = StatusServer("127.0.0.1:0", lambda: ALERTING_STATUS, frame_png=frame_png,
+                          clock=lambda: NOW)
+    shot = tmp_path / "page.png"
+
+    async def scenario() -> None:
+        async with server:
+            await chromium(tmp_path, f"--screenshot={shot}", "--window-size=1024,900",
+                           server.url + "/")
+
+    asyncio.run(scenario())
+    with Image.open(shot) as image:
+        page = image.convert("RGB")
+    assert page.size == (1024, 900)
+    # The frame's 16 × 16 marker is drawn 4× (PAGE_FRAME_SCALE), with hard pixel edges.
+    left, top, right, bottom = bounding_box(page, MARKER)
+    assert (right - left, bottom - top) == (64, 64)
+    assert count(page, MARKER, tolerance=0) == 64 * 64
+    # The alerting state box is highlighted (its tint fills it) and weather's badge and
+    # state pill are in the alerting colour; no component is reminding, so that box is not.
+    assert count(page, rgb(STATE_TINTS[HealthState.ALERTING])) > 3000
+    assert count(page, rgb(STATE_COLOURS[HealthState.ALERTING])) > 500
+    # (a few anti-aliased edge pixels may come near a tint, never a filled box)
+    assert count(page, rgb(STATE_TINTS[HealthState.REMINDING]), tolerance=0) < 100
+
+
+def test_the_page_script_refreshes_the_states_from_the_server(tmp_path):
+    recovered = published(
+        snap("bus", HealthState.HEALTHY), snap("pixoo", HealthState.HEALTHY),
+        snap("weather", HealthState.RECOVERED, since=NOW),
+        notices=(weather_alert(), Notice(kind=NoticeKind.RECOVERY, component="weather",
+                                         at=NOW, downtime_seconds=420)))
+    published_statuses = iter([ALERTING_STATUS])
+
+    def status():  # the owner publishes a newer picture after the page was served
+        return next(published_statuses, recovered)
+
+    server = StatusServer("127.0.0.1:0", status, frame_png=frame_png, clock=lambda: NOW,
+                          heartbeats=[HeartbeatMonitor("nas", 60, 5)], report=lambda _: None)
+
+    async def scenario() -> bytes:
+        async with server:
+            return await chromium(tmp_path, "--dump-dom", "--virtual-time-budget=3000",
+                                  server.url + "/")
+
+    dom = asyncio.run(scenario()).decode()
+    assert '<tr data-component="weather" data-state="recovered">' in dom
+    assert '<tr data-component="weather" data-state="alerting">' not in dom
+    assert '<g class="state occupied" data-state="recovered">' in dom
+    assert "recovered after 7 min of downtime" in dom
+    assert '<span id="updated" class="ok">live · updated ' in dom
+    assert "<title>shelf-pi · healthy</title>" in dom
+    # and the frame image it points at is a real, enlarged PNG
+    assert 'src="frame.png?scale=4&amp;v=' in dom
+
