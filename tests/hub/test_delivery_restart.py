@@ -1,0 +1,170 @@
+"""kill -9 with notices pending, then a restart: they go out, as often as promised.
+
+The real daemon (`python -m hub run`) runs as a subprocess against the fake Discord,
+running in a thread of this process on a real-time loop. Discord is failing while an
+HTTP monitor's target is down, so an alert is queued; the daemon is killed with SIGKILL
+once Discord has seen an attempt carrying that alert. After a restart with Discord and
+the target healthy, every notice that was pending is posted exactly once more — and a
+notice is posted more than once only if Discord had accepted an earlier attempt whose
+answer never arrived (the documented window of the at-least-once guarantee).
+
+Across processes time is real: every wait is on a condition, with a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.notify.embeds import embed_for
+from hub.notify.outbox import Outbox
+from tests.fakes.discord_webhook import FakeDiscord, Fault, ThreadedFakeDiscord
+
+HUB_NAME = "restart-hub"
+WEBHOOK_URL = "https://discord.com/api/webhooks/1/tok"
+#: Generous for a loaded machine; a passing run waits a second or two.
+WAIT_SECONDS = 30.0
+
+
+class Target:
+    """An HTTP endpoint whose status the test switches."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                self.send_response(target.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
+
+    @contextmanager
+    def running(self) -> Iterator[Target]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+            thread.join(timeout=5)
+
+
+def write_config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "hub.toml"
+    path.write_text(f"""
+[hub]
+name = "{HUB_NAME}"
+state_dir = "state"
+
+[policy]
+failures_before_alert = 2
+remind_after_seconds = 0
+
+[[monitor]]
+kind = "http"
+name = "web"
+url = "{url}"
+every_seconds = 0.1
+timeout_seconds = 0.5
+""", encoding="utf-8")
+    return path
+
+
+@contextmanager
+def daemon(config: Path, api_base: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "DISCORD_WEBHOOK_URL": WEBHOOK_URL, "DISCORD_API_BASE": api_base,
+           "PYTHONPATH": os.getcwd()}
+    with log.open("ab") as out, subprocess.Popen(
+            [sys.executable, "-m", "hub", "run", "-c", str(config)], cwd=config.parent,
+            env=env, stdout=out, stderr=subprocess.STDOUT) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=WAIT_SECONDS)
+
+
+def identity(embed: dict[str, Any]) -> tuple[str, str]:
+    """What tells one notice's embed from another's: its title and its timestamp."""
+    return embed["title"], embed["timestamp"]
+
+
+def posted(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [identity(embed) for message in messages for embed in message["embeds"]]
+
+
+def carries_the_alert(body: Any) -> bool:
+    return isinstance(body, dict) and any(
+        e["title"] == "🔴 web is failing" for e in body.get("embeds", []))
+
+
+@pytest.mark.parametrize("fault", [Fault.http(503), Fault.accept_then_reset()],
+                         ids=["discord-failing", "answers-lost"])
+def test_pending_notices_survive_kill_9_and_go_out_after_restart(tmp_path, fault):
+    log = tmp_path / "daemon.log"
+    with ThreadedFakeDiscord(FakeDiscord(webhook_id="1", token="tok")).running() as fake, \
+            Target(status=503).running() as target:
+        config = write_config(tmp_path, target.url)
+        fake.call(lambda: fake.fake.fail_always(fault))
+        with daemon(config, fake.fake.api_base, log) as first:
+            seen = fake.wait_until(
+                lambda f: any(carries_the_alert(r.body) for r in f.executes), WAIT_SECONDS)
+            assert seen, log.read_text(errors="replace")
+            first.send_signal(signal.SIGKILL)
+            assert first.wait(timeout=WAIT_SECONDS) == -signal.SIGKILL
+
+        with Outbox(tmp_path / "state" / "outbox.sqlite") as outbox:
+            pending = [identity(embed_for(e.notice, HUB_NAME)) for e in outbox.pending()]
+        before = fake.call(lambda: fake.fake.messages)
+        assert ("🔴 web is failing" in [title for title, _ in pending])  # nothing lost
+
+        fake.call(lambda: fake.fake.fail_always(None))
+        target.status = 200
+        with daemon(config, fake.fake.api_base, log) as second:
+            delivered = fake.wait_until(
+                lambda f: len([t for t, _ in posted(f.messages[len(before):])
+                               if "started" in t]) >= 2, WAIT_SECONDS)
+            assert delivered, log.read_text(errors="replace")
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=WAIT_SECONDS) == 0, log.read_text(errors="replace")
+        after = fake.call(lambda: fake.fake.messages)[len(before):]
+
+    again = posted(after)
+    # After the restart: every pending notice exactly once, first and in order, then the
+    # second run's own started and stopped.
+    assert again[:len(pending)] == pending
+    (started, stopped) = again[len(pending):]
+    assert "started" in started[0] and "stopped" in stopped[0]
+    assert len(set(again)) == len(again)
+    # Before the kill, Discord posted only what it accepted without the hub hearing so
+    # (each such attempt is one extra copy); none of it had been acknowledged, so all of
+    # it was still pending, and each notice has exactly one copy more than that.
+    earlier = Counter(posted(before))
+    assert set(earlier) <= set(pending)
+    assert Counter(posted(before) + again) == {n: earlier[n] + 1 for n in again}
+    if fault.kind == "status":
+        assert before == []  # a failing Discord posted nothing: no duplicate at all
+    else:
+        assert earlier[pending[0]] >= 1  # the window was hit, and it shows
+    text = log.read_text(errors="replace")
+    assert "webhooks/1/tok" not in text and "/tok" not in text
