@@ -19,6 +19,7 @@ from machines import Policy, PolicyError
 
 if TYPE_CHECKING:
     from hub.display.pixoo import PixooSettings
+    from hub.display.settings import DisplaySettings
     from hub.sources.bus import BusSettings
     from hub.sources.heartbeat import HeartbeatMonitor
     from hub.sources.http import HttpCheck
@@ -62,6 +63,7 @@ class Config:
     bus: BusSettings | None = None  # no [bus] section = no bus source
     weather: WeatherSettings | None = None  # no [weather] section = no weather source
     pixoo: PixooSettings | None = None  # no [pixoo] section = no device (preview only)
+    display: DisplaySettings | None = None  # no [display] section = DisplaySettings()
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -90,15 +92,25 @@ def load_config(path: Path | str | None = None) -> Config:
 
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     where = _Where(path)
-    where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather", "pixoo"})
+    where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather", "pixoo",
+                              "display"})
     hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
     policy, policies = _parse_policies(where.table(raw, "policy"), where)
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), where)
     bus, weather = _parse_sources(raw, where)
     pixoo = _parse_pixoo(raw, where)
+    display = _parse_display(raw, where)
     return Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                   heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
-                  pixoo=pixoo, path=path)
+                  pixoo=pixoo, display=display, path=path)
+
+
+def _parse_display(raw: Mapping[str, Any], where: _Where) -> DisplaySettings | None:
+    """`[display]`: language, walk time, staleness; absent means the defaults."""
+    from hub.display.settings import DisplaySettings  # it imports ConfigError from here
+
+    return DisplaySettings.from_table(where.table(raw, "display"), where.path) \
+        if "display" in raw else None
 
 
 def _parse_pixoo(raw: Mapping[str, Any], where: _Where) -> PixooSettings | None:

@@ -14,7 +14,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw
 
@@ -420,7 +420,6 @@ def test_wrap_breaks_words_that_fit_no_line() -> None:
     assert wrap("to\n\navsnitt", font, 60) == ["to", "", "avsnitt"]
 
 
-@settings(max_examples=60, deadline=None)
 @given(text=st.text(max_size=400), author=st.text(max_size=60),
        line=st.text(max_size=8), destination=st.text(max_size=40), symbol=st.text(max_size=30))
 def test_any_text_renders_without_crashing(text: str, author: str, line: str,
