@@ -2,9 +2,10 @@
 
 Delivery guarantee: **at least once**. A notice is inserted (and fsynced) when the
 machine emits it and deleted only after Discord accepted the message that carried it
-(`ack`) or after it was dropped on purpose with a logged reason (`drop`). A crash or
-`kill -9` between Discord's acceptance and the `ack` sends that message again after
-restart — the only way a duplicate can happen; everything else is sent exactly once.
+(`ack`) or after it was dropped on purpose with a logged reason (`drop`). A duplicate
+happens only when Discord posted a message but the hub never learned that it did: the
+answer was lost (reset, timeout) or the hub died (`kill -9`) before the `ack`. Then the
+message is sent again; everything else is sent exactly once (docs/delivery.md).
 
 Entries are returned oldest first, so the order of a component's notices is the order
 in which its machine emitted them.
