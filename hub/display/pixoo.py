@@ -251,6 +251,7 @@ class PixooClient:
         when the one-per-second limit and the backoff allow. A successful ping is not
         reported while pushes are failing: "answers ping" must not hide "draws nothing".
         """
+        data = None if frame is None else encode_frame(frame)  # FrameError: a renderer bug
         outcomes: list[Outcome] = []
         now = self._clock()
         if self._last_ping_at is None \
@@ -258,15 +259,12 @@ class PixooClient:
             ping = self.ping()
             if not ping.ok or self._failures == 0:
                 outcomes.append(ping)
-        if frame is not None:
-            data = encode_frame(frame)  # a wrong size raises FrameError: a renderer bug
-            if self._needs_reset or data != self._shown \
-                    or not 0 <= now - self._shown_at < REFRESH_UNCHANGED_SECONDS:
-                pushed = self.push(data)
-                if pushed is not None:
-                    outcomes.append(pushed)
-                    if pushed.ok:
-                        self._shown, self._shown_at = data, now
+        if data is not None and self._is_worth_pushing(data, now):
+            pushed = self.push(data)
+            if pushed is not None:
+                outcomes.append(pushed)
+                if pushed.ok:
+                    self._shown, self._shown_at = data, now
         if self._is_answering and self._failures == 0 and self._applied_brightness != brightness:
             applied = self.set_brightness(brightness)
             if not applied.ok:
@@ -314,6 +312,11 @@ class PixooClient:
             return self._failure(started, reply)
         self._applied_brightness = level
         return self._success(started)
+
+    def _is_worth_pushing(self, data: str, now: float) -> bool:
+        """A changed frame, or any frame after a reset or once a minute."""
+        return self._needs_reset or data != self._shown \
+            or not 0 <= now - self._shown_at < REFRESH_UNCHANGED_SECONDS
 
     def _may_push(self, now: float) -> bool:
         # A wall clock stepping backwards must not stop the display: a negative elapsed

@@ -7,7 +7,6 @@ The client's clock is the scheduler's, so pacing and backoff are virtual too.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -204,7 +203,8 @@ def test_a_frame_of_the_wrong_size_is_a_crash_outcome_and_the_loop_goes_on():
     sizes = iter([(32, 32)] + [(64, 64)] * 10)
 
     def render(now: float) -> Image.Image:
-        return Image.new("RGB", next(sizes))
+        size = next(sizes)
+        return pattern(now) if size == (64, 64) else Image.new("RGB", size)
 
     with fake_pixoo() as fake, pixoo(fake, scheduler) as client:
         seen: list[Outcome] = []
@@ -212,7 +212,8 @@ def test_a_frame_of_the_wrong_size_is_a_crash_outcome_and_the_loop_goes_on():
         run_seconds(scheduler, executor, 3)
         crash = [o for o in seen if o.error_type == "crash"]
         assert len(crash) == 1 and "FrameError" in crash[0].detail
-        assert len(fake.frames) >= 1
+        assert crash[0].at == T0 and seen[0] == crash[0]  # nothing was sent for that frame
+        assert len(fake.frames) == 3 and fake.frames[0].pic_id == 1
 
 
 def test_a_renderer_that_raises_costs_that_frame_only():
@@ -254,4 +255,4 @@ def test_disposing_stops_ticks_and_outcomes():
         executor.run_all()  # the push in flight finishes after the dispose
         scheduler.advance_to(T0 + 10)
         assert list(renderer.frames) == [T0] and seen == []
-        assert threading.active_count() >= 1
+        assert len(fake.frames) == 1  # the push itself was not cut off
