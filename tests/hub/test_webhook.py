@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -462,3 +463,47 @@ def test_the_token_never_appears_in_logs_payloads_status_or_reprs(runner, fake, 
     payloads = [json.dumps(r.body) for r in fake.requests]
     for text in secret_texts:  # … and the token is nowhere
         assert not [line for line in logged + payloads + shown if text in line]
+
+
+# -- the fake itself refuses what Discord refuses (else the tests above prove nothing) -----
+
+
+def test_the_fake_answers_like_discord_to_bodies_and_limits(runner, fake):
+    url = f"{fake.api_base}/webhooks/{WEBHOOK_ID}/{TOKEN}?wait=true"
+    embed = {"title": "t", "description": "d", "fields": [{"name": "n", "value": "v"}]}
+    bodies = {
+        "ok": {"embeds": [embed]},
+        "eleven embeds": {"embeds": [embed] * 11},
+        "long title": {"embeds": [{**embed, "title": "x" * 257}]},
+        "6001 in all": {"embeds": [{**embed, "description": "x" * 4000},
+                                   {**embed, "description": "x" * 1997}]},
+        "empty field": {"embeds": [{**embed, "fields": [{"name": "n", "value": ""}]}]},
+        "empty message": {"embeds": []},
+    }
+
+    async def scenario() -> dict[str, tuple[int, str, Any]]:
+        answers = {}
+        async with aiohttp.ClientSession() as session:
+            for name, body in bodies.items():
+                await asyncio.sleep(2.0)  # a fresh bucket for each (virtual time)
+                async with session.post(url, json=body) as response:
+                    answers[name] = (response.status, response.headers["Content-Type"],
+                                     await response.json())
+            fake.use_bucket(5)
+            async with session.post(url, json=bodies["ok"]) as response:
+                answers["429"] = (response.status, response.headers["Via"],
+                                  {**await response.json(),
+                                   "scope": response.headers["X-RateLimit-Scope"]})
+        return answers
+
+    answers = runner.run(scenario())
+    status, content_type, message = answers["ok"]
+    assert (status, content_type, message["embeds"]) == (200, "application/json", [embed])
+    for name in ("eleven embeds", "long title", "6001 in all", "empty field"):
+        assert answers[name][0] == 400 and answers[name][2]["code"] == 50035, name
+    assert answers["6001 in all"][2]["errors"]["embeds"]["_errors"][0]["code"] == \
+        "MAX_EMBED_SIZE_EXCEEDED"
+    assert answers["empty message"][2]["code"] == 50006
+    status, via, limited = answers["429"]
+    assert (status, limited["global"], limited["scope"]) == (429, False, "user")
+    assert via and limited["retry_after"] > 0
