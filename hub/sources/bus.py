@@ -13,6 +13,7 @@ Error types (`Outcome.error_type`)::
     timeout        no answer within timeout_seconds
     connect        refused, unreachable, DNS
     tls            TLS handshake or certificate
+    too_many_redirects  a redirect loop
     error          any other requests failure (named in the detail)
     http_<status>  any non-200 answer, e.g. http_503, http_400 …
     http_429       Entur's quota: the gate closes until Retry-After /
@@ -40,6 +41,7 @@ from typing import Any
 import requests
 
 from hub.sources.data import BusBoard, Departure
+from hub.sources.errors import request_failure
 from hub.sources.ratelimit import RateGate, clock_time, retry_at
 from hub.sources.table import Table
 from machines import Outcome
@@ -196,14 +198,8 @@ def poll_bus(session: requests.Session, settings: BusSettings, clock: Callable[[
         response = session.post(
             settings.endpoint, json=build_query(settings), timeout=settings.timeout_seconds,
             headers={"ET-Client-Name": settings.client_name, "Accept": "application/json"})
-    except requests.Timeout:
-        return failed("timeout", f"Entur did not answer within {settings.timeout_seconds:g} s")
-    except requests.exceptions.SSLError:
-        return failed("tls", "TLS handshake or certificate failed")
-    except requests.ConnectionError as err:
-        return failed("connect", f"cannot reach Entur: {_connect_detail(err)}")
     except requests.RequestException as err:
-        return failed("error", type(err).__name__)
+        return failed(*request_failure(err, settings.timeout_seconds, peer="Entur"))
     with response:
         if response.status_code == 429:
             until = retry_at(response.headers, clock())
@@ -341,11 +337,3 @@ def _error_message(error: Any) -> str:
 def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
-
-def _connect_detail(err: requests.ConnectionError) -> str:
-    text = str(err)
-    for marker in ("Connection refused", "Name or service not known", "No route to host",
-                   "Connection reset", "Network is unreachable", "Temporary failure"):
-        if marker in text:
-            return marker.lower()
-    return "cannot connect"

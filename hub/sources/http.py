@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import requests
 
 from hub.config import ConfigError
+from hub.sources.errors import connect_detail, request_failure
 from machines import Outcome
 
 METHODS = ("GET", "HEAD", "POST")
@@ -121,17 +122,9 @@ def check_http(session: requests.Session, check: HttpCheck,
                                    timeout=check.timeout_seconds, allow_redirects=True,
                                    stream=True)
         response.close()  # the body is not needed; do not download it
-    except requests.Timeout:
-        return _failed(check, clock(), started, "timeout",
-                       f"no answer within {check.timeout_seconds:g} s")
-    except requests.exceptions.SSLError:
-        return _failed(check, clock(), started, "tls", "TLS handshake or certificate failed")
-    except requests.ConnectionError as err:
-        return _failed(check, clock(), started, "connect", _connect_detail(err))
-    except requests.TooManyRedirects:
-        return _failed(check, clock(), started, "too_many_redirects", "redirect loop")
     except requests.RequestException as err:
-        return _failed(check, clock(), started, "error", type(err).__name__)
+        error_type, detail = request_failure(err, check.timeout_seconds)
+        return _failed(check, clock(), started, error_type, detail)
     now = clock()
     if check.expects(response.status_code):
         return Outcome.success(check.name, now, latency_seconds=now - started)
@@ -145,10 +138,5 @@ def _failed(check: HttpCheck, now: float, started: float, error_type: str,
     return Outcome.failure(check.name, now, error_type, detail, latency_seconds=now - started)
 
 
-def _connect_detail(err: requests.ConnectionError) -> str:
-    text = str(err)
-    for marker in ("Connection refused", "Name or service not known", "No route to host",
-                   "Connection reset", "Network is unreachable", "Temporary failure"):
-        if marker in text:
-            return marker.lower()
-    return "cannot connect"
+#: `hub.sources.threshold` still imports the helper under this name.
+_connect_detail = connect_detail
