@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 NAMES = ("DISCORD_BOT_TOKEN", "DISCORD_MONITOR_CHANNEL_ID", "DISCORD_CHANNEL_ID",
-         "DISCORD_WEBHOOK_URL")
+         "DISCORD_WEBHOOK_URL", "HUB_HTTP_TOKEN")
 #: Not secret, but read from the same places: redirects for proxies and tests.
 SETTINGS = ("DISCORD_API_BASE", "DISCORD_GATEWAY_URL")
 
@@ -28,6 +28,7 @@ class Secrets:
     discord_monitor_channel_id: str = ""
     discord_channel_id: str = ""
     discord_webhook_url: str = ""
+    hub_http_token: str = ""  # required to serve the status page beyond loopback
     discord_api_base: str = ""
     discord_gateway_url: str = ""
 
@@ -39,7 +40,8 @@ class Secrets:
     def values(self) -> list[str]:
         """The secret values that are set, for redaction."""
         return [v for v in (self.discord_bot_token, self.discord_webhook_url,
-                            self.discord_monitor_channel_id, self.discord_channel_id) if v]
+                            self.discord_monitor_channel_id, self.discord_channel_id,
+                            self.hub_http_token) if v]
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

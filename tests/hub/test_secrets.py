@@ -66,3 +66,14 @@ def test_log_records_are_scrubbed_of_every_secret(caplog):
         logger.filters.clear()
     assert TOKEN not in caplog.text and WEBHOOK not in caplog.text
     assert "posting to *** with ***" in caplog.text
+
+
+def test_the_status_page_token_is_a_secret_too(caplog):
+    secrets = load_secrets({"HUB_HTTP_TOKEN": "page-token-123"}, None)
+    assert secrets.hub_http_token == "page-token-123"
+    assert "page-token-123" not in repr(secrets)
+    logger = logging.getLogger("test.secrets.token")
+    logger.addFilter(RedactingFilter(secrets))
+    with caplog.at_level(logging.INFO, logger="test.secrets.token"):
+        logger.info("GET /?token=%s", "page-token-123")
+    assert caplog.records[0].getMessage() == "GET /?token=***"
