@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.app import StartupError, choose_transport, run_daemon
+from hub.board import StatusBoard
 from hub.check import Finding, run_checks
 from hub.config import load_config
 from hub.notify.bot import BotSettings, BotTransport
-from hub.notify.commands import RateLimiter, StatusCommands
+from hub.notify.commands import RateLimiter, StatusCommands, Verdict
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import embed_for, message_payload
 from hub.notify.outbox import Outbox
@@ -503,6 +506,35 @@ def test_a_reconnect_does_not_send_a_second_started_message(tmp_path):
     assert titles_in(fake) == ["🔵 test-hub started", "⚪ test-hub stopped"]
 
 
+def test_a_gateway_outage_is_an_incident_of_the_discord_component(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> FakeDiscord:
+        async with FakeDiscord() as fake:
+            path = bot_config(tmp_path, None)
+            path.write_text(path.read_text(encoding="utf-8")
+                            + "\n[policy.discord]\nfailures_before_alert = 1\n",
+                            encoding="utf-8")
+            config = load_config(path)
+            stop = asyncio.Event()
+            daemon = asyncio.create_task(run_daemon(config, secrets_for(fake), [].append, stop))
+            await fake.wait_until(lambda: bool(titles_in(fake)) and fake.heartbeats > 0)
+            await fake.drop_connection(resumable=True)
+            await fake.wait_until(lambda: "🟢 discord recovered" in titles_in(fake))
+            stop.set()
+            assert await asyncio.wait_for(daemon, 20) == 0
+            return fake
+
+    fake = asyncio.run(scenario())
+    titles = titles_in(fake)
+    assert titles.index("🔴 discord is failing") < titles.index("🟢 discord recovered")
+    assert titles.count("🔵 test-hub started") == 1
+    alert = next(e for e in fake.embeds_in(fake.monitor_channel_id)
+                 if e["title"] == "🔴 discord is failing")
+    assert {"name": "Error type", "value": "gateway", "inline": True} in alert["fields"]
+    assert "lost the Discord gateway connection" in caplog.text
+
+
 def test_choose_transport_prefers_the_bot_and_needs_its_token():
     bot = choose_transport(Secrets(discord_bot_token="t", discord_monitor_channel_id="1",
                                    discord_webhook_url="https://discord.com/api/webhooks/1/x"),
@@ -552,3 +584,55 @@ def test_check_reports_whether_the_token_works_and_the_channel_is_reachable(
 
 def vars_of(secrets: Secrets) -> dict[str, str]:
     return {name: getattr(secrets, name) for name in Secrets.__dataclass_fields__}
+
+
+# --- the command rules (pure) ------------------------------------------------------------------
+
+
+def test_a_person_gets_a_burst_then_one_command_per_refill_period():
+    limiter = RateLimiter(burst=3, refill_seconds=20.0)
+    assert [limiter.acquire(1, 100.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.acquire(1, 100.0) == pytest.approx(20.0)
+    assert limiter.acquire(2, 100.0) == 0.0  # somebody else is not affected
+    assert limiter.acquire(1, 110.0) == pytest.approx(10.0)
+    assert limiter.acquire(1, 120.0) == 0.0
+    assert limiter.acquire(1, 120.0) == pytest.approx(20.0)
+
+
+@given(st.lists(st.floats(min_value=0.0, max_value=50.0), max_size=40))
+def test_no_window_grants_more_than_the_burst_plus_the_refills(gaps):
+    limiter = RateLimiter(burst=3, refill_seconds=20.0)
+    granted: list[float] = []
+    now = 0.0
+    for gap in gaps:
+        now += gap
+        if limiter.acquire(7, now) == 0.0:
+            granted.append(now)
+    for i, start in enumerate(granted):
+        for end in granted[i:]:
+            in_window = sum(1 for t in granted if start <= t <= end)
+            assert in_window <= 3 + (end - start) / 20.0 + 1e-9
+
+
+def test_the_command_is_the_whole_message_and_only_counts_in_the_monitoring_channel():
+    commands = StatusCommands(10, RateLimiter(burst=100, refill_seconds=1.0))
+    reply = commands.on_message(10, 1, " STATUS\n", False, 0.0)
+    assert reply.verdict is Verdict.REPLY
+    assert commands.on_message(10, 1, "!status", False, 0.0).verdict is Verdict.REPLY
+    for content in ("status?", "the status", "", "statuses"):
+        assert commands.on_message(10, 1, content, False, 0.0).verdict is Verdict.IGNORE
+    assert commands.on_message(11, 1, "status", False, 0.0).verdict is Verdict.IGNORE
+    assert commands.on_message(10, 1, "status", True, 0.0).verdict is Verdict.IGNORE
+    assert commands.on_slash(11, 1, 0.0).verdict is Verdict.WRONG_CHANNEL
+    assert commands.on_slash(None, 1, 0.0).verdict is Verdict.WRONG_CHANNEL
+    assert commands.on_slash(10, 1, 0.0).verdict is Verdict.REPLY
+
+
+def test_the_status_board_hands_out_only_what_the_owner_published():
+    board = StatusBoard()
+    assert board.current() is None
+    first = hub_status()
+    board.publish(first)
+    assert board.current() is first
+    with pytest.raises(AttributeError):
+        first.machines = ()  # type: ignore[misc]
