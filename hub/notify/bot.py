@@ -80,6 +80,8 @@ LOGIN_WAIT_SECONDS = 10.0
 #: many hubs behind one outage do not come back in lock step.
 RECONNECT_FIRST_SECONDS = 2.0
 RECONNECT_MAX_SECONDS = 600.0
+#: On shutdown the gateway session gets this long to close before it is abandoned.
+CLOSE_SECONDS = 5.0
 #: While the gateway stays down, one more failed `discord` outcome per this period: an
 #: outage alerts after `failures_before_alert` periods, while a routine reconnect (which
 #: can fire two disconnect events within a second) stays a blip that sends nothing.
@@ -156,7 +158,6 @@ class BotTransport:
         self._connected = False
         self._session_failures = 0
         self._stopped_because = ""
-        self.sessions = 0  # clients started, for the status and the tests
 
     def __repr__(self) -> str:
         return "BotTransport(***)"
@@ -181,11 +182,14 @@ class BotTransport:
         if client is not None:
             await client.close()
         if self._supervisor is not None:
-            try:
-                async with asyncio.timeout(10):
+            # Closing the client ends its session cleanly (close code 1000); a supervisor
+            # caught between sessions, or a close that hangs, is cancelled instead.
+            done, _ = await asyncio.wait([self._supervisor], timeout=CLOSE_SECONDS)
+            if not done:
+                log.warning("the Discord connection did not close in time; abandoning it")
+                self._supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
                     await self._supervisor
-            except TimeoutError:
-                log.warning("the Discord connection did not close in time")
         reports = self._down_reports
         self._stop_down_reports()
         if reports is not None:
@@ -251,11 +255,12 @@ class BotTransport:
             intents.message_content = self._wants_message_content
             client = _HubClient(self, intents)
             self._client = client
-            self.sessions += 1
             error: BaseException | None = None
             try:
                 async with client:
                     await client.login(self._settings.token)
+                    if self._closing.is_set():
+                        return
                     if self._wants_message_content and \
                             not message_content_granted(client.application_flags):
                         raise _RestartWithoutMessageContent
