@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from machines import Policy, PolicyError
 
 if TYPE_CHECKING:
+    from hub.display.messages import MessageSettings
     from hub.display.pixoo import PixooSettings
     from hub.display.settings import DisplaySettings
     from hub.sources.bus import BusSettings
@@ -64,6 +65,7 @@ class Config:
     weather: WeatherSettings | None = None  # no [weather] section = no weather source
     pixoo: PixooSettings | None = None  # no [pixoo] section = no device (preview only)
     display: DisplaySettings | None = None  # no [display] section = DisplaySettings()
+    messages: MessageSettings | None = None  # no [messages] section = nobody may post
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -93,16 +95,25 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     where = _Where(path)
     where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather", "pixoo",
-                              "display"})
+                              "display", "messages"})
     hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
     policy, policies = _parse_policies(where.table(raw, "policy"), where)
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), where)
     bus, weather = _parse_sources(raw, where)
     pixoo = _parse_pixoo(raw, where)
     display = _parse_display(raw, where)
+    messages = _parse_messages(raw, where)
     return Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                   heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
-                  pixoo=pixoo, display=display, path=path)
+                  pixoo=pixoo, display=display, messages=messages, path=path)
+
+
+def _parse_messages(raw: Mapping[str, Any], where: _Where) -> MessageSettings | None:
+    """`[messages]`: who may post to the display; absent means nobody may."""
+    from hub.display.messages import MessageSettings  # it imports ConfigError from here
+
+    return MessageSettings.from_table(where.table(raw, "messages"), where.path) \
+        if "messages" in raw else None
 
 
 def _parse_display(raw: Mapping[str, Any], where: _Where) -> DisplaySettings | None:
