@@ -3,46 +3,53 @@
 How it keeps MET's terms *and* shows an outage promptly
 -------------------------------------------------------
 MET asks clients to identify themselves (`User-Agent` with contact info, else 403), to
-use at most 4 decimals in coordinates, not to ask again before `Expires` (about half an
-hour for this product), to revalidate with `If-Modified-Since` set to exactly the previous
-`Last-Modified`, and not to poll on the full hour. `WeatherSource.poll()` runs every
+use at most 4 decimals in coordinates, not to ask for a forecast again before `Expires`
+(about half an hour for this product), to revalidate with `If-Modified-Since` set to
+exactly the previous `Last-Modified`, and not to poll on the full hour. Every MET product
+also has a `status` method beside its data method (`…/locationforecast/2.0/status` next to
+`…/2.0/compact`): a small JSON document (`{"last_update": …}`) that says whether the
+service is up without asking for a forecast. `WeatherSource.poll()` runs every
 `every_seconds` (default 600) and decides per poll:
 
 1. inside a 429's `Retry-After`: no request; a failed outcome `rate_limited`;
-2. a cached forecast that has not reached `Expires` yet: no request; a **success** with
-   the cached forecast, re-derived for the current hour (detail `cached until …`). MET
-   has just vouched for this data and told us not to ask before then, so there is
-   nothing to fail and nothing to hide: the display shows valid data;
-3. within `HOUR_GUARD_SECONDS` of a full hour, with a forecast cached: the request waits
-   for the next poll, and the outcome repeats the last real verdict (never turns a
-   failure into a success);
-4. otherwise a real request (conditional when a `Last-Modified` is known): 200/203 →
-   success with the new forecast, 304 → success with the cached one, anything else → a
-   failed outcome at once.
+2. within `HOUR_GUARD_SECONDS` of a full hour, with a forecast cached: no request; the
+   outcome repeats the last real verdict (never turns a failure into a success);
+3. a cached forecast that has not reached `Expires` yet: the forecast is *not* asked
+   for; a liveness probe `GET <base>/status` (same `User-Agent` and timeout) is. A 2xx
+   JSON object → success with the cached forecast (re-derived for the current hour,
+   detail `MET is up; cached until …`); anything else (timeout, connect, 5xx, 403, 429,
+   not JSON) → a failed outcome with the precise error type, the cached forecast still
+   in `data`;
+4. otherwise the forecast itself (conditional when a `Last-Modified` is known): 200/203
+   → success with the new forecast, 304 → success with the cached one, anything else →
+   a failed outcome at once.
 
-Once `Expires` has passed, every poll is a real request until one succeeds and MET
-hands out a new `Expires`: a MET outage is therefore reported at the first poll after
-the cached forecast expires (at most MET's cache lifetime, about 30 minutes, plus one
-`every_seconds` after it began; never the hour-long silence of a cache that swallows
-errors), and then as a failure on *every* poll, so the health machine counts real
-consecutive failures and alerts after `failures_before_alert` of them. With the
-defaults (`every_seconds` 600, 3 failures) the first failed outcome comes at most
-30 + 10 minutes after MET went down and the alert 20 minutes later. A poll inside
-`Expires` costs MET nothing, so a smaller `every_seconds` (e.g. 120) shortens both
-without adding a single request while MET is healthy: `every_seconds` is how often we
-look, `Expires` how often we ask. The rejected alternative, a conditional request on
-every poll while the cache is fresh, would notice sooner but asks MET before `Expires`,
-which its terms ask clients not to do; a forecast MET itself declared valid is not an
-outage of ours.
+So every poll asks MET something and a MET outage is a failure at the first poll after
+it began, and on every poll after: with the defaults (`every_seconds` 600,
+`failures_before_alert` 3) the first failed outcome comes at most 10 minutes after MET
+went down and the alert at the third failed poll, at most 30 minutes after
+(3 × `every_seconds`; `every_seconds = 120` makes it 6). A poll that falls by the full
+hour just after an outage began repeats the last success, so it can add one poll
+(`every_seconds` ≥ 180; with shorter polls, at most 180 s). What MET pays for this: one
+status document per poll (a few dozen bytes, no forecast computed) while the forecast is
+fresh, and the forecast itself only when `Expires` has passed (mostly a 304): with the
+defaults about 4 probes and 2 forecast requests an hour.
+
+The status URL is the endpoint with its last path segment (`compact` or `complete`)
+replaced by `status`. An `endpoint` that does not end in such a segment (a caching proxy
+under another path, say) has no known status method: there, a poll inside `Expires`
+revalidates the forecast itself with `If-Modified-Since` (304 → success), which is the
+only way left to see an outage through it; point `endpoint` at MET's own path to avoid it.
 
 `Expires` is taken relative to MET's `Date` header (lifetime = Expires − Date), so a Pi
 whose clock is off does not hammer MET or wait for hours.
 
 Failed outcomes still carry the cached forecast (re-derived for now) in `data` when one
-exists; `Forecast.fetched_at` is when MET last confirmed it (200 or 304), so the display
-can mark it stale. Error types: `timeout`, `connect`, `tls`, `error`, `http_403` (with a
-hint about `user_agent`), `http_429`, `rate_limited`, `http_<status>`, `bad_json`,
-`schema`.
+exists; `Forecast.fetched_at` is when MET last confirmed the forecast (200 or 304; a
+status probe confirms only that MET is up), so the display can mark it stale. Error
+types: `timeout`, `connect`, `tls`, `too_many_redirects`, `error` (see
+`hub.sources.errors`), `http_403` (with a hint about `user_agent`), `http_429`,
+`rate_limited`, `http_<status>`, `bad_json`, `schema`.
 """
 
 from __future__ import annotations
@@ -54,10 +61,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from hub.sources.data import Forecast
+from hub.sources.errors import request_failure
 from hub.sources.ratelimit import RateGate, clock_time, parse_http_time, retry_at
 from hub.sources.table import Table
 from machines import Outcome
@@ -66,9 +75,11 @@ log = logging.getLogger(__name__)
 
 COMPONENT = "weather"
 DEFAULT_ENDPOINT = "https://api.met.no/weatherapi/locationforecast/2.0/compact"
-#: The forecast changes about once an hour and MET's Expires is ~30 min: polling more
-#: often than this only adds cache hits, and MET dislikes tight loops.
+#: The forecast changes about once an hour and MET's Expires is ~30 min: a poll is a
+#: status probe while the forecast is fresh, and MET dislikes tight loops even on that.
 MIN_EVERY_SECONDS = 60.0
+#: A MET product's data methods; its `status` method sits beside them.
+DATA_METHODS = ("compact", "complete")
 #: MET asks clients not to fetch on the full hour, when everyone else does: a request
 #: that falls this close to hh:00:00 waits for the next poll (if there is data to show).
 HOUR_GUARD_SECONDS = 90.0
@@ -119,6 +130,15 @@ class WeatherSettings:
             endpoint=t.url("endpoint", DEFAULT_ENDPOINT),
             every_seconds=t.number("every_seconds", 600.0, minimum=MIN_EVERY_SECONDS),
             timeout_seconds=t.number("timeout_seconds", 10.0, minimum=0.1, maximum=120.0))
+
+
+def status_url(endpoint: str) -> str | None:
+    """`…/2.0/status` for a `…/2.0/compact` (or `complete`) endpoint; None for any other."""
+    parts = urlsplit(endpoint)
+    head, _, method = parts.path.rstrip("/").rpartition("/")
+    if method not in DATA_METHODS:
+        return None
+    return urlunsplit(parts._replace(path=f"{head}/status", fragment=""))
 
 
 def _coordinate(value: float) -> str:
@@ -216,7 +236,8 @@ class WeatherSource:
     """Polls MET for `[weather]`, with the cache, `Last-Modified` and `Expires` it keeps.
 
     `poll()` is what `poll_outcomes` runs on a worker thread (never two at once). `zone`
-    is the hub's timezone (`Config.hub.zone()`; None = the system's).
+    is the hub's timezone (`Config.hub.zone()`; None = the system's). `status_url` is
+    the liveness probe used while the forecast is fresh (None: revalidate the forecast).
     """
 
     def __init__(self, session: requests.Session, settings: WeatherSettings,
@@ -225,6 +246,7 @@ class WeatherSource:
         self.settings = settings
         self.clock = clock
         self.zone = zone
+        self.status_url = status_url(settings.endpoint)
         self.gate = RateGate()
         self.document: ForecastDocument | None = None
         self.confirmed_at = 0.0  # when MET last vouched for `document` (200 or 304)
@@ -240,19 +262,61 @@ class WeatherSource:
             return self._failure(now, now, "rate_limited",
                                  f"MET rate limit: not asking again before "
                                  f"{clock_time(now + wait)} ({wait:.0f} s left)")
-        if self.document is not None and self.expires_at is not None and now < self.expires_at:
-            return Outcome.success(COMPONENT, now, detail=f"cached until "
-                                   f"{clock_time(self.expires_at)}", data=self._cached(now))
         if self.document is not None and _near_full_hour(now):
-            if self.last_failure is not None:
-                return Outcome.failure(COMPONENT, now, self.last_failure.error_type,
-                                       self.last_failure.detail + " (retry deferred off the "
-                                       "full hour)", data=self._cached(now))
-            return Outcome.success(COMPONENT, now, detail="refresh deferred off the full hour",
-                                   data=self._cached(now))
-        outcome = self._fetch(now)
+            return self._deferred(now)
+        if self._is_fresh(now) and self.status_url is not None:
+            outcome = self._probe(self.status_url, now)
+        else:  # expired, or no status method known: ask for the forecast (conditionally)
+            outcome = self._fetch(now)
         self.last_failure = None if outcome.ok else outcome
         return outcome
+
+    def _is_fresh(self, now: float) -> bool:
+        return self.document is not None and self.expires_at is not None \
+            and now < self.expires_at
+
+    def _deferred(self, now: float) -> Outcome:
+        """No request by the full hour: repeat the last verdict, with the cached forecast."""
+        if self.last_failure is not None:
+            return Outcome.failure(COMPONENT, now, self.last_failure.error_type,
+                                   self.last_failure.detail + " (retry deferred off the "
+                                   "full hour)", data=self._cached(now))
+        what = "check" if self._is_fresh(now) else "refresh"
+        return Outcome.success(COMPONENT, now, detail=f"{what} deferred off the full hour",
+                               data=self._cached(now))
+
+    def _probe(self, url: str, started: float) -> Outcome:
+        """Is MET serving? Asks the product's status method, never the forecast."""
+        timeout = self.settings.timeout_seconds
+        try:
+            response = self.session.get(url, timeout=timeout, headers={
+                "User-Agent": self.settings.user_agent, "Accept": "application/json"})
+        except requests.RequestException as err:
+            return self._failure(self.clock(), started,
+                                 *request_failure(err, timeout, peer="MET"))
+        with response:
+            now = self.clock()
+            refused = self._refused(response, now, started)
+            if refused is not None:
+                return refused
+            status = response.status_code
+            if not 200 <= status < 300:
+                reason = f" {response.reason}" if response.reason else ""
+                return self._failure(now, started, f"http_{status}",
+                                     f"MET status answered {status}{reason}")
+            if status == 203:
+                self._warn_deprecated()
+            try:
+                body = response.json()
+            except ValueError:
+                return self._failure(now, started, "bad_json",
+                                     "MET's status answer is not JSON")
+        if not isinstance(body, dict):
+            return self._failure(now, started, "schema",
+                                 "MET's status answer is not a JSON object")
+        until = f"; cached until {clock_time(self.expires_at)}" if self.expires_at else ""
+        return Outcome.success(COMPONENT, now, latency_seconds=now - started,
+                               detail=f"MET is up{until}", data=self._cached(now))
 
     def _fetch(self, started: float) -> Outcome:
         headers = {"User-Agent": self.settings.user_agent, "Accept": "application/json"}
@@ -262,17 +326,9 @@ class WeatherSource:
         try:
             response = self.session.get(self.settings.endpoint, params=self.settings.params(),
                                         headers=headers, timeout=timeout)
-        except requests.Timeout:
-            return self._failure(self.clock(), started, "timeout",
-                                 f"MET did not answer within {timeout:g} s")
-        except requests.exceptions.SSLError:
-            return self._failure(self.clock(), started, "tls",
-                                 "TLS handshake or certificate failed")
-        except requests.ConnectionError as err:
-            return self._failure(self.clock(), started, "connect",
-                                 f"cannot reach MET: {_connect_detail(err)}")
         except requests.RequestException as err:
-            return self._failure(self.clock(), started, "error", type(err).__name__)
+            return self._failure(self.clock(), started,
+                                 *request_failure(err, timeout, peer="MET"))
         with response:
             return self._answer(response, started)
 
@@ -287,23 +343,14 @@ class WeatherSource:
             self._revalidated(response, now)
             return Outcome.success(COMPONENT, now, latency_seconds=now - started,
                                    detail="not modified", data=self._cached(now))
-        if status == 429:
-            until = retry_at(response.headers, now)
-            self.gate.block(until)
-            log.warning("MET rate limit hit; no weather requests before %s", clock_time(until))
-            return self._failure(now, started, "http_429", f"429 Too Many Requests: waiting "
-                                                           f"until {clock_time(until)}")
-        if status == 403:
-            return self._failure(now, started, "http_403",
-                                 "403 Forbidden: MET refuses this client; check that [weather] "
-                                 "user_agent names the app and a contact (email or website)")
+        refused = self._refused(response, now, started)
+        if refused is not None:
+            return refused
         if status not in (200, 203):
             reason = f" {response.reason}" if response.reason else ""
             return self._failure(now, started, f"http_{status}", f"MET answered {status}{reason}")
-        if status == 203 and not self.warned_deprecated:
-            self.warned_deprecated = True
-            log.warning("MET answered 203: locationforecast/2.0 is deprecated or in beta; "
-                        "see https://api.met.no/weatherapi/locationforecast/2.0/documentation")
+        if status == 203:
+            self._warn_deprecated()
         try:
             body = response.json()
         except ValueError:
@@ -317,6 +364,27 @@ class WeatherSource:
         self._revalidated(response, now)
         return Outcome.success(COMPONENT, now, latency_seconds=now - started,
                                data=self._cached(now))
+
+    def _refused(self, response: requests.Response, now: float,
+                 started: float) -> Outcome | None:
+        """MET's 429 (closes the gate until `Retry-After`) and 403 (who are we?); else None."""
+        if response.status_code == 429:
+            until = retry_at(response.headers, now)
+            self.gate.block(until)
+            log.warning("MET rate limit hit; no weather requests before %s", clock_time(until))
+            return self._failure(now, started, "http_429", f"429 Too Many Requests: waiting "
+                                                           f"until {clock_time(until)}")
+        if response.status_code == 403:
+            return self._failure(now, started, "http_403",
+                                 "403 Forbidden: MET refuses this client; check that [weather] "
+                                 "user_agent names the app and a contact (email or website)")
+        return None
+
+    def _warn_deprecated(self) -> None:
+        if not self.warned_deprecated:
+            self.warned_deprecated = True
+            log.warning("MET answered 203: locationforecast/2.0 is deprecated or in beta; "
+                        "see https://api.met.no/weatherapi/locationforecast/2.0/documentation")
 
     def _revalidated(self, response: requests.Response, now: float) -> None:
         """MET vouched for the cached forecast: note when, and until when."""
@@ -375,11 +443,3 @@ def _float(details: Any, key: str) -> float | None:
 def _string(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
-
-def _connect_detail(err: requests.ConnectionError) -> str:
-    text = str(err)
-    for marker in ("Connection refused", "Name or service not known", "No route to host",
-                   "Connection reset", "Network is unreachable", "Temporary failure"):
-        if marker in text:
-            return marker.lower()
-    return "cannot connect"

@@ -1,12 +1,17 @@
-"""A fake MET Norway locationforecast 2.0: `GET /weatherapi/locationforecast/2.0/compact`.
+"""A fake MET Norway locationforecast 2.0: `GET /weatherapi/locationforecast/2.0/compact`
+and its status method `GET /weatherapi/locationforecast/2.0/status`.
 
-It answers with the real compact GeoJSON shape (`properties.meta.updated_at`,
+The forecast route answers with the real compact GeoJSON shape (`properties.meta.updated_at`,
 `properties.timeseries[].data.instant.details`, `next_1_hours`, `next_6_hours`,
 `next_12_hours`), the caching headers MET sends (`Date`, `Expires`, `Last-Modified`),
 304 when `If-Modified-Since` is exactly the current `Last-Modified`, 403 to a client
 whose `User-Agent` has no contact info, 400 for coordinates with more than 4 decimals,
 203 when told the product is deprecated, and whatever raw replies a test queues (429,
-5xx, malformed JSON) or sets as an `outage` for every request. `now` is the fake's clock
+5xx, malformed JSON) or sets as an `outage` for every request. The status route answers
+as MET's does: `{"last_update": "<ISO time of the current model run>"}` as JSON, 403 to
+an anonymous client, replies queued with `queue_status`, and the same `outage` (MET down
+is down for both). The forecast can be served under another path (`forecast_path`, a
+proxy's, say) while the status stays where MET has it. `now` is the fake's clock
 (virtual, set by the test).
 """
 
@@ -21,6 +26,7 @@ from typing import Any
 from tests.fakes.http_server import Recorded, RecordingServer, Reply
 
 PATH = "/weatherapi/locationforecast/2.0/compact"
+STATUS_PATH = "/weatherapi/locationforecast/2.0/status"
 _CONTACT = re.compile(r"@|https?://|\w\.\w{2,}")
 
 
@@ -72,39 +78,55 @@ def compact_document(start: float, temperatures: list[float], *, lat: float = 59
 
 class FakeMet(RecordingServer):
     def __init__(self, now: float, document: dict[str, Any],
-                 lifetime_seconds: float = 1800.0) -> None:
+                 lifetime_seconds: float = 1800.0, forecast_path: str = PATH) -> None:
         super().__init__()
         self.now = now
-        self.url = self.base_url + PATH
+        self.forecast_path = forecast_path
+        self.url = self.base_url + forecast_path
+        self.status_url = self.base_url + STATUS_PATH
         self.lifetime_seconds = lifetime_seconds
         self.deprecated = False
-        self.queued: deque[Reply] = deque()
+        self.queued: deque[Reply] = deque()  # for the next forecast requests
+        self.queued_status: deque[Reply] = deque()  # for the next status requests
         self.outage: Reply | None = None  # while set, every request gets this reply
         self.publish(document)
 
     def publish(self, document: dict[str, Any]) -> None:
         """A new model run: new body and a new `Last-Modified` (the fake's `now`)."""
         self.document = document
+        self.published_at = self.now
         self.last_modified = http_date(self.now)
 
     def queue(self, reply: Reply) -> None:
         self.queued.append(reply)
 
+    def queue_status(self, reply: Reply) -> None:
+        self.queued_status.append(reply)
+
     @property
     def forecast_requests(self) -> list[Recorded]:
-        return [r for r in self.requests if r.path == PATH]
+        return [r for r in self.requests if r.path == self.forecast_path]
+
+    @property
+    def status_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path == STATUS_PATH]
 
     def reply(self, request: Recorded) -> Reply:
-        if request.method != "GET" or request.path != PATH:
+        if request.method != "GET" or request.path not in (self.forecast_path, STATUS_PATH):
             return Reply(404, b"Not Found", {"Content-Type": "text/plain"})
-        if self.queued:
-            return self.queued.popleft()
+        is_status = request.path == STATUS_PATH
+        queued = self.queued_status if is_status else self.queued
+        if queued:
+            return queued.popleft()
         if self.outage is not None:
             return self.outage
         agent = request.header("User-Agent") or ""
         if not _CONTACT.search(agent) or agent.startswith("python-requests"):
             return Reply(403, b"<html><body>403 Forbidden: identify yourself</body></html>",
                          {"Content-Type": "text/html"})
+        if is_status:
+            return Reply.json(200, {"last_update": iso(self.published_at)},
+                              {"Date": http_date(self.now)})
         for name in ("lat", "lon"):
             value = request.query.get(name, "")
             if not re.fullmatch(r"-?\d{1,3}(\.\d{1,4})?", value):

@@ -14,8 +14,8 @@ import requests
 
 from hub.config import ConfigError, load_config
 from hub.sources.data import Forecast
-from hub.sources.weather import WeatherSettings, WeatherSource
-from machines import HealthMachines, NoticeKind, Policy
+from hub.sources.weather import WeatherSettings, WeatherSource, status_url
+from machines import HealthMachines, NoticeKind, Outcome, Policy
 from tests.fakes.http_server import Reply, closed_port_url
 from tests.fakes.met import FakeMet, compact_document, iso
 
@@ -89,7 +89,8 @@ def test_coordinates_never_carry_trailing_zeros_or_more_than_four_decimals():
     assert params(-0.00001, 0.0) == {"lat": "0", "lon": "0"}
 
 
-def test_no_request_before_expires_and_the_cache_follows_the_hour(met, session):
+def test_before_expires_only_the_status_is_asked_and_the_cache_follows_the_hour(
+        met, session):
     clock = Clock(NOW)
     met.lifetime_seconds = 2 * HOUR
     weather = source(session, met.url, clock)
@@ -99,9 +100,26 @@ def test_no_request_before_expires_and_the_cache_follows_the_hour(met, session):
     cached = weather.poll()
 
     assert len(met.forecast_requests) == 1
-    assert cached.ok and "cached until 12:17:00Z" in cached.detail
+    [probe] = met.status_requests
+    assert probe.header("User-Agent") == UA  # MET refuses anonymous status requests too
+    assert probe.raw_query == "" and probe.header("If-Modified-Since") is None
+    assert cached.ok and cached.detail == "MET is up; cached until 12:17:00Z"
     assert (cached.data.temperature_c, cached.data.symbol) == (-2.0, "cloudy")
-    assert cached.data.fetched_at == NOW  # when MET last vouched for it
+    assert cached.data.fetched_at == NOW  # when MET last vouched for the forecast
+
+
+@pytest.mark.parametrize(("endpoint", "expected"), [
+    ("https://api.met.no/weatherapi/locationforecast/2.0/compact",
+     "https://api.met.no/weatherapi/locationforecast/2.0/status"),
+    ("https://api.met.no/weatherapi/locationforecast/2.0/complete/",
+     "https://api.met.no/weatherapi/locationforecast/2.0/status"),
+    ("http://127.0.0.1:8080/met/locationforecast/2.0/compact?key=k",
+     "http://127.0.0.1:8080/met/locationforecast/2.0/status?key=k"),
+    ("https://proxy.example.org/weather", None),
+    ("https://proxy.example.org/", None),
+])
+def test_the_status_method_sits_beside_the_data_method(endpoint, expected):
+    assert status_url(endpoint) == expected
 
 
 def test_after_expires_it_revalidates_with_exactly_the_last_modified_and_304_is_ok(
@@ -123,6 +141,7 @@ def test_after_expires_it_revalidates_with_exactly_the_last_modified_and_304_is_
     clock.now = NOW + 1800 + 1200  # inside the Expires the 304 brought
     assert weather.poll().ok
     assert len(met.forecast_requests) == 2
+    assert len(met.status_requests) == 1
 
 
 def test_a_new_model_run_replaces_the_cached_forecast(met, session):
@@ -150,32 +169,150 @@ def test_expires_is_read_against_mets_date_not_our_clock(met, session):
     assert len(met.forecast_requests) == 2
 
 
-def test_an_outage_is_a_failure_at_the_first_poll_after_expires_and_on_every_poll_after(
-        met, session):
-    clock = Clock(NOW)
-    weather = source(session, met.url, clock)
-    policy = Policy(failures_before_alert=3)
+def run_polls(weather: WeatherSource, clock: Clock, met: FakeMet, polls: int,
+              outage_from: int, outage_until: int | None = None,
+              every_seconds: float = 600.0) -> tuple[list[Outcome], list[Any]]:
+    """`polls` polls `every_seconds` apart, MET down for polls outage_from … outage_until-1,
+    fed to a health machine with the default policy."""
     machines = HealthMachines()
-    machines.add("weather", policy, NOW)
-    seen, notices = [], []
-    for poll in range(7):  # every 600 s, the default
-        clock.now = NOW + poll * 600
-        if poll == 1:
+    machines.add("weather", Policy(), NOW)
+    outcomes, notices = [], []
+    for poll in range(polls):
+        clock.now = met.now = NOW + poll * every_seconds
+        if poll == outage_from:
             met.outage = Reply(503, b"<html>503 Service Unavailable</html>",
                                {"Content-Type": "text/html"})
+        if poll == outage_until:
+            met.outage = None
         outcome = weather.poll()
-        seen.append((poll * 600, outcome.ok, outcome.error_type))
+        outcomes.append(outcome)
         notices += machines.observe(outcome, clock.now)
+    return outcomes, notices
 
-    # Polls inside MET's Expires (30 min) ask nothing: the data is still MET-approved.
-    # From Expires on, every poll asks and fails, so the machine counts real failures.
-    assert seen == [(0, True, ""), (600, True, ""), (1200, True, ""),
-                    (1800, False, "http_503"), (2400, False, "http_503"),
-                    (3000, False, "http_503"), (3600, False, "http_503")]
-    assert len(met.forecast_requests) == 5
-    [alert] = notices
-    assert (alert.kind, alert.at, alert.error_type) == (NoticeKind.ALERT, NOW + 3000,
+
+def test_an_outage_fails_every_poll_from_the_first_and_alerts_at_the_third(met, session):
+    clock = Clock(NOW)
+    weather = source(session, met.url, clock)
+
+    outcomes, notices = run_polls(weather, clock, met, polls=5, outage_from=1)
+
+    # Polls 1 and 2 fall inside Expires (30 min): they probe the status, which fails just
+    # as the forecast would; from poll 3 (Expires) on, the forecast request itself fails.
+    assert [(o.ok, o.error_type) for o in outcomes] == [
+        (True, ""), (False, "http_503"), (False, "http_503"), (False, "http_503"),
+        (False, "http_503")]
+    assert outcomes[1].detail == "MET status answered 503 Service Unavailable"
+    assert [len(met.forecast_requests), len(met.status_requests)] == [3, 2]
+    [alert] = notices  # the default policy: 3 failures, so 3 polls (3 x every_seconds)
+    assert (alert.kind, alert.at, alert.error_type) == (NoticeKind.ALERT, NOW + 1800,
                                                         "http_503")
+
+
+def test_while_the_forecast_is_fresh_an_outage_and_its_end_are_seen_without_refetching(
+        met, session):
+    clock = Clock(NOW)
+    met.lifetime_seconds = 2 * HOUR  # Expires at 12:17Z, past every poll below
+    weather = source(session, met.url, clock)
+
+    outcomes, notices = run_polls(weather, clock, met, polls=6, outage_from=1,
+                                  outage_until=4)
+
+    assert [(o.ok, o.error_type) for o in outcomes] == [
+        (True, ""), (False, "http_503"), (False, "http_503"), (False, "http_503"),
+        (True, ""), (True, "")]
+    assert all(o.data.fetched_at == NOW for o in outcomes)  # the display keeps it
+    assert [len(met.forecast_requests), len(met.status_requests)] == [1, 5]
+    assert [(n.kind, n.at) for n in notices] == [(NoticeKind.ALERT, NOW + 1800),
+                                                 (NoticeKind.RECOVERY, NOW + 2400)]
+    assert notices[1].downtime_seconds == 1800
+
+
+@pytest.mark.parametrize(("reply", "error_type", "detail"), [
+    (Reply(500, b"Internal Server Error", {}), "http_500",
+     "MET status answered 500 Internal Server Error"),
+    (Reply(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}), "bad_json",
+     "MET's status answer is not JSON"),
+    (Reply.json(200, ["up"]), "schema", "MET's status answer is not a JSON object"),
+    (Reply(404, b"Not Found", {}), "http_404", "MET status answered 404 Not Found"),
+    (Reply(403, b"<html>Forbidden</html>", {"Content-Type": "text/html"}), "http_403",
+     "403 Forbidden: MET refuses this client; check that [weather] user_agent names the app "
+     "and a contact (email or website)"),
+])
+def test_a_failed_status_probe_has_a_precise_error_type_and_keeps_the_forecast(
+        met, session, reply, error_type, detail):
+    clock = Clock(NOW)
+    weather = source(session, met.url, clock)
+    weather.poll()
+    met.queue_status(reply)
+    clock.now = NOW + 600
+
+    outcome = weather.poll()
+
+    assert (outcome.ok, outcome.error_type, outcome.detail) == (False, error_type, detail)
+    assert outcome.data.temperature_c == -3.5
+    assert len(met.forecast_requests) == 1
+
+
+def test_a_429_to_the_status_probe_closes_the_gate_for_every_request(met, session):
+    clock = Clock(NOW)
+    weather = source(session, met.url, clock)
+    weather.poll()
+    met.queue_status(Reply(429, b"Too Many Requests", {"Retry-After": "1500"}))
+    clock.now = NOW + 600
+    assert weather.poll().error_type == "http_429"
+
+    clock.now = NOW + 1800  # Expires has passed, but Retry-After (10:52Z) has not
+    blocked = weather.poll()
+    assert (blocked.ok, blocked.error_type) == (False, "rate_limited")
+    assert blocked.data.temperature_c == -3.5
+    assert [len(met.forecast_requests), len(met.status_requests)] == [1, 1]
+
+    clock.now = met.now = NOW + 2400
+    assert weather.poll().ok
+    assert [len(met.forecast_requests), len(met.status_requests)] == [2, 1]
+
+
+def test_a_hanging_status_probe_is_a_timeout(met, session):
+    clock = Clock(NOW)
+    weather = source(session, met.url, clock, timeout_seconds=0.2)
+    weather.poll()
+    met.hang = True
+    clock.now = NOW + 600
+    outcome = weather.poll()
+    assert met.hanging.is_set()
+    assert (outcome.ok, outcome.error_type) == (False, "timeout")
+    assert outcome.detail == "MET did not answer within 0.2 s"
+    assert outcome.data.temperature_c == -3.5
+
+
+def test_met_gone_while_the_forecast_is_fresh_is_connect(session):
+    clock = Clock(NOW)
+    with FakeMet(NOW, document()).running() as met:
+        weather = source(session, met.url, clock)
+        assert weather.poll().ok
+    clock.now = NOW + 600  # the server is closed now
+    outcome = weather.poll()
+    assert (outcome.ok, outcome.error_type) == (False, "connect")
+    assert outcome.detail == "cannot reach MET: connection refused"
+    assert outcome.data.temperature_c == -3.5
+
+
+def test_an_endpoint_without_a_status_method_revalidates_the_forecast_instead(session):
+    with FakeMet(NOW, document(), forecast_path="/proxy/met-forecast").running() as met:
+        clock = Clock(NOW)
+        weather = source(session, met.url, clock)
+        weather.poll()
+        clock.now = NOW + 600  # inside Expires
+        fresh = weather.poll()
+        met.outage = Reply(502, b"Bad Gateway", {})
+        clock.now = NOW + 1200
+        failed = weather.poll()
+
+    assert fresh.ok and fresh.detail == "not modified"
+    assert (failed.ok, failed.error_type) == (False, "http_502")
+    assert [r.header("If-Modified-Since") for r in met.forecast_requests] == [
+        None, met.last_modified, met.last_modified]
+    assert met.status_requests == []
 
 
 def test_failures_still_carry_the_cached_forecast_for_the_display(met, session):
@@ -202,10 +339,29 @@ def test_a_refresh_due_on_the_full_hour_waits_for_the_next_poll(met, session):
     clock.now = datetime(2024, 1, 15, 11, 10, 30, tzinfo=UTC).timestamp()
     assert weather.poll().ok
     assert len(met.forecast_requests) == 2
+    assert met.status_requests == []
 
 
-def test_a_deferred_refresh_never_turns_a_failure_into_a_success(met, session):
+def test_a_status_probe_due_on_the_full_hour_waits_too(met, session):
     clock = Clock(NOW)
+    met.lifetime_seconds = 2 * HOUR
+    weather = source(session, met.url, clock)
+    weather.poll()
+
+    clock.now = datetime(2024, 1, 15, 10, 59, tzinfo=UTC).timestamp()
+    deferred = weather.poll()
+    assert deferred.ok and deferred.detail == "check deferred off the full hour"
+    assert [len(met.forecast_requests), len(met.status_requests)] == [1, 0]
+
+
+@pytest.mark.parametrize(("lifetime_seconds", "requests_made"), [
+    (1800.0, [2, 0]),  # expired at 10:47Z: the 10:50 poll asks for the forecast
+    (2 * HOUR, [1, 1]),  # still fresh: the 10:50 poll probes the status
+])
+def test_a_deferred_request_never_turns_a_failure_into_a_success(
+        met, session, lifetime_seconds, requests_made):
+    clock = Clock(NOW)
+    met.lifetime_seconds = lifetime_seconds
     weather = source(session, met.url, clock)
     weather.poll()
     met.outage = Reply(503, b"", {})
@@ -214,7 +370,8 @@ def test_a_deferred_refresh_never_turns_a_failure_into_a_success(met, session):
     clock.now = datetime(2024, 1, 15, 11, 0, 10, tzinfo=UTC).timestamp()
     deferred = weather.poll()
     assert (deferred.ok, deferred.error_type) == (False, "http_503")
-    assert len(met.forecast_requests) == 2
+    assert "deferred off the full hour" in deferred.detail
+    assert [len(met.forecast_requests), len(met.status_requests)] == requests_made
 
 
 def test_today_high_and_low_follow_the_local_date_across_midnight(session):
@@ -365,12 +522,15 @@ def test_bad_weather_config_names_file_and_key(tmp_path, text, message):
     assert message in str(caught.value)
 
 
-def test_looking_often_does_not_mean_asking_often(met, session):
+def test_looking_often_asks_for_the_forecast_only_at_expires(met, session):
     clock = Clock(NOW)
     weather = source(session, met.url, clock, every_seconds=120)
     outcomes = []
-    for step in range(30):  # an hour of polls every 120 s
+    for step in range(30):  # an hour of polls every 120 s, from 10:17Z
         clock.now = met.now = NOW + step * 120
         outcomes.append(weather.poll())
     assert all(o.ok for o in outcomes)
     assert len(met.forecast_requests) == 2  # the first fetch and one 304 at Expires
+    # Every other poll probes the status, but for 10:59 and 11:01 (by the full hour).
+    assert len(met.status_requests) == 26
+    assert all(r.header("User-Agent") == UA for r in met.status_requests)
