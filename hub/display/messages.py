@@ -158,3 +158,41 @@ class MessageBoard:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+
+class DisplayChannel:
+    """The display channel's rules: only this channel, only allowed people, and a short
+    answer for the poster. Monitoring commands are never looked at here."""
+
+    def __init__(self, channel_id: int, board: MessageBoard, settings: MessageSettings) -> None:
+        self.channel_id = channel_id
+        self._board = board
+        self._settings = settings
+
+    def on_message(self, channel_id: int, user_id: int, role_ids: Iterable[int], author: str,
+                   text: str, at: float) -> str | None:
+        """Apply a post; returns the answer for the poster, or None to stay silent."""
+        if channel_id != self.channel_id:
+            return None
+        if not self._settings.allows(user_id, role_ids):
+            log.info("display message from user %d refused: not in [messages] allowed_users "
+                     "or allowed_roles", user_id)
+            return ("🚫 Only people listed in the hub's [messages] allowed_users or "
+                    "allowed_roles can post to the display.")
+        request = parse_post(text, author, at, self._settings)
+        if request is None:
+            return None
+        self._board.apply(request)
+        if isinstance(request, Clear):
+            return "🧹 Cleared from the display."
+        return "✅ On the display" + (" until cleared." if request.message.expires_at is None
+                                      else f" for {_duration(request.message.expires_at - at)}.")
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes / 60:.1f} h".replace(".0 h", " h")

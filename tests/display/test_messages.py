@@ -102,3 +102,28 @@ def test_bad_messages_keys_name_file_and_key(tmp_path, line, key):
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert str(path) in str(raised.value) and f"[messages] {key}:" in str(raised.value)
+
+
+def channel(tmp_path, **settings):
+    from hub.display.messages import DisplayChannel
+
+    board = MessageBoard(tmp_path)
+    return DisplayChannel(555, board, MessageSettings(**settings)), board
+
+
+def test_display_channel_shows_posts_from_allowed_people(tmp_path):
+    desk, board = channel(tmp_path, allowed_users=frozenset({1}))
+    answer = desk.on_message(555, 1, [], "ola", "[30m] Pizza!", 100.0)
+    assert answer == "✅ On the display for 30 min."
+    assert board.current(100.0) == DisplayMessage("Pizza!", "ola", 100.0, 1900.0)
+    assert desk.on_message(555, 1, [], "ola", "clear", 200.0) == "🧹 Cleared from the display."
+    assert board.current(200.0) is None
+
+
+def test_display_channel_refuses_others_and_ignores_other_channels(tmp_path):
+    desk, board = channel(tmp_path, allowed_roles=frozenset({9}))
+    refused = desk.on_message(555, 2, [8], "eve", "hello", 0.0)
+    assert refused is not None and refused.startswith("🚫")
+    assert desk.on_message(556, 2, [9], "eve", "hello", 0.0) is None
+    assert board.current(0.0) is None
+    assert desk.on_message(555, 2, [9], "eve", "hello", 0.0) == "✅ On the display until cleared."
