@@ -1,43 +1,56 @@
 """The composition root: the one place that chooses real parts and wires them.
 
-sources (pollers on a thread pool) → `health_notices` (machines, on the loop's
-scheduler) → outbox (SQLite) → delivery → transport (bot | webhook | console). The
-owner of the machines publishes an immutable `HubStatus` on a `StatusBoard` for the
-bot's `status` command. Everything
-runs on one asyncio loop; only blocking polls leave it, and they come back as
-`Outcome`s. `run_daemon` is what `divoom-hub run` calls.
+    world (sources on worker threads) ─┐
+    display loop (render tick → device) ┼→ `health_notices` (machines, on the loop's
+    status server (pings, pushed values) ┘   scheduler) → outbox (SQLite) → delivery
+                                              → transport (bot | webhook | console)
+
+Everything runs on one asyncio loop; only blocking I/O leaves it, and it comes back as
+`Outcome`s. The owner of the machines publishes an immutable `HubStatus` (through a
+`StatusRecorder`) that the bot's `status`, the status page and `/metrics` read. The
+display's `Dashboard` keeps the latest bus and weather data from the same outcomes.
+`run_daemon` is what `divoom-hub run` calls, and the demo calls it with a simulated
+world.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import reactivex
-import requests
-from reactivex import Observable, Subject
+from reactivex import Subject, abc
+from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOThreadSafeScheduler
 
-from hub.board import StatusBoard
 from hub.config import Config
+from hub.dashboard import Dashboard, LatestFrame
+from hub.display.loop import display_outcomes
+from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
+from hub.display.preview import PreviewDevice
+from hub.display.settings import DisplaySettings
 from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, BotTransport
-from hub.notify.delivery import Delivery
+from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
 from hub.notify.outbox import Outbox
 from hub.notify.status import HubStatus
 from hub.notify.transport import ConsoleTransport, Transport
 from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport
-from hub.poller import poll_outcomes
 from hub.secrets import Secrets
-from hub.sources.http import check_http
+from hub.status_recorder import StatusRecorder
 from hub.streams import health_notices, to_seconds
+from hub.web import StatusServer, StatusServerError
+from hub.world import Watched, WorldFactory, real_world
 from machines import HealthMachines, Notice, NoticeKind, Outcome
 
 log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the pipeline failed; systemd's Restart=on-failure restarts the hub
 
 #: On SIGTERM the stopped notice and anything queued get this long to reach Discord;
 #: systemd's default stop timeout is 90 s, so this leaves ample room.
@@ -50,36 +63,40 @@ class StartupError(RuntimeError):
     """The daemon cannot start as configured; the message says what to change."""
 
 
-@dataclass(frozen=True, slots=True)
-class Components:
-    """What is watched, and whether Discord itself is one of them."""
-
-    names: tuple[str, ...]
-    watches_discord: bool
-
-
 def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                      status: Callable[[], HubStatus | None] = lambda: None,
                      clock: Callable[[], float] = time.time,
-                     report: Callable[[Outcome], None] | None = None) -> Transport:
+                     report: Callable[[Outcome], None] | None = None,
+                     display: DisplayChannel | None = None) -> Transport:
     """The bot when it has a token and a monitoring channel, else the webhook, else the console.
 
     The bot wins over a webhook because it does all the webhook does and answers `status`.
     `status`, `clock` and `report` are for the bot: where it reads the published
-    `HubStatus`, the daemon's clock, and where its connection outcomes go.
+    `HubStatus`, the daemon's clock, and where its connection outcomes go. `display` is
+    the display channel (`DISCORD_CHANNEL_ID`), which only the bot can read.
     """
     api_base = secrets.discord_api_base or DEFAULT_API_BASE
     if secrets.discord_monitor_channel_id and not secrets.discord_bot_token:
         raise StartupError("DISCORD_MONITOR_CHANNEL_ID is set but DISCORD_BOT_TOKEN is not: "
                            "the monitoring channel needs the bot's token")
-    if secrets.discord_bot_token and secrets.discord_monitor_channel_id:
+    has_bot = bool(secrets.discord_bot_token and secrets.discord_monitor_channel_id)
+    if (secrets.discord_channel_id or display is not None) and not has_bot:
+        log.warning("DISCORD_CHANNEL_ID is set, but display messages need the Discord bot "
+                    "(DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID): nothing posted "
+                    "there will reach the display")
+    if has_bot:
+        monitor_channel_id = int(secrets.discord_monitor_channel_id)
+        if display is not None and display.channel_id == monitor_channel_id:
+            raise StartupError("DISCORD_CHANNEL_ID and DISCORD_MONITOR_CHANNEL_ID are the same "
+                               "channel: display messages need a channel of their own")
         if secrets.discord_webhook_url:
             log.info("both a bot and a webhook are configured; notices go through the bot")
         settings = BotSettings(token=secrets.discord_bot_token,
-                               monitor_channel_id=int(secrets.discord_monitor_channel_id),
+                               monitor_channel_id=monitor_channel_id,
                                api_base=api_base,
                                gateway_url=secrets.discord_gateway_url or DEFAULT_GATEWAY_URL)
-        return BotTransport(settings, status=status, clock=clock, report=report)
+        return BotTransport(settings, status=status, clock=clock, report=report,
+                            display=display)
     if secrets.discord_webhook_url:
         return WebhookTransport(Webhook.parse(secrets.discord_webhook_url), api_base)
     if secrets.discord_bot_token:
@@ -88,65 +105,107 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
     return ConsoleTransport(write)
 
 
-def started_notice(config: Config, transport: Transport, components: Components,
-                   at: float) -> Notice:
+def started_notice(config: Config, transport: Transport, components: tuple[str, ...],
+                   at: float, details: tuple[tuple[str, str], ...] = ()) -> Notice:
     """The **started** summary: what is watched and how, with no secret or address."""
     return Notice(kind=NoticeKind.STARTED, component=config.hub.name, at=at, details=(
         ("transport", transport.name),
-        ("components", ", ".join(components.names) or "none"),
+        ("components", ", ".join(components) or "none"),
         ("default policy", f"alert after {config.policy.failures_before_alert} failures, "
                            f"remind after {config.policy.remind_after_seconds:g} s"),
+        *details,
     ))
 
 
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    """Where a person can look while the daemon runs."""
+
+    status_url: str | None
+    frame_path: Path
+
+    def details(self) -> tuple[tuple[str, str], ...]:
+        page = (("status page", self.status_url),) if self.status_url else ()
+        return (*page, ("frames", str(self.frame_path)))
+
+
 async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], None],
-                     stop: asyncio.Event, drain_seconds: float = DRAIN_SECONDS) -> int:
-    """Run until `stop` is set, then send **stopped**, drain and return the exit code."""
+                     stop: asyncio.Event, *, world: WorldFactory = real_world,
+                     drain_seconds: float = DRAIN_SECONDS,
+                     on_ready: Callable[[DaemonInfo], None] | None = None) -> int:
+    """Run until `stop` is set, then send **stopped**, drain and return the exit code.
+
+    `world` builds the sources and the device (the demo passes a simulated world);
+    `on_ready` is told where the status page and the frames are once everything runs.
+    """
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOThreadSafeScheduler(loop)
 
     def clock() -> float:
         return to_seconds(scheduler.now)
 
-    board = StatusBoard()
-    discord_outcomes: Subject[Outcome] = Subject()
-    transport = choose_transport(secrets, write, status=board.current, clock=clock,
-                                 report=discord_outcomes.on_next)
-    outbox = Outbox(config.hub.state_dir / "outbox.sqlite")
-    components = Components(
-        names=(*(m.name for m in config.monitors),
-               *(("discord",) if transport.name != "console" else ())),
-        watches_discord=transport.name != "console")
-
-    delivery = Delivery(outbox, transport, config.hub.name, clock,
-                        report=discord_outcomes.on_next if components.watches_discord else None)
-
-    machines = HealthMachines()
     now = clock()
-    for name in components.names:
-        machines.add(name, config.policy_for(name), now)
+    state_dir = config.hub.state_dir
+    recorder = StatusRecorder(config.hub.name, now)
+    discord_outcomes: Subject[Outcome] = Subject()
+    messages = MessageBoard(state_dir)
+    display = (DisplayChannel(int(secrets.discord_channel_id), messages,
+                              config.messages or MessageSettings())
+               if secrets.discord_channel_id else None)
+    transport = choose_transport(secrets, write, status=lambda: recorder.latest, clock=clock,
+                                 report=discord_outcomes.on_next, display=display)
+    watches_discord = transport.name != "console"
+    outbox = Outbox(state_dir / "outbox.sqlite")
+    delivery = Delivery(outbox, transport, config.hub.name, clock,
+                        report=discord_outcomes.on_next if watches_discord else None,
+                        # The console has no rate limit: print each notice at once.
+                        message_interval_seconds=0.0 if not watches_discord
+                        else MESSAGE_INTERVAL_SECONDS)
 
-    def publish_status() -> None:
-        """The owner's immutable picture for the `status` command (DESIGN rule 2)."""
-        board.publish(HubStatus(hub_name=config.hub.name, at=clock(), started_at=now,
-                                machines=tuple(machines.snapshots()),
-                                delivery=delivery.status, outbox_depth=outbox.depth()))
+    parts = world(config, scheduler)
+    watched = (*parts.watched, *((Watched("discord", config.policy_for("discord")),)
+                                 if watches_discord else ()))
+    needs_listener = config.heartbeats or any(t.is_pushed for t in config.thresholds)
+    if needs_listener and not config.hub.http_listen:
+        parts.close()
+        outbox.close()
+        raise StartupError("heartbeat monitors and pushed thresholds report to the status "
+                           "server: set [hub] http_listen (e.g. \"127.0.0.1:8787\")")
+    machines = HealthMachines()
+    for component in watched:
+        machines.add(component.name, component.policy, now)
+
+    def publish_status(_: object = None) -> None:
+        """The owner's immutable picture for `status`, the page and /metrics (rule 2)."""
+        latency = transport.latency_seconds if isinstance(transport, BotTransport) else None
+        recorder.publish(clock(), machines.snapshots(), delivery.status, outbox.depth(),
+                         discord_latency_seconds=latency)
 
     def accept(notice: Notice) -> None:
         outbox.put([notice])
+        recorder.notice(notice)
         delivery.wake()
         publish_status()
 
-    # A worker per monitor: a hanging target holds its own worker and nobody else's.
-    executor = ThreadPoolExecutor(max_workers=max(len(config.monitors), 1),
-                                  thread_name_prefix="poll")
-    sessions = {check.name: requests.Session() for check in config.monitors}
-    sources: list[Observable[Outcome]] = [discord_outcomes]
-    for check in config.monitors:
-        sources.append(poll_outcomes(
-            check.name, functools.partial(check_http, sessions[check.name], check, time.time),
-            check.every_seconds, scheduler, executor))
+    dashboard = Dashboard(config.display or DisplaySettings(), config.hub.zone(),
+                          health=lambda: {s.component: s.state
+                                          for s in recorder.latest.machines},
+                          messages=messages)
+    frames = LatestFrame(PreviewDevice(state_dir))
+    display_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="display")
+    reports: Subject[Outcome] = Subject()  # heartbeat pings and pushed values, on the loop
 
+    def seen(outcome: Outcome) -> None:
+        recorder.outcome(outcome)
+        dashboard.observe(outcome)
+
+    server: StatusServer | None = None
+    if config.hub.http_listen:
+        server = StatusServer(config.hub.http_listen, lambda: recorder.latest,
+                              frame_png=frames.png, report=reports.on_next,
+                              heartbeats=config.heartbeats, thresholds=config.thresholds,
+                              token=secrets.hub_http_token, clock=clock,
+                              zone=config.hub.zone())
     failures: list[Exception] = []
 
     def on_error(error: Exception) -> None:
@@ -154,28 +213,49 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         failures.append(error)
         stop.set()
 
-    accept(started_notice(config, transport, components, now))
-    subscription = health_notices(reactivex.merge(*sources), machines, scheduler) \
-        .subscribe(accept, on_error)
-    publishing = scheduler.schedule_periodic(STATUS_PUBLISH_SECONDS,
-                                             lambda _: publish_status())
-    if isinstance(transport, BotTransport):
-        transport.start()
+    subscription: abc.DisposableBase | None = None
+    publishing: abc.DisposableBase | None = None
     delivering = asyncio.Event()
-    delivery_task = asyncio.create_task(delivery.run(delivering), name="delivery")
+    delivery_task: asyncio.Task[None] | None = None
     try:
+        if server is not None:
+            try:
+                await server.start()
+            except StatusServerError as err:
+                raise StartupError(str(err)) from None
+        info = DaemonInfo(status_url=server.url if server is not None else None,
+                          frame_path=PreviewDevice(state_dir).large_path)
+        # Nothing awaits between starting the server and subscribing: no ping is lost.
+        accept(started_notice(config, transport, tuple(c.name for c in watched), now,
+                              (*parts.details, *info.details())))
+        outcomes = reactivex.merge(
+            discord_outcomes, reports, *parts.sources,
+            display_outcomes(dashboard.render, scheduler, display_executor,
+                             device=parts.device, brightness_at=parts.brightness_at,
+                             on_frame=frames.push),
+        ).pipe(ops.observe_on(scheduler), ops.do_action(seen))
+        subscription = health_notices(outcomes, machines, scheduler).subscribe(accept, on_error)
+        publishing = scheduler.schedule_periodic(STATUS_PUBLISH_SECONDS, publish_status)
+        if isinstance(transport, BotTransport):
+            transport.start()
+        delivery_task = asyncio.create_task(delivery.run(delivering), name="delivery")
+        if on_ready is not None:
+            on_ready(info)
         await stop.wait()
     finally:
-        subscription.dispose()
-        publishing.dispose()
-        executor.shutdown(wait=False, cancel_futures=True)
+        for disposable in (subscription, publishing):
+            if disposable is not None:
+                disposable.dispose()
+        parts.close()
+        display_executor.shutdown(wait=False, cancel_futures=True)
+        if server is not None:
+            await server.stop()
         accept(Notice(kind=NoticeKind.STOPPED, component=config.hub.name, at=clock(),
                       details=(("reason", "pipeline error" if failures else "stop requested"),)))
         delivering.set()
-        await delivery_task
+        if delivery_task is not None:
+            await delivery_task
         await delivery.drain(drain_seconds)
         await transport.close()
         outbox.close()
-        for session in sessions.values():
-            session.close()
-    return 1 if failures else 0
+    return EXIT_FAILURE if failures else EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from pathlib import Path
 from hub.config import CONFIG_ENV, ConfigError, load_config
 from hub.notify.embeds import embed_for, message_payload
 from hub.replay import ReplayError, notice_record, parse_history, replay
-from hub.secrets import SecretsError
+from hub.secrets import RedactingFilter, Secrets, SecretsError, load_secrets
 from machines.diagram import DIAGRAMS
 
 EXIT_OK = 0
@@ -46,7 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run on the embedded default: simulated sources with a scripted outage")
     demo.add_argument("--seconds", type=float, default=None,
-                      help="stop after this many demo seconds (default: run until Ctrl-C)")
+                      help="stop after this many seconds (default: run until Ctrl-C)")
+    demo.add_argument("--state-dir", type=Path, default=None, metavar="D",
+                      help="where frames and the outbox go (default: the demo/ folder of "
+                           "~/.local/state/divoom-hub)")
+    demo.add_argument("--http-listen", default=None, metavar="ADDR",
+                      help="the status page's host:port (default: 127.0.0.1:8787; "
+                           "\"\" turns it off)")
     demo.set_defaults(handler=_demo)
 
     run = commands.add_parser("run", help="run the daemon in the foreground")
@@ -132,22 +139,29 @@ def _diagrams(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _log_to_stderr(secrets: Secrets, verbose: bool) -> None:
+    """Log lines on stderr, every secret scrubbed from them."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter(secrets))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        handlers=[handler], force=True)
+    if not verbose:
+        # transitions logs every callback and aiohttp every request at INFO: noise here.
+        for chatty in ("transitions", "aiohttp.access"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
 def _run(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
     import signal
 
     from hub.app import StartupError, run_daemon
     from hub.notify.webhook import WebhookUrlError
-    from hub.secrets import RedactingFilter, load_secrets
 
     config = load_config(args.config)
     secrets = load_secrets(os.environ, _dotenv_for(config.path))
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter(secrets))
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        handlers=[handler], force=True)
+    _log_to_stderr(secrets, verbose=args.verbose)
 
     async def main_task() -> int:
         stop = asyncio.Event()
@@ -165,7 +179,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from hub.check import run_checks
-    from hub.secrets import load_secrets
 
     config = load_config(args.config)
     secrets = load_secrets(os.environ, _dotenv_for(config.path))
@@ -176,11 +189,17 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import DemoError, run_demo  # asyncio wiring that replay does not need
+    from hub.app import StartupError
+    from hub.config import default_state_dir
+    from hub.demo import DEMO_LISTEN, run_demo  # asyncio wiring that replay does not need
 
+    secrets = load_secrets(os.environ, _dotenv_for(None))
+    _log_to_stderr(secrets, verbose=False)
+    listen = DEMO_LISTEN if args.http_listen is None else args.http_listen
+    state_dir = args.state_dir or default_state_dir() / "demo"
     try:
-        run_demo(lambda line: print(line, flush=True), seconds=args.seconds)
-    except DemoError as err:
+        return run_demo(lambda line: print(line, flush=True), secrets, state_dir=state_dir,
+                        http_listen=listen, seconds=args.seconds)
+    except StartupError as err:
         print(f"divoom-hub demo: {err}", file=sys.stderr)
-        return EXIT_FAILURE
-    return EXIT_OK
+        return EXIT_USAGE

@@ -202,8 +202,9 @@ def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettin
 
 def _check_listen(value: str, where: _Where) -> None:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise where.error("hub", "http_listen", "'host:port' such as '127.0.0.1:8787', or ''",
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise where.error("hub", "http_listen",
+                          "'host:port' such as '127.0.0.1:8787' (port 0: any free port), or ''",
                           value)
 
 

@@ -4,26 +4,35 @@ Simulated sources report on a fixed cadence; a script takes `weather` down for a
 so that within about a minute and a half a newcomer sees a whole incident — alert,
 reminder, recovery — printed by the console transport. The simulation is a pure
 function of the scheduler's clock, so tests run the same demo on virtual time.
+
+`run_demo` is the real daemon (`hub.app.run_daemon`) on that simulated world: the same
+machines, outbox, console (or Discord, if configured) transport, render loop writing
+`frame.png`, and status page.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import reactivex
 from reactivex import Observable, abc
 from reactivex import operators as ops
-from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from hub.notify.console import console_line
+from hub.app import run_daemon
+from hub.config import Config, HubSettings
+from hub.secrets import Secrets
 from hub.sources.data import BusBoard, Departure, Forecast
 from hub.streams import health_notices, to_seconds
-from machines import HealthMachines, Notice, NoticeKind, Outcome, Policy
+from hub.world import Watched, World
+from machines import HealthMachines, Notice, Outcome, Policy
+
+#: The status page of the demo; `--http-listen` changes it.
+DEMO_LISTEN = "127.0.0.1:8787"
 
 #: Short enough that a whole incident fits in ~90 s; real defaults are in DESIGN.md.
 DEMO_POLICY = Policy(
@@ -127,50 +136,33 @@ def demo_notices(scheduler: abc.SchedulerBase,
     return health_notices(simulated_outcomes(scheduler, sources), machines, scheduler)
 
 
-class DemoError(RuntimeError):
-    """The demo's wiring failed; the message says how."""
+def demo_world(config: Config, scheduler: abc.SchedulerBase) -> World:
+    """The simulated sources, with the demo's quick policy for every component."""
+    return World(
+        watched=tuple(Watched(source.component, DEMO_POLICY) for source in DEMO_SOURCES),
+        sources=(simulated_outcomes(scheduler),),
+        details=(("mode", "demo (simulated bus, weather and pixoo)"),
+                 ("scripted outage", "weather, 8 s to 60 s after start")))
 
 
-def run_demo(write: Callable[[str], None], seconds: float | None = None) -> None:
-    """Run until Ctrl-C/SIGTERM (or `seconds`), writing one line per notice."""
-    asyncio.run(_run(seconds, write))
+def demo_config(state_dir: Path, http_listen: str) -> Config:
+    return Config(hub=HubSettings(name="divoom-hub demo", state_dir=state_dir,
+                                  http_listen=http_listen),
+                  policy=DEMO_POLICY)
 
 
-async def _run(seconds: float | None, out: Callable[[str], None]) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    scheduler = AsyncIOScheduler(loop)
-    now = to_seconds(scheduler.now)
+def run_demo(write: Callable[[str], None], secrets: Secrets, *, state_dir: Path,
+             http_listen: str = DEMO_LISTEN, seconds: float | None = None) -> int:
+    """The daemon on the simulated world until Ctrl-C/SIGTERM (or `seconds`)."""
 
-    def lifecycle(kind: NoticeKind, details: tuple[tuple[str, str], ...]) -> None:
-        out(console_line(Notice(kind=kind, component="divoom-hub", at=to_seconds(scheduler.now),
-                                details=details)))
-
-    lifecycle(NoticeKind.STARTED, (
-        ("mode", "demo (simulated sources, console transport)"),
-        ("components", ", ".join(s.component for s in DEMO_SOURCES)),
-        ("scripted outage", "weather, 8 s to 60 s after start"),
-    ))
-    failures: list[Exception] = []
-
-    def on_error(error: Exception) -> None:
-        failures.append(error)
-        stop.set()
-
-    subscription = demo_notices(scheduler).subscribe(
-        lambda notice: out(console_line(notice)), on_error)
-    try:
-        if seconds is None:
-            await stop.wait()
-        else:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=seconds)
-    finally:
-        subscription.dispose()
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-    if failures:
-        raise DemoError(f"stopped by an error: {failures[0]!r}") from failures[0]
-    lifecycle(NoticeKind.STOPPED, (("ran for", f"{to_seconds(scheduler.now) - now:.0f} s"),))
+            loop.add_signal_handler(signum, stop.set)
+        if seconds is not None:
+            loop.call_later(seconds, stop.set)
+        return await run_daemon(demo_config(state_dir, http_listen), secrets, write, stop,
+                                world=demo_world)
+
+    return asyncio.run(main())

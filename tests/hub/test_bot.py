@@ -419,6 +419,7 @@ timeout_seconds = 0.5
 [hub]
 name = "test-hub"
 state_dir = "state"
+http_listen = "127.0.0.1:0"  # the status page on a free port
 
 [policy]
 failures_before_alert = 2

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 
+from PIL import Image
 from reactivex.testing import TestScheduler
 
 from hub.demo import demo_notices
@@ -24,14 +31,51 @@ def test_demo_shows_a_whole_incident_within_ninety_seconds():
     assert seen[-1].at <= 90
 
 
-def test_demo_command_prints_started_and_stops_cleanly_on_sigterm():
+def test_demo_command_serves_frames_and_status_then_stops_cleanly_on_sigterm(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen([sys.executable, "-m", "hub", "demo"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=env) as proc:
+    for name in ("DISCORD_WEBHOOK_URL", "DISCORD_BOT_TOKEN", "DISCORD_MONITOR_CHANNEL_ID"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "hub", "demo", "--state-dir", str(tmp_path),
+               "--http-listen", "127.0.0.1:0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env, cwd=tmp_path) as proc:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # blocks until the demo is up: no sleeping
+        url = re.search(r"status page: (http://127\.0\.0\.1:\d+)", first)
+        assert url is not None, first
+        status = _wait_for(lambda: _json(f"{url[1]}/api/status"),
+                           lambda s: {c["name"] for c in s["components"]} >= {"bus", "weather"})
+        frame = _wait_for(lambda: _get(f"{url[1]}/frame.png"), lambda body: body is not None)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert "STARTED" in first and "demo" in first
+    assert {c["state"] for c in status["components"]} <= {"healthy", "suspect"}
+    assert frame is not None and frame.startswith(b"\x89PNG")
+    with Image.open(tmp_path / "frame.png") as small, \
+            Image.open(tmp_path / "frame-large.png") as large:
+        assert (small.size, large.size) == ((64, 64), (512, 512))
     assert "STOPPED" in out
     assert proc.returncode == 0, err
+
+
+def _get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read()
+    except urllib.error.HTTPError:
+        return None  # e.g. 404 before the first frame
+
+
+def _json(url: str) -> dict:
+    body = _get(url)
+    return json.loads(body) if body is not None else {"components": []}
+
+
+def _wait_for(fetch, is_done, timeout_seconds: float = 20.0):
+    """Ask again until `is_done` (the demo is real time); each ask waits on the server."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        value = fetch()
+        if is_done(value) or time.monotonic() > deadline:
+            return value
+        threading.Event().wait(0.1)  # a pause between asks, not a wait for time to pass

@@ -59,6 +59,7 @@ def write_config(tmp_path: Path, url: str) -> Path:
 [hub]
 name = "test-hub"
 state_dir = "state"
+http_listen = "127.0.0.1:0"  # the status page on a free port
 
 [policy]
 failures_before_alert = 2

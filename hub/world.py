@@ -1,0 +1,101 @@
+"""The world the daemon watches: where outcomes come from and where frames go.
+
+`real_world` builds it from the config (Entur, MET, `[[monitor]]`s, the Pixoo) for
+`divoom-hub run`; the demo builds a simulated one (`hub.demo.demo_world`). Either way
+the composition root (`hub.app.run_daemon`) wires the same machines, outbox, transports,
+display loop and status server around it.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import requests
+from reactivex import Observable, abc
+
+from hub.config import Config
+from hub.display.loop import Device, full_brightness
+from hub.display.pixoo import PixooClient
+from hub.poller import poll_outcomes
+from hub.sources.bus import BusSource
+from hub.sources.http import check_http
+from hub.sources.threshold import read_threshold
+from hub.sources.weather import WeatherSource
+from machines import Outcome, Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """A component watched from the start, with its policy."""
+
+    name: str
+    policy: Policy
+
+
+@dataclass(slots=True)
+class World:
+    watched: tuple[Watched, ...]
+    sources: tuple[Observable[Outcome], ...]
+    device: Device | None = None
+    brightness_at: Callable[[float], int] = full_brightness
+    #: What the **started** notice says about this world, e.g. the demo's script.
+    details: tuple[tuple[str, str], ...] = ()
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+
+
+WorldFactory = Callable[[Config, abc.SchedulerBase], World]
+
+
+def real_world(config: Config, scheduler: abc.SchedulerBase) -> World:
+    """Every configured source, polled on its own worker, plus the Pixoo if configured."""
+    pollers: list[tuple[str, float, Callable[[], Outcome]]] = []
+    sessions: list[requests.Session] = []
+
+    def session() -> requests.Session:
+        sessions.append(requests.Session())
+        return sessions[-1]
+
+    if config.bus is not None:
+        bus = BusSource(session(), config.bus, time.time)
+        pollers.append(("bus", config.bus.every_seconds, bus.poll))
+    if config.weather is not None:
+        weather = WeatherSource(session(), config.weather, time.time, zone=config.hub.zone())
+        pollers.append(("weather", config.weather.every_seconds, weather.poll))
+    for check in config.monitors:
+        pollers.append((check.name, check.every_seconds,
+                        functools.partial(check_http, session(), check, time.time)))
+    for threshold in config.thresholds:
+        if not threshold.is_pushed:
+            pollers.append((threshold.name, threshold.every_seconds,
+                            functools.partial(read_threshold, session(), threshold, time.time)))
+
+    # A worker per poller: a hanging target holds its own worker and nobody else's.
+    executor = ThreadPoolExecutor(max_workers=max(len(pollers), 1), thread_name_prefix="poll")
+    sources = tuple(poll_outcomes(name, poll, every, scheduler, executor)
+                    for name, every, poll in pollers)
+    watched = [Watched(name, config.policy_for(name)) for name, _, _ in pollers]
+    watched += [Watched(hb.name, hb.policy(config.policy_for(hb.name)))
+                for hb in config.heartbeats]
+    watched += [Watched(t.name, config.policy_for(t.name))
+                for t in config.thresholds if t.is_pushed]
+
+    device: Device | None = None
+    brightness_at: Callable[[float], int] = full_brightness
+    if config.pixoo is not None:
+        device = PixooClient(config.pixoo, session(), time.time)
+        brightness_at = config.pixoo.schedule(config.hub.zone()).brightness_at
+        watched.append(Watched("pixoo", config.policy_for("pixoo")))
+
+    world = World(watched=tuple(watched), sources=sources, device=device,
+                  brightness_at=brightness_at)
+    world.closers.append(lambda: executor.shutdown(wait=False, cancel_futures=True))
+    world.closers.extend(s.close for s in sessions)
+    return world
