@@ -10,6 +10,11 @@ It does three things on the daemon's event loop:
 * **answers** `status` in the monitoring channel and `/status` (synced once per process at
   start-up) with the status embed, built from the `HubStatus` the daemon publishes — never
   from the machines themselves (see `hub.notify.commands` for channel and rate rules);
+* **hands display-channel posts** (`DISCORD_CHANNEL_ID`) to the `DisplayChannel` it was
+  given (`hub.display.messages`: who may post, what a post means, the `MessageBoard`) and
+  replies to the poster with its short answer, without pinging anyone. The two channels
+  never mix: a display-channel message is never read as a `status` command, and nothing
+  posted in the monitoring channel reaches the display;
 * **stays connected**: discord.py resumes or re-identifies a dropped gateway session by
   itself (with its own jittered exponential backoff); whatever still ends a session (a
   failed login, a refused IDENTIFY, an unreachable Discord) is caught by a supervisor that
@@ -23,8 +28,9 @@ process, so a reconnect never repeats it.
 
 The Message Content intent is privileged. When the application does not have it
 (Developer Portal → Bot → Message Content Intent), the bot says so in the log at
-start-up, connects without it, and `/status` keeps working; only the `status` message
-command needs the intent.
+start-up, connects without it, and `/status` keeps working; the `status` message command
+and display messages need the intent (without it Discord delivers every message with empty
+text, which the bot then ignores).
 
 discord.py's only seams for its endpoints are two class attributes,
 `discord.http.Route.BASE` and `discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`;
@@ -43,7 +49,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
@@ -52,7 +58,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from hub.notify.commands import Decision, StatusCommands, Verdict
+from hub.notify.commands import Decision, RateLimiter, StatusCommands, Verdict
 from hub.notify.embeds import duration
 from hub.notify.status import HubStatus, status_embed
 from hub.notify.transport import (
@@ -63,6 +69,9 @@ from hub.notify.transport import (
     TransportError,
 )
 from machines import Notice, Outcome
+
+if TYPE_CHECKING:
+    from hub.display.messages import DisplayChannel
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +144,16 @@ class BotTransport:
                  commands: StatusCommands | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None,
-                 guild_ready_timeout: float = GUILD_READY_TIMEOUT_SECONDS) -> None:
+                 guild_ready_timeout: float = GUILD_READY_TIMEOUT_SECONDS,
+                 display: DisplayChannel | None = None,
+                 display_replies: RateLimiter | None = None) -> None:
+        if display is not None and display.channel_id == settings.monitor_channel_id:
+            raise ValueError("the display channel and the monitoring channel must differ")
         self._settings = settings
+        self._display = display
+        # Answers in the display channel are limited per person like `status` replies, so
+        # someone spamming it (allowed or not) cannot spend the bot's rate limit.
+        self._display_replies = display_replies or RateLimiter()
         self._status = status
         self._clock = clock
         self._report = report
@@ -303,11 +320,13 @@ class BotTransport:
 
     def _message_content_missing(self) -> None:
         self._wants_message_content = False
+        display = (" and display messages posted in the display channel (DISCORD_CHANNEL_ID) "
+                   "arrive empty and are ignored") if self._display is not None else ""
         log.warning(
             "the bot lacks the privileged Message Content intent, so the `status` message "
-            "command cannot read messages; /status works. To enable `status`: Discord "
+            "command cannot read messages%s; /status works. To enable them: Discord "
             "Developer Portal → your application → Bot → Privileged Gateway Intents → "
-            "Message Content Intent, then restart the hub")
+            "Message Content Intent, then restart the hub", display)
 
     def _stop_for_good(self, reason: str) -> None:
         self._stopped_because = reason
@@ -381,9 +400,15 @@ class BotTransport:
             status, at=self._clock(), discord_latency_seconds=self.latency_seconds)))
 
     async def _on_message(self, message: discord.Message) -> None:
+        from_bot = message.author.bot or message.webhook_id is not None
+        if self._display is not None and message.channel.id == self._display.channel_id:
+            # The display channel is the display's alone: never a `status` command.
+            if not from_bot:
+                await self._on_display_message(self._display, message)
+            return
         decision = self._commands.on_message(
-            message.channel.id, message.author.id, message.content,
-            message.author.bot or message.webhook_id is not None, self._monotonic())
+            message.channel.id, message.author.id, message.content, from_bot,
+            self._monotonic())
         if decision.verdict is Verdict.SLOW_DOWN:
             log.info("status command over the per-person limit; not answered")
         if decision.verdict is not Verdict.REPLY:
@@ -397,6 +422,35 @@ class BotTransport:
                 await message.channel.send(embed=embed, allowed_mentions=_NO_MENTIONS)
         except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
             log.warning("could not answer the status command: %s", _describe(err))
+
+    async def _on_display_message(self, display: DisplayChannel,
+                                  message: discord.Message) -> None:
+        if not message.content.strip():
+            # An image on its own, or any message while the Message Content intent is
+            # missing (then the warning at start-up said why): nothing to show or refuse.
+            return
+        author = message.author
+        role_ids = [role.id for role in author.roles] \
+            if isinstance(author, discord.Member) else []
+        try:
+            answer = display.on_message(message.channel.id, author.id, role_ids,
+                                        author.display_name, message.content, self._clock())
+        except OSError as err:
+            log.warning("could not save the display message: %s", err)
+            answer = ("⚠️ The hub could not save this to disk (see its log): it may not "
+                      "survive a restart.")
+        if answer is None:
+            return
+        if self._display_replies.acquire(author.id, self._monotonic()) > 0.0:
+            log.info("display channel answer over the per-person limit; not sent")
+            return
+        try:
+            # A reply that points at the post without pinging its author (or anyone).
+            await message.channel.send(
+                answer, reference=message.to_reference(fail_if_not_exists=False),
+                mention_author=False, allowed_mentions=_NO_MENTIONS)
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
+            log.warning("could not answer in the display channel: %s", _describe(err))
 
     async def _on_slash_status(self, interaction: discord.Interaction[Any]) -> None:
         decision = self._commands.on_slash(interaction.channel_id, interaction.user.id,

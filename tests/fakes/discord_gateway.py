@@ -15,6 +15,12 @@ The real discord.py client talks to it over HTTP and a plain `ws://` websocket o
   lacks closes with 4014) → READY → GUILD_CREATE; RESUME (op 6) gets RESUMED, or
   INVALID_SESSION (op 9) when the test made the session unresumable. The test injects
   MESSAGE_CREATE and INTERACTION_CREATE, and can drop the websocket.
+* Like Discord, a person's MESSAGE_CREATE in a guild carries their `member` object with
+  their role ids (GUILD_CREATE lists those roles, so discord.py can resolve them), the
+  text is empty unless the session asked for the Message Content intent, and every
+  message the bot posts comes back to it as a MESSAGE_CREATE of its own. A reply
+  (`message_reference`) to a message that does not exist is refused with 400 unless it
+  says `fail_if_not_exists: false`; content over 2000 characters is refused with 400.
 
 Everything received is recorded; `wait_until(predicate)` waits for a condition with a
 timeout (never for time to pass). `message_replies` holds faults to answer the next
@@ -26,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +46,7 @@ FLAG_GATEWAY_MESSAGE_CONTENT = 1 << 18
 FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
 INTENT_MESSAGE_CONTENT = 1 << 15
 WAIT_SECONDS = 10.0
+MAX_CONTENT_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,8 @@ def _now_iso() -> str:
 
 
 class FakeDiscord:
-    """Discord for one bot in one guild with two text channels."""
+    """Discord for one bot in one guild with three text channels (monitoring, display,
+    general) the bot can see, one it cannot, and two roles besides @everyone."""
 
     def __init__(self, *, token: str = "fake.bot-token.Zz9", message_content_granted: bool = True,
                  advertise_message_content: bool | None = None,
@@ -112,7 +120,11 @@ class FakeDiscord:
         self.guild_id = self._next_id()
         self.monitor_channel_id = self._next_id()
         self.other_channel_id = self._next_id()
+        self.display_channel_id = self._next_id()
         self.hidden_channel_id = self._next_id()  # exists, but the bot may not see it
+        self.family_role_id = self._next_id()
+        self.guest_role_id = self._next_id()
+        self._messages: dict[str, str] = {}  # id -> channel id, of every message posted
         self.message_replies: list[Reply] = []
         self.requests: list[Recorded] = []
         self.identifies: list[dict[str, Any]] = []
@@ -190,23 +202,42 @@ class FakeDiscord:
     # --- what the tests do --------------------------------------------------------------
 
     async def user_message(self, channel_id: str, content: str, user_id: str = "4242",
-                           username: str = "owner", bot: bool = False) -> str:
-        """A person posts `content` in a channel: MESSAGE_CREATE to the connected bot."""
+                           username: str = "owner", bot: bool = False,
+                           role_ids: Sequence[str] = (), nick: str | None = None,
+                           deleted: bool = False) -> str:
+        """A person posts `content` in a channel: MESSAGE_CREATE to the connected bot.
+
+        `deleted`: the person deletes it at once, before the bot can answer it."""
         conn = await self._live_connection()
         message_id = self._next_id()
-        visible = content if conn.intents & INTENT_MESSAGE_CONTENT else ""
+        if not deleted:
+            self._messages[message_id] = channel_id
         author = {"id": user_id, "username": username, "discriminator": "0",
                   "global_name": username, "avatar": None, **({"bot": True} if bot else {})}
-        await self._dispatch(conn, "MESSAGE_CREATE", {
+        await self._dispatch(conn, "MESSAGE_CREATE", self._message_create(
+            conn, message_id, channel_id, author, content, list(role_ids), nick))
+        return message_id
+
+    def _message_create(self, conn: _Connection, message_id: str, channel_id: str,
+                        author: dict[str, Any], content: str, role_ids: list[str],
+                        nick: str | None = None, embeds: list[Any] | None = None,
+                        reference: dict[str, Any] | None = None) -> dict[str, Any]:
+        # Without the Message Content intent Discord blanks the text (and embeds) of
+        # messages that neither mention the bot nor are its own.
+        readable = bool(conn.intents & INTENT_MESSAGE_CONTENT) \
+            or author["id"] == self.bot_user["id"]
+        return {
             "id": message_id, "channel_id": channel_id, "guild_id": self.guild_id,
             "author": author,
-            "member": {"roles": [], "joined_at": _now_iso(), "deaf": False, "mute": False,
-                       "flags": 0},
-            "content": visible, "timestamp": _now_iso(), "edited_timestamp": None,
-            "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
-            "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0,
-        })
-        return message_id
+            "member": {"roles": role_ids, "nick": nick, "joined_at": _now_iso(),
+                       "deaf": False, "mute": False, "flags": 0},
+            "content": content if readable else "", "timestamp": _now_iso(),
+            "edited_timestamp": None, "tts": False, "mention_everyone": False,
+            "mentions": [], "mention_roles": [], "attachments": [],
+            "embeds": (embeds or []) if readable else [], "pinned": False,
+            "type": 19 if reference else 0, "flags": 0,
+            **({"message_reference": reference} if reference else {}),
+        }
 
     async def slash_command(self, name: str, channel_id: str, user_id: str = "4242",
                             username: str = "owner") -> str:
@@ -319,8 +350,13 @@ class FakeDiscord:
     def _application_flags(self) -> int:
         return FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED if self.advertise_message_content else 0
 
+    @property
+    def _visible_channels(self) -> tuple[str, ...]:
+        return (self.monitor_channel_id, self.other_channel_id, self.display_channel_id)
+
     def _channel(self, channel_id: str) -> dict[str, Any]:
         names = {self.monitor_channel_id: "hub-monitoring", self.other_channel_id: "general",
+                 self.display_channel_id: "kitchen-display",
                  self.hidden_channel_id: "staff-only"}
         return {"id": channel_id, "type": 0, "guild_id": self.guild_id,
                 "name": names.get(channel_id, "channel"), "position": 0,
@@ -331,11 +367,10 @@ class FakeDiscord:
         return {
             "id": self.guild_id, "name": "Home", "icon": None, "owner_id": "4242",
             "unavailable": False, "large": False, "member_count": 2, "joined_at": _now_iso(),
-            "roles": [{"id": self.guild_id, "name": "@everyone", "permissions": "1024",
-                       "position": 0, "color": 0, "hoist": False, "managed": False,
-                       "mentionable": False, "flags": 0}],
-            "channels": [self._channel(c) for c in (self.monitor_channel_id,
-                                                    self.other_channel_id)],
+            "roles": [_role(self.guild_id, "@everyone", 0),
+                      _role(self.family_role_id, "family", 1),
+                      _role(self.guest_role_id, "guests", 2)],
+            "channels": [self._channel(c) for c in self._visible_channels],
             "members": [{"user": self.bot_user, "roles": [], "joined_at": _now_iso(),
                          "deaf": False, "mute": False, "flags": 0}],
             "emojis": [], "stickers": [], "features": [], "voice_states": [], "presences": [],
@@ -398,7 +433,7 @@ class FakeDiscord:
                 "redirect_uris": [], "approximate_guild_count": 1}
 
     def _get_channel(self, channel_id: str) -> web.Response:
-        if channel_id in (self.monitor_channel_id, self.other_channel_id):
+        if channel_id in self._visible_channels:
             return _json(200, self._channel(channel_id))
         if channel_id == self.hidden_channel_id:
             return _json(403, {"message": "Missing Access", "code": 50001})
@@ -414,20 +449,54 @@ class FakeDiscord:
                 return web.Response(status=500)  # never reaches the client
             headers = {**reply.headers, **({"Via": "1.1 google"} if reply.via else {})}
             return _json(reply.status, reply.body or {"message": "error", "code": 0}, headers)
-        if channel_id not in (self.monitor_channel_id, self.other_channel_id):
+        if channel_id not in self._visible_channels:
             return self._get_channel(channel_id) if channel_id == self.hidden_channel_id \
                 else _json(404, {"message": "Unknown Channel", "code": 10003})
         assert isinstance(body, dict)
+        refused = self._refusal(channel_id, body)
+        if refused is not None:
+            return _json(400, {"message": "Invalid Form Body", "code": 50035,
+                               "errors": refused})
+        reference = body.get("message_reference")
+        if reference is not None \
+                and self._messages.get(str(reference.get("message_id"))) != channel_id:
+            reference = None  # fail_if_not_exists false: posted as a plain message
+        message_id = self._next_id()
+        self._messages[message_id] = channel_id
         message = {
-            "id": self._next_id(), "channel_id": channel_id, "guild_id": self.guild_id,
+            "id": message_id, "channel_id": channel_id, "guild_id": self.guild_id,
             "author": self.bot_user, "content": body.get("content", ""),
             "timestamp": _now_iso(), "edited_timestamp": None, "tts": False,
             "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
-            "embeds": body.get("embeds", []), "pinned": False, "type": 0, "flags": 0,
+            "embeds": body.get("embeds", []), "pinned": False,
+            "type": 19 if reference else 0, "flags": 0,
+            **({"message_reference": {**reference, "type": 0}} if reference else {}),
         }
+        # Discord tells every session of the bot about its own message, as it does for
+        # anyone's: a bot that answered itself would loop here.
+        for conn in [c for c in self._connections
+                     if c.identified.is_set() and not c.ws.closed]:
+            await self._dispatch(conn, "MESSAGE_CREATE", self._message_create(
+                conn, message_id, channel_id, self.bot_user, message["content"], [],
+                embeds=message["embeds"], reference=message.get("message_reference")))
         return _json(200, message, {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "4",
                                     "X-RateLimit-Reset-After": "1.0",
                                     "X-RateLimit-Bucket": "fake-channel-messages"})
+
+    def _refusal(self, channel_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Discord's form errors for a message it would refuse, or None."""
+        content = body.get("content") or ""
+        if len(content) > MAX_CONTENT_CHARS:
+            return {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH",
+                                             "message": "Must be 2000 or fewer in length."}]}}
+        reference = body.get("message_reference")
+        if reference is not None:
+            known = self._messages.get(str(reference.get("message_id"))) == channel_id
+            if not known and reference.get("fail_if_not_exists", True):
+                return {"message_reference": {"_errors": [{
+                    "code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE",
+                    "message": "Unknown message"}]}}
+        return None
 
     def _sync_commands(self, body: Any) -> web.Response:
         assert isinstance(body, list)
@@ -453,6 +522,12 @@ class FakeDiscord:
                              "attachments": [], "embeds": data.get("embeds", []),
                              "pinned": False, "type": 20, "flags": data.get("flags", 0)}},
         })
+
+
+def _role(role_id: str, name: str, position: int) -> dict[str, Any]:
+    return {"id": role_id, "name": name, "permissions": "1024" if position == 0 else "0",
+            "position": position, "color": 0, "hoist": False, "managed": False,
+            "mentionable": False, "flags": 0}
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
