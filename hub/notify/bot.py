@@ -445,10 +445,16 @@ class BotTransport:
             log.info("display channel answer over the per-person limit; not sent")
             return
         try:
-            # A reply that points at the post without pinging its author (or anyone).
-            await message.channel.send(
-                answer, reference=message.to_reference(fail_if_not_exists=False),
-                mention_author=False, allowed_mentions=_NO_MENTIONS)
+            try:
+                # A reply that points at the post without pinging its author (or anyone).
+                await message.channel.send(
+                    answer, reference=message.to_reference(fail_if_not_exists=False),
+                    mention_author=False, allowed_mentions=_NO_MENTIONS)
+            except discord.Forbidden:
+                # Replies need Read Message History; without it a plain answer still helps.
+                log.info("could not reply in the display channel (HTTP 403: give the bot "
+                         "Read Message History there); answering without the reply")
+                await message.channel.send(answer, allowed_mentions=_NO_MENTIONS)
         except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
             log.warning("could not answer in the display channel: %s", _describe(err))
 

@@ -29,7 +29,7 @@ from hub.notify.commands import RateLimiter
 from hub.notify.status import HubStatus
 from hub.secrets import Secrets
 from tests.display.test_render import ink, text_ink
-from tests.fakes.discord_gateway import FakeDiscord
+from tests.fakes.discord_gateway import FakeDiscord, Reply
 from tests.hub.test_bot import NOW, hub_status, secrets_for, settings_for
 
 OWNER = "4242"  # the fake's default poster, allowed by id below
@@ -308,6 +308,29 @@ def test_a_display_reply_to_a_deleted_post_is_still_sent(tmp_path):
             assert board.current(NOW) == DisplayMessage("Pizza!", "owner", NOW)
 
     asyncio.run(scenario())
+
+
+def test_without_read_message_history_the_answer_comes_as_a_plain_message(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> None:
+        board = MessageBoard(tmp_path)
+        async with FakeDiscord() as fake, display_bot(fake, board):
+            # Discord refuses a reply where the bot may not read the channel's history.
+            fake.message_replies.append(Reply(403, {"message": "Missing Permissions",
+                                                    "code": 50013}))
+            await fake.user_message(fake.display_channel_id, "Pizza!")
+            await fake.wait_until(lambda: bool(fake.posts_to(fake.display_channel_id)))
+            [answer] = fake.posts_to(fake.display_channel_id)
+            assert answer["content"] == "✅ On the display until cleared."
+            assert "message_reference" not in answer
+            assert answer["allowed_mentions"]["parse"] == []
+            refused = fake.requests_to("POST", f"/channels/{fake.display_channel_id}/messages")
+            assert [r.status for r in refused] == [403, 200]
+            assert refused[0].body["message_reference"]
+
+    asyncio.run(scenario())
+    assert "Read Message History" in caplog.text
 
 
 # --- wiring: choose_transport -----------------------------------------------------------------
