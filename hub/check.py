@@ -1,24 +1,32 @@
 """`divoom-hub check`: is the configuration valid, and can the hub reach what it needs?
 
 Each line of the report names one thing, says ok or FAIL, and why. Nothing is posted to
-Discord: the webhook is verified with a GET, which needs the same token as posting.
+Discord: the webhook is verified with a GET, which needs the same token as posting. Each
+source is polled once exactly as the daemon polls it, and the Pixoo is pinged (no frame
+is drawn).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import requests
 
 from hub.config import Config
+from hub.display.pixoo import PixooClient
 from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, verify_bot
 from hub.notify.transport import TransportError
 from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport, WebhookUrlError
 from hub.secrets import Secrets
+from hub.sources.bus import BusSource
 from hub.sources.http import check_http
+from hub.sources.threshold import read_threshold
+from hub.sources.weather import WeatherSource
+from machines import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +41,17 @@ class Finding:
 
 def run_checks(config: Config, secrets: Secrets) -> list[Finding]:
     return [*_config_findings(config, secrets), *_webhook_findings(secrets),
-            *_bot_findings(secrets), *_monitor_findings(config)]
+            *_bot_findings(secrets), *_source_findings(config)]
 
 
 def _config_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     where = str(config.path) if config.path else "built-in defaults"
-    yield Finding("config", True, f"{where}: {len(config.monitors)} monitors, "
-                                  f"{len(config.policies)} component policies")
+    sources = [name for name, section in (("bus", config.bus), ("weather", config.weather),
+                                          ("pixoo", config.pixoo)) if section is not None]
+    monitors = len(config.monitors) + len(config.heartbeats) + len(config.thresholds)
+    yield Finding("config", True, f"{where}: {', '.join(sources) or 'no sources'}, "
+                                  f"{monitors} monitors, {len(config.policies)} component "
+                                  "policies")
     ok = True
     if secrets.discord_bot_token and secrets.discord_monitor_channel_id:
         transport = "bot (DISCORD_BOT_TOKEN + DISCORD_MONITOR_CHANNEL_ID)"
@@ -87,13 +99,26 @@ def _bot_findings(secrets: Secrets) -> Iterator[Finding]:
         yield Finding(subject, ok, message)
 
 
-def _monitor_findings(config: Config) -> Iterator[Finding]:
-    for check in config.monitors:
-        with requests.Session() as session:
-            outcome = check_http(session, check, time.monotonic)
-        if outcome.ok:
-            latency = f" in {outcome.latency_seconds * 1000:.0f} ms" \
-                if outcome.latency_seconds is not None else ""
-            yield Finding(check.name, True, f"answered{latency}")
-        else:
-            yield Finding(check.name, False, f"{outcome.error_type}: {outcome.detail}")
+def _source_findings(config: Config) -> Iterator[Finding]:
+    """One real poll of every source and a ping of the Pixoo, as the daemon would do."""
+    with requests.Session() as session:
+        polls: list[tuple[str, Callable[[], Outcome]]] = []
+        if config.bus is not None:
+            polls.append(("bus", BusSource(session, config.bus, time.time).poll))
+        if config.weather is not None:
+            polls.append(("weather", WeatherSource(session, config.weather, time.time,
+                                                   zone=config.hub.zone()).poll))
+        if config.pixoo is not None:
+            polls.append(("pixoo", PixooClient(config.pixoo, session, time.time).ping))
+        polls += [(check.name, functools.partial(check_http, session, check, time.time))
+                  for check in config.monitors]
+        polls += [(t.name, functools.partial(read_threshold, session, t, time.time))
+                  for t in config.thresholds if not t.is_pushed]
+        for name, poll in polls:
+            outcome = poll()
+            if outcome.ok:
+                latency = f" in {outcome.latency_seconds * 1000:.0f} ms" \
+                    if outcome.latency_seconds is not None else ""
+                yield Finding(name, True, f"answered{latency}")
+            else:
+                yield Finding(name, False, f"{outcome.error_type}: {outcome.detail}")
