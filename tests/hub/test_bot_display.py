@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from hub.app import StartupError, choose_transport
+from hub.app import StartupError, choose_transport, run_daemon
+from hub.config import load_config
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.render import SIZE, WEATHER_TOP, WHITE, render
 from hub.display.text import load_fonts
@@ -30,7 +32,7 @@ from hub.notify.status import HubStatus
 from hub.secrets import Secrets
 from tests.display.test_render import ink, text_ink
 from tests.fakes.discord_gateway import FakeDiscord, Reply
-from tests.hub.test_bot import NOW, hub_status, secrets_for, settings_for
+from tests.hub.test_bot import NOW, bot_config, hub_status, secrets_for, settings_for
 
 OWNER = "4242"  # the fake's default poster, allowed by id below
 STRANGER = "9999"
@@ -376,3 +378,37 @@ def test_choose_transport_refuses_one_channel_for_both_and_warns_without_the_bot
 
 def vars_of(secrets: Secrets) -> dict[str, str]:
     return {name: getattr(secrets, name) for name in Secrets.__dataclass_fields__}
+
+
+# --- the daemon, end to end ----------------------------------------------------------------------
+
+
+def test_the_daemon_wires_the_display_channel_from_the_secrets_and_config(tmp_path):
+    path = bot_config(tmp_path, None)
+    path.write_text(path.read_text(encoding="utf-8")
+                    + f"\n[messages]\nallowed_users = [{OWNER}]\n", encoding="utf-8")
+    config = load_config(path)
+
+    async def scenario() -> None:
+        async with FakeDiscord() as fake:
+            secrets = Secrets(**{**vars_of(secrets_for(fake)),
+                                 "discord_channel_id": fake.display_channel_id})
+            stop = asyncio.Event()
+            daemon = asyncio.create_task(run_daemon(config, secrets, [].append, stop))
+            try:
+                posted = await fake.user_message(fake.display_channel_id, "[1h] Pizza!")
+                answer = await reply_to(fake, posted)
+                refused = await fake.user_message(fake.display_channel_id, "x",
+                                                  user_id=STRANGER)
+                refusal = await reply_to(fake, refused)
+            finally:
+                stop.set()
+                assert await asyncio.wait_for(daemon, 20) == 0
+            assert answer["content"] == "✅ On the display for 60 min."
+            assert refusal["content"].startswith("🚫")
+            # What the bot accepted is on the board the daemon keeps in its state dir.
+            saved = MessageBoard(config.hub.state_dir).current(time.time())  # the daemon's clock
+            assert saved is not None and saved.text == "Pizza!" and saved.author == "owner"
+            assert saved.expires_at == saved.posted_at + 3600
+
+    asyncio.run(scenario())
