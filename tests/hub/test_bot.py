@@ -20,7 +20,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.app import StartupError, choose_transport, run_daemon
-from hub.board import StatusBoard
 from hub.check import Finding, run_checks
 from hub.config import load_config
 from hub.notify.bot import BotSettings, BotTransport
@@ -627,13 +626,3 @@ def test_the_command_is_the_whole_message_and_only_counts_in_the_monitoring_chan
     assert commands.on_slash(11, 1, 0.0).verdict is Verdict.WRONG_CHANNEL
     assert commands.on_slash(None, 1, 0.0).verdict is Verdict.WRONG_CHANNEL
     assert commands.on_slash(10, 1, 0.0).verdict is Verdict.REPLY
-
-
-def test_the_status_board_hands_out_only_what_the_owner_published():
-    board = StatusBoard()
-    assert board.current() is None
-    first = hub_status()
-    board.publish(first)
-    assert board.current() is first
-    with pytest.raises(AttributeError):
-        first.machines = ()  # type: ignore[misc]
