@@ -80,3 +80,12 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 def test_http_listen_can_be_disabled(tmp_path):
     assert load_config(write(tmp_path, '[hub]\nhttp_listen = ""\n')).hub.http_listen == ""
+
+
+def test_the_example_config_in_the_repository_is_valid():
+    example = Path(__file__).resolve().parents[2] / "hub.example.toml"
+    config = load_config(example)
+    assert config.bus is not None and config.weather is not None and config.pixoo is not None
+    assert [m.name for m in config.monitors] == ["router", "nas"]
+    assert [h.name for h in config.heartbeats] == ["backup"]
+    assert config.policy_for("bus").failures_before_alert == 5
