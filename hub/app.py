@@ -207,6 +207,8 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
                               token=secrets.hub_http_token, clock=clock,
                               zone=config.hub.zone())
     failures: list[Exception] = []
+                              # diagnostics from other apps: same outbox (on this loop)
+                              notify=accept,
 
     def on_error(error: Exception) -> None:
         log.error("the monitoring pipeline failed", exc_info=error)

@@ -76,6 +76,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="print the Discord payloads instead of the notices")
     rep.set_defaults(handler=_replay)
 
+    notify = commands.add_parser(
+        "notify", help="send a diagnostic to a running hub (POST /api/notify)")
+    notify.add_argument("level", choices=("info", "warning", "error", "critical"))
+    notify.add_argument("service", help="who reports, e.g. backup")
+    notify.add_argument("message", help="what to say")
+    notify.add_argument("-d", "--detail", action="append", default=[], metavar="LABEL=VALUE",
+                        help="a detail shown as a field (repeatable)")
+    notify.add_argument("--url", default="http://127.0.0.1:8787",
+                        help="the hub's status server (default: http://127.0.0.1:8787); "
+                             "the token, if any, comes from HUB_HTTP_TOKEN")
+    notify.set_defaults(handler=_notify)
+
     diagrams = commands.add_parser(
         "diagrams", help="write the state diagrams generated from the running machines")
     diagrams.add_argument("--check", action="store_true",
@@ -139,6 +151,28 @@ def _diagrams(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _notify(args: argparse.Namespace) -> int:
+    from hub.client import NotifyError, notify
+
+    details = {}
+    for item in args.detail:
+        label, sep, value = item.partition("=")
+        if not sep or not label.strip():
+            print(f"divoom-hub notify: --detail: expected LABEL=VALUE, got {item!r}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        details[label.strip()] = value
+    secrets = load_secrets(os.environ, _dotenv_for(None))
+    try:
+        notify(args.level, args.service, args.message, details or None, url=args.url,
+               token=secrets.hub_http_token or None)
+    except NotifyError as err:
+        print(f"divoom-hub notify: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"sent: {args.level} from {args.service}")
+    return EXIT_OK
+
+
 def _log_to_stderr(secrets: Secrets, verbose: bool) -> None:
     """Log lines on stderr, every secret scrubbed from them."""
     handler = logging.StreamHandler(sys.stderr)
@@ -158,6 +192,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from hub.app import StartupError, run_daemon
     from hub.notify.webhook import WebhookUrlError
+    from hub.service import Service
 
     config = load_config(args.config)
     secrets = load_secrets(os.environ, _dotenv_for(config.path))
@@ -168,7 +203,10 @@ def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        return await run_daemon(config, secrets, lambda line: print(line, flush=True), stop)
+        # Under systemd: READY=1, STATUS, watchdog pings while the loop lives, STOPPING=1.
+        async with Service.from_environ(os.environ, stop) as service:
+            return await run_daemon(config, secrets, lambda line: print(line, flush=True),
+                                    stop, on_ready=service.ready)
 
     try:
         return asyncio.run(main_task())

@@ -7,12 +7,15 @@
     GET  /frame.png         the latest frame; `?scale=1..16` enlarges it pixel for pixel
     POST /ping/<name>       a heartbeat monitor's ping
     POST /api/metric/<name> {"value": number} for a pushed threshold monitor
+    POST /api/notify        {level, service, message, details?}: a diagnostic from an app
 
 The server reads only what it is given: `status()` returns the `HubStatus` the owner of
 the machines last published (an immutable value), `frame_png()` the latest frame.
 Pings and pushed values become `Outcome`s handed to `report`, which must move them onto
 the owner's scheduler (e.g. the `on_next` of a Subject that `health_notices` observes on
-that scheduler). Nothing here touches a machine.
+that scheduler). Diagnostics become `Notice`s handed to `notify`, which puts them into
+the outbox (it is called on the server's loop, the daemon's). Nothing here touches a
+machine.
 
 /health says:
 * **unhealthy** (503): notices cannot reach the owner (delivery stopped for good, e.g. the
@@ -37,6 +40,7 @@ import json
 import logging
 import time
 import zlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +55,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
+from hub.diagnostics import (
+    SERVICES_TRACKED_MAX,
+    RateLimits,
+    ReportError,
+    diagnostic_notice,
+    parse_report,
+    retry_after_header,
+)
 from hub.notify.status import HubStatus
 from hub.sources.heartbeat import HeartbeatMonitor
 from hub.sources.threshold import ThresholdMonitor
@@ -62,7 +74,7 @@ from hub.web_page import (
     render_live,
     render_page,
 )
-from machines import HealthState, Outcome
+from machines import HealthState, Notice, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +85,10 @@ MAX_SCALE = 16  # 64 × 16 = 1024 px: big enough for any screen, small enough to
 #: Reports are one small JSON object; a bigger body is a mistake or an attack.
 MAX_BODY_BYTES = 16 * 1024
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
+#: Why a diagnostic was refused (the label of `divoom_hub_diagnostics_refused_total`).
+RATE_LIMITED, INVALID = "rate_limited", "invalid"
+REFUSED_REASONS = (RATE_LIMITED, INVALID)
+_NOTIFY_EXAMPLE = ('{"level": "warning", "service": "backup", "message": "disk 91% full"}')
 
 
 class StatusServerError(RuntimeError):
@@ -230,6 +246,20 @@ class StatusCollector(Collector):
                                     value=status.discord_latency_seconds)
 
 
+class DiagnosticsCollector(Collector):
+    """The server's own count of the diagnostics it refused, by reason."""
+
+    def __init__(self, refused: Counter[str]) -> None:
+        self._refused = refused
+
+    def collect(self) -> Iterator[Metric]:
+        yield _labelled(CounterMetricFamily(
+            "divoom_hub_diagnostics_refused",
+            "Diagnostics (POST /api/notify) refused since start: rate_limited, invalid",
+            labels=["reason"]),
+            ((reason, float(self._refused[reason])) for reason in REFUSED_REASONS))
+
+
 def _labelled(family: GaugeMetricFamily | CounterMetricFamily,
               samples: Iterable[tuple[str, float]]) -> Metric:
     for label, value in samples:
@@ -271,6 +301,8 @@ class StatusServer:
     def __init__(self, listen: str, status: Callable[[], HubStatus], *,
                  frame_png: Callable[[], bytes | None] = _no_frame,
                  report: Callable[[Outcome], None] | None = None,
+                 notify: Callable[[Notice], None] | None = None,
+                 rate_limits: RateLimits | None = None,
                  heartbeats: Iterable[HeartbeatMonitor] = (),
                  thresholds: Iterable[ThresholdMonitor] = (),
                  token: str = "",
@@ -291,12 +323,17 @@ class StatusServer:
         self._thresholds = {t.name: t for t in thresholds}
         if (self._heartbeats or self._thresholds) and report is None:
             raise ValueError("heartbeat and threshold monitors need a `report` sink")
+        self._notify = notify
+        self._limits = rate_limits or RateLimits()
+        self._refused: Counter[str] = Counter()
+        self._limited_services: set[str] = set()  # to log when a service starts and stops
         self._token = token
         self._clock = clock
         self._zone = zone
         self._max_age = status_max_age_seconds
         self._registry = CollectorRegistry()
         self._registry.register(StatusCollector(status, clock, status_max_age_seconds))
+        self._registry.register(DiagnosticsCollector(self._refused))
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
 
@@ -313,6 +350,7 @@ class StatusServer:
         app.router.add_get("/frame.png", self._frame)
         app.router.add_post("/ping/{name}", self._ping)
         app.router.add_post("/api/metric/{name}", self._metric)
+        app.router.add_post("/api/notify", self._diagnostic)
         return app
 
     async def start(self) -> None:
@@ -477,6 +515,49 @@ class StatusServer:
         self._hand_over(outcome)
         return _json(202, {"component": name, "ok": outcome.ok,
                            "error_type": outcome.error_type, "detail": outcome.detail})
+
+    async def _diagnostic(self, request: web.Request) -> web.Response:
+        """A report from another app: checked, rate-limited, then into the outbox."""
+        if self._notify is None:
+            return _error(503, "this server takes no diagnostics (nothing to send them to)")
+        body = await request.read()
+        try:
+            diagnostic = parse_report(json.loads(body.decode("utf-8"),
+                                                 parse_constant=_refuse_constant))
+        except ReportError as err:
+            self._refused[INVALID] += 1
+            return _error(400, str(err))
+        except ValueError as err:  # not UTF-8, not JSON
+            self._refused[INVALID] += 1
+            return _error(400, f"expected a JSON object such as {_NOTIFY_EXAMPLE}: {err}")
+        now = self._clock()
+        key = diagnostic.service.casefold()
+        verdict = self._limits.admit(key, now)
+        if not verdict.is_allowed:
+            self._refused[RATE_LIMITED] += 1
+            retry_after = retry_after_header(verdict.retry_after_seconds)
+            # Log when a limit starts refusing, not every refusal ("*": the total limit).
+            limited = key if verdict.limit == "service" else "*"
+            if (limited not in self._limited_services
+                    and len(self._limited_services) < SERVICES_TRACKED_MAX):
+                self._limited_services.add(limited)
+                log.warning("diagnostics from %r are over the %s rate limit; refusing them "
+                            "for now", diagnostic.service, verdict.limit)
+            limit = (f"{self._limits.per_service_per_minute} a minute for {diagnostic.service}"
+                     if verdict.limit == "service"
+                     else f"{self._limits.total_per_minute} a minute in all")
+            return _json(429, {"error": f"too many diagnostics ({limit}): nothing was queued; "
+                                        f"try again in {retry_after} s",
+                               "retry_after_seconds": int(retry_after)},
+                         headers={"Retry-After": retry_after})
+        for limited in {key, "*"} & self._limited_services:
+            self._limited_services.discard(limited)
+            log.info("diagnostics %s are accepted again",
+                     "in all" if limited == "*" else f"from {diagnostic.service!r}")
+        notice = diagnostic_notice(diagnostic, now)
+        self._notify(notice)
+        return _json(202, {"accepted": True, "kind": notice.kind.value,
+                           "service": diagnostic.service, "level": diagnostic.level.value})
 
     def _hand_over(self, outcome: Outcome) -> None:
         assert self._report is not None  # checked in __init__ whenever monitors exist

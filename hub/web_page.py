@@ -21,6 +21,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub.notify.console import diagnostic_line
 from hub.notify.embeds import duration
 from hub.notify.status import HubStatus
 from machines import HealthState, Notice, NoticeKind, Snapshot
@@ -53,6 +54,7 @@ _KIND_COLOURS = {
     NoticeKind.RECOVERY: "#2f9e44",
     NoticeKind.STARTED: "#3498db",
     NoticeKind.STOPPED: "#95a5a6",
+    NoticeKind.DIAGNOSTIC: "#7950f2",  # a report from another app, whatever its level
 }
 
 
@@ -267,6 +269,8 @@ def notice_summary(notice: Notice) -> str:
                 f"{duration(notice.failing_for_seconds)} · {error}")
     if notice.kind is NoticeKind.RECOVERY:
         return f"recovered after {duration(notice.downtime_seconds or 0.0)} of downtime"
+    if notice.kind is NoticeKind.DIAGNOSTIC:
+        return diagnostic_line(notice)
     return " · ".join(f"{label}: {value}" for label, value in notice.details)
 
 

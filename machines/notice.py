@@ -15,6 +15,10 @@ class NoticeKind(StrEnum):
     RECOVERY = "recovery"
     STARTED = "started"
     STOPPED = "stopped"
+    #: A report from another app (`POST /api/notify`): `component` is the reporting
+    #: service, `error_type` its level (info|warning|error|critical), `error_detail` its
+    #: message, `details` its own (label, value) pairs.
+    DIAGNOSTIC = "diagnostic"
 
 
 @dataclass(frozen=True, slots=True)

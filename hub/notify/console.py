@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from hub.diagnostics import diagnostic_of
 from hub.notify.embeds import duration, sanitize, truncate
 from machines import Notice, NoticeKind
 
@@ -27,6 +28,20 @@ def console_line(notice: Notice, zone: ZoneInfo | None = None) -> str:
                f"{duration(notice.failing_for_seconds)}: {error}"
     elif notice.kind is NoticeKind.RECOVERY:
         body = f"recovered after {duration(notice.downtime_seconds or 0.0)} of downtime"
+    elif notice.kind is NoticeKind.DIAGNOSTIC:
+        body = diagnostic_line(notice)
     else:
         body = ", ".join(f"{label}: {value}" for label, value in notice.details)
     return f"{head} {body}".rstrip()
+
+
+def diagnostic_line(notice: Notice) -> str:
+    """`WARNING: disk almost full (free: 2 GB, mount: /srv)`: untrusted text on one line."""
+    report = diagnostic_of(notice)
+    text = f"{report.level.value.upper()}: {' '.join(sanitize(report.message).split())}"
+    extra = [f"{label}: {value}" for label, value in report.details]
+    if report.details_text:
+        extra.append(report.details_text)
+    if extra:
+        text += f" ({' '.join(sanitize(', '.join(extra)).split())})"
+    return truncate(text, _DETAIL_MAX * 2)

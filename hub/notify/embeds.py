@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from hub.diagnostics import Level, diagnostic_of
 from machines import Notice, NoticeKind
 
 TITLE_MAX = 256
@@ -32,7 +33,17 @@ COLOURS = {
     NoticeKind.RECOVERY: 0x00FF00,
     NoticeKind.STARTED: 0x3498DB,
     NoticeKind.STOPPED: 0x95A5A6,
+    NoticeKind.DIAGNOSTIC: 0x3498DB,  # an info; the other levels: LEVEL_COLOURS
 }
+
+#: A diagnostic's colour follows its level (the alert red for an error).
+LEVEL_COLOURS = {
+    Level.INFO: 0x3498DB,
+    Level.WARNING: 0xFFA500,
+    Level.ERROR: 0xFF0000,
+    Level.CRITICAL: 0x8B0000,
+}
+LEVEL_MARKS = {Level.INFO: "🔵", Level.WARNING: "🟠", Level.ERROR: "🔴", Level.CRITICAL: "🚨"}
 
 #: Nobody is pinged by anything the hub posts: error text and display messages are
 #: untrusted and may contain @everyone or role mentions.
@@ -98,6 +109,8 @@ _TITLES = {
 
 def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
     """The embed of one notice, within every Discord limit."""
+    if notice.kind is NoticeKind.DIAGNOSTIC:
+        return diagnostic_embed(notice, hub_name)
     title = _TITLES[notice.kind].format(component=notice.component)
     fields: list[tuple[str, str, bool]] = []
     description = ""
@@ -133,6 +146,25 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
         "color": COLOURS[notice.kind],
         "fields": [{"name": n, "value": v, "inline": inline} for n, v, inline in fields],
         "footer": {"text": hub_name},
+        "timestamp": iso(notice.at),
+    })
+
+
+def diagnostic_embed(notice: Notice, hub_name: str) -> dict[str, Any]:
+    """A report from another app: everything in it is untrusted text, shown as such."""
+    report = diagnostic_of(notice)
+    service = " ".join(sanitize(report.service).split()).replace("`", "ˋ")
+    fields = [{"name": label, "value": " ".join(sanitize(value).split()) or "-",
+               "inline": True} for label, value in report.details]
+    if report.details_text:
+        fields.append({"name": "Details", "value": code_block(report.details_text),
+                       "inline": False})
+    return fit_embed({
+        "title": f"{LEVEL_MARKS[report.level]} {service}: {report.level.value}",
+        "description": truncate(sanitize(report.message), DESCRIPTION_MAX),
+        "color": LEVEL_COLOURS[report.level],
+        "fields": fields,
+        "footer": {"text": f"{hub_name} · reported by {service}"},
         "timestamp": iso(notice.at),
     })
 
