@@ -119,10 +119,14 @@ def started_notice(config: Config, transport: Transport, components: tuple[str, 
 
 @dataclass(frozen=True, slots=True)
 class DaemonInfo:
-    """Where a person can look while the daemon runs."""
+    """Where a person can look while the daemon runs, and how a supervisor sees it alive."""
 
     status_url: str | None
     frame_path: Path
+    #: The latest published `HubStatus` and the clock that stamps it: a recent `at`
+    #: proves the loop alive (the systemd watchdog, hub/service.py).
+    status: Callable[[], HubStatus]
+    clock: Callable[[], float]
 
     def details(self) -> tuple[tuple[str, str], ...]:
         page = (("status page", self.status_url),) if self.status_url else ()
@@ -226,7 +230,8 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
             except StatusServerError as err:
                 raise StartupError(str(err)) from None
         info = DaemonInfo(status_url=server.url if server is not None else None,
-                          frame_path=PreviewDevice(state_dir).large_path)
+                          frame_path=PreviewDevice(state_dir).large_path,
+                          status=lambda: recorder.latest, clock=clock)
         # Nothing awaits between starting the server and subscribing: no ping is lost.
         accept(started_notice(config, transport, tuple(c.name for c in watched), now,
                               (*parts.details, *info.details())))

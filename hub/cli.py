@@ -192,6 +192,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from hub.app import StartupError, run_daemon
     from hub.notify.webhook import WebhookUrlError
+    from hub.service import Service
 
     config = load_config(args.config)
     secrets = load_secrets(os.environ, _dotenv_for(config.path))
@@ -202,7 +203,10 @@ def _run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        return await run_daemon(config, secrets, lambda line: print(line, flush=True), stop)
+        # Under systemd: READY=1, STATUS, watchdog pings while the loop lives, STOPPING=1.
+        async with Service.from_environ(os.environ, stop) as service:
+            return await run_daemon(config, secrets, lambda line: print(line, flush=True),
+                                    stop, on_ready=service.ready)
 
     try:
         return asyncio.run(main_task())
