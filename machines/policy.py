@@ -7,6 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+#: The shortest interval that repeats (reminders, staleness). Timestamps are epoch seconds,
+#: where a float resolves only ~2e-7 s: a shorter interval can vanish when added to one,
+#: leaving the machine due again at the same instant forever.
+MIN_REPEAT_SECONDS = 0.001
+
 
 class PolicyError(ValueError):
     """A policy value is invalid; `key` names the offending key."""
@@ -45,6 +50,11 @@ class Policy:
             if not math.isfinite(value) or value < 0:
                 raise PolicyError(name, f"expected a finite number >= 0, got {value}")
             object.__setattr__(self, name, float(value))
+        for name in ("remind_after_seconds", "stale_after_seconds"):
+            value = getattr(self, name)
+            if 0 < value < MIN_REPEAT_SECONDS:
+                raise PolicyError(
+                    name, f"expected 0 (off) or at least {MIN_REPEAT_SECONDS:g}, got {value:g}")
         if self.remind_backoff < 1:
             raise PolicyError(
                 "remind_backoff",

@@ -17,13 +17,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from hypothesis import given
+from hypothesis import given, reject
 from hypothesis import strategies as st
 from reactivex import Subject, abc
 from reactivex.testing import TestScheduler
 
 from hub.streams import health_notices
-from machines import HealthMachines, HealthState, Notice, NoticeKind, Outcome, Policy, Snapshot
+from machines import (
+    HealthMachines,
+    HealthState,
+    Notice,
+    NoticeKind,
+    Outcome,
+    Policy,
+    PolicyError,
+    Snapshot,
+)
 
 COMPONENTS = ("bus", "weather", "pixoo")
 ERRORS = ("timeout", "connect", "http_503")
@@ -364,3 +373,41 @@ def test_the_reactive_wiring_emits_what_the_rules_say(scenario):
         assert ([n for n in through_wiring if n.component == component]
                 == [n for n in expected if n.component == component])
     assert [n.at for n in through_wiring] == sorted(n.at for n in through_wiring)
+
+
+@st.composite
+def any_valid_policy(draw: st.DrawFn) -> Policy:
+    """Any policy `Policy` accepts, tiny and fractional values included."""
+    seconds = st.one_of(st.just(0.0), st.floats(0, 10_000, allow_subnormal=True))
+    remind_after = draw(seconds)
+    try:
+        return Policy(
+            failures_before_alert=draw(st.integers(1, 5)),
+            failing_for_seconds=draw(seconds),
+            successes_before_recovery=draw(st.integers(1, 3)),
+            remind_after_seconds=remind_after,
+            remind_backoff=draw(st.floats(1, 10)),
+            remind_max_seconds=remind_after + draw(seconds),
+            settle_seconds=draw(seconds),
+            stale_after_seconds=draw(seconds),
+        )
+    except PolicyError:
+        reject()
+
+
+@given(policy=any_valid_policy(),
+       steps=st.lists(st.tuples(st.floats(0, 20_000), st.booleans()), max_size=30))
+def test_tick_leaves_nothing_due_at_epoch_scale_times_under_any_valid_policy(policy, steps):
+    # The owner of time calls tick(now) and then schedules next_due(): a deadline left at
+    # or before `now` would make it spin. Epoch seconds (as in production) leave only
+    # ~2e-7 s of float resolution, so tiny intervals must not vanish in the sum.
+    now = 1_700_000_000.0
+    machines = HealthMachines()
+    machines.add("bus", policy, now)
+    for gap, ok in steps:
+        now += gap
+        outcome = Outcome.success("bus", now) if ok else Outcome.failure("bus", now, "timeout")
+        machines.observe(outcome, now)
+        machines.tick("bus", now)
+        due = machines.next_due("bus")
+        assert due is None or due > now

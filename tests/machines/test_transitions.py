@@ -557,3 +557,14 @@ def test_reminder_interval_caps_even_when_the_backoff_overflows():
     assert [policy.reminder_interval_seconds(k) for k in range(4)] == [1, 10, 100, 1000]
     assert policy.reminder_interval_seconds(4) == 3600
     assert policy.reminder_interval_seconds(400) == 3600  # 10**400 overflows a float
+
+
+@pytest.mark.parametrize("key", ["remind_after_seconds", "stale_after_seconds"])
+def test_repeating_interval_too_short_for_epoch_timestamps_is_rejected(key):
+    # 1e-8 s added to an epoch timestamp (1.7e9) rounds to nothing: the machine would be
+    # due again at the same instant forever, and the owner of time would spin.
+    with pytest.raises(PolicyError) as caught:
+        Policy(**{key: 1e-8})
+    assert caught.value.key == key
+    assert "expected 0 (off) or at least 0.001" in str(caught.value)
+    assert getattr(Policy(**{key: 0.001}), key) == 0.001  # the smallest allowed
