@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hub.display.pixoo import PixooSettings
     from hub.display.settings import DisplaySettings
     from hub.sources.bus import BusSettings
+    from hub.sources.channels import WatchedChannel
     from hub.sources.heartbeat import HeartbeatMonitor
     from hub.sources.http import HttpCheck
     from hub.sources.threshold import ThresholdMonitor
@@ -48,6 +49,8 @@ class HubSettings:
     state_dir: Path = field(default_factory=default_state_dir)
     http_listen: str = "127.0.0.1:8787"  # "" disables the status server
     timezone: str = ""  # "" = the system's local zone
+    #: How long the journal keeps machine transitions (hub/journal.py).
+    history_days: float = 7.0
 
     def zone(self) -> ZoneInfo | None:
         return ZoneInfo(self.timezone) if self.timezone else None
@@ -66,6 +69,7 @@ class Config:
     pixoo: PixooSettings | None = None  # no [pixoo] section = no device (preview only)
     display: DisplaySettings | None = None  # no [display] section = DisplaySettings()
     messages: MessageSettings | None = None  # no [messages] section = nobody may post
+    channels: tuple[WatchedChannel, ...] = ()  # [[channel]]: Discord channels the bot watches
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -95,7 +99,7 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     where = _Where(path)
     where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather", "pixoo",
-                              "display", "messages"})
+                              "display", "messages", "channel"})
     hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
     policy, policies = _parse_policies(where.table(raw, "policy"), where)
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), where)
@@ -103,9 +107,15 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     pixoo = _parse_pixoo(raw, where)
     display = _parse_display(raw, where)
     messages = _parse_messages(raw, where)
+    from hub.sources.channels import parse_channels  # it imports ConfigError from here
+
+    channels = parse_channels(raw.get("channel", []), path,
+                              [*(m.name for m in monitors), *(h.name for h in heartbeats),
+                               *(t.name for t in thresholds)])
     return Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                   heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
-                  pixoo=pixoo, display=display, messages=messages, path=path)
+                  pixoo=pixoo, display=display, messages=messages, channels=channels,
+                  path=path)
 
 
 def _parse_messages(raw: Mapping[str, Any], where: _Where) -> MessageSettings | None:
@@ -179,7 +189,8 @@ def _parse_monitors(tables: Any, where: _Where) -> tuple[
 
 
 def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettings:
-    where.only_keys(table, "hub", {"name", "state_dir", "http_listen", "timezone"})
+    where.only_keys(table, "hub", {"name", "state_dir", "http_listen", "timezone",
+                                   "history_days"})
     defaults = HubSettings()
     name = where.string(table, "hub", "name", defaults.name)
     if not name.strip():
@@ -196,8 +207,13 @@ def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettin
         except (ZoneInfoNotFoundError, ValueError):
             raise where.error("hub", "timezone", "an IANA zone such as 'Europe/Oslo'",
                               timezone) from None
+    history_days = table.get("history_days", defaults.history_days)
+    if (isinstance(history_days, bool) or not isinstance(history_days, int | float)
+            or not 0 < history_days < 36_500):
+        raise where.error("hub", "history_days",
+                          "a number of days above 0 (below 36500), such as 7", history_days)
     return HubSettings(name=name, state_dir=state_dir, http_listen=http_listen,
-                       timezone=timezone)
+                       timezone=timezone, history_days=float(history_days))
 
 
 def _check_listen(value: str, where: _Where) -> None:

@@ -33,6 +33,7 @@ COLOURS = {
     NoticeKind.RECOVERY: 0x00FF00,
     NoticeKind.STARTED: 0x3498DB,
     NoticeKind.STOPPED: 0x95A5A6,
+    NoticeKind.OFFLINE: 0x3498DB,  # info: the hub is back and says what it missed
     NoticeKind.DIAGNOSTIC: 0x3498DB,  # an info; the other levels: LEVEL_COLOURS
 }
 
@@ -104,6 +105,7 @@ _TITLES = {
     NoticeKind.RECOVERY: "🟢 {component} recovered",
     NoticeKind.STARTED: "🔵 {component} started",
     NoticeKind.STOPPED: "⚪ {component} stopped",
+    NoticeKind.OFFLINE: "🔵 {component} is back after being offline",
 }
 
 
@@ -128,6 +130,9 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
     elif notice.kind is NoticeKind.RECOVERY:
         description = f"Back after {duration(notice.downtime_seconds or 0.0)} of downtime."
         fields.append(("Downtime", duration(notice.downtime_seconds or 0.0), True))
+    elif notice.kind is NoticeKind.OFFLINE:
+        description = (f"Offline for {duration(notice.downtime_seconds or 0.0)}: how the "
+                       "incidents that were open before it stand now.")
     if notice.kind in (NoticeKind.ALERT, NoticeKind.REMINDER):
         fields.append(("Failing for", duration(notice.failing_for_seconds), True))
         fields.append(("Last success", discord_time(notice.last_success_at)
