@@ -2,7 +2,8 @@
 
 The machines know states; the status page and `/metrics` also want the latest notices,
 how many of each kind were emitted, each source's latest latency and each threshold's
-latest reading. `StatusRecorder` keeps those on the owner's scheduler (it is not
+latest reading, and each machine's state changes of the last day (the timeline).
+`StatusRecorder` keeps those on the owner's scheduler (it is not
 thread-safe, like the machines) and `publish` freezes everything into a `HubStatus`,
 which other threads and the web server read without touching anything mutable.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterable
 
+from hub.history import StateHistory
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.status import HubStatus
 from machines import Notice, Outcome, Snapshot
@@ -29,6 +31,8 @@ class StatusRecorder:
         self._kinds: Counter[str] = Counter()
         self._latency: dict[str, float] = {}
         self._values: dict[str, float] = {}
+        #: State changes seen while publishing; a restart may `record` journaled ones first.
+        self.history = StateHistory()
         self.latest = HubStatus(hub_name, started_at, started_at, (), None, 0)
 
     def notice(self, notice: Notice) -> None:
@@ -46,13 +50,16 @@ class StatusRecorder:
     def publish(self, at: float, machines: Iterable[Snapshot], delivery: DeliveryStatus | None,
                 outbox_depth: int, discord_latency_seconds: float | None = None) -> HubStatus:
         """Freeze the picture at `at`; it is also kept as `latest` for the web server."""
+        snapshots = tuple(machines)
+        self.history.observe(snapshots, at)
         self.latest = HubStatus(
             hub_name=self._hub_name, at=at, started_at=self._started_at,
-            machines=tuple(machines), delivery=delivery, outbox_depth=outbox_depth,
+            machines=snapshots, delivery=delivery, outbox_depth=outbox_depth,
             discord_latency_seconds=discord_latency_seconds,
             recent_notices=tuple(self._recent),
             notices_by_kind=tuple(sorted(self._kinds.items())),
             source_latency_seconds=tuple(sorted(self._latency.items())),
             values=tuple(sorted(self._values.items())),
+            history=self.history.freeze(),
         )
         return self.latest

@@ -5,6 +5,7 @@
     GET  /api/status        every component, delivery, outbox, recent notices (JSON)
     GET  /metrics           Prometheus text exposition
     GET  /frame.png         the latest frame; `?scale=1..16` enlarges it pixel for pixel
+    GET  /timeline.png      every machine's states over the last 24 hours (hub/timeline.py)
     POST /ping/<name>       a heartbeat monitor's ping
     POST /api/metric/<name> {"value": number} for a pushed threshold monitor
     POST /api/notify        {level, service, message, details?}: a diagnostic from an app
@@ -33,6 +34,7 @@ needs `Authorization: Bearer <token>` or `?token=<token>`.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import io
 import ipaddress
@@ -66,6 +68,7 @@ from hub.diagnostics import (
 from hub.notify.status import HubStatus
 from hub.sources.heartbeat import HeartbeatMonitor
 from hub.sources.threshold import ThresholdMonitor
+from hub.timeline import timeline_png
 from hub.web_page import (
     CONTENT_SECURITY_POLICY,
     PAGE_FRAME_SCALE,
@@ -88,6 +91,10 @@ HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 #: Why a diagnostic was refused (the label of `divoom_hub_diagnostics_refused_total`).
 RATE_LIMITED, INVALID = "rate_limited", "invalid"
 REFUSED_REASONS = (RATE_LIMITED, INVALID)
+#: A pixel of the timeline is about 100 s: drawing it again more often shows nothing new
+#: (a state change makes a new picture at once).
+TIMELINE_REDRAW_SECONDS = 60
+_UTC = ZoneInfo("UTC")
 _NOTIFY_EXAMPLE = ('{"level": "warning", "service": "backup", "message": "disk 91% full"}')
 
 
@@ -334,6 +341,7 @@ class StatusServer:
         self._registry = CollectorRegistry()
         self._registry.register(StatusCollector(status, clock, status_max_age_seconds))
         self._registry.register(DiagnosticsCollector(self._refused))
+        self._timeline: tuple[str, bytes] | None = None  # (version, png) last drawn
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
 
@@ -348,6 +356,7 @@ class StatusServer:
         app.router.add_get("/api/status", self._api_status)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/frame.png", self._frame)
+        app.router.add_get("/timeline.png", self._timeline_png)
         app.router.add_post("/ping/{name}", self._ping)
         app.router.add_post("/api/metric/{name}", self._metric)
         app.router.add_post("/api/notify", self._diagnostic)
@@ -430,8 +439,11 @@ class StatusServer:
             frame_src = f"frame.png?scale={PAGE_FRAME_SCALE}&v={zlib.crc32(frame):08x}"
             if "token" in request.query:
                 frame_src += "&token=" + quote(request.query["token"], safe="")
+        timeline_src = f"timeline.png?v={timeline_version(status, now)}"
+        if "token" in request.query:
+            timeline_src += "&token=" + quote(request.query["token"], safe="")
         return PageView(health=health.status, reasons=health.reasons, frame_src=frame_src,
-                        now=now, zone=self._zone)
+                        now=now, zone=self._zone, timeline_src=timeline_src)
 
     async def _page(self, request: web.Request) -> web.Response:
         status = self._status()
@@ -479,6 +491,17 @@ class StatusServer:
                  if version == f"{zlib.crc32(self._frame_png() or b''):08x}" else "no-store")
         return web.Response(body=frame, content_type="image/png",
                             headers={"Cache-Control": cache})
+
+    async def _timeline_png(self, _: web.Request) -> web.Response:
+        status, now = self._status(), self._clock()
+        version = timeline_version(status, now)
+        if self._timeline is None or self._timeline[0] != version:
+            # A long, flapping history takes tens of ms to draw: not on the daemon's loop.
+            png = await asyncio.to_thread(timeline_png, status.history, now,
+                                          self._zone or _UTC)
+            self._timeline = (version, png)
+        return web.Response(body=self._timeline[1], content_type="image/png",
+                            headers={"Cache-Control": "no-store"})
 
     # -- reports ------------------------------------------------------------------------
 
@@ -562,6 +585,13 @@ class StatusServer:
     def _hand_over(self, outcome: Outcome) -> None:
         assert self._report is not None  # checked in __init__ whenever monitors exist
         self._report(outcome)
+
+
+def timeline_version(status: HubStatus, now: float) -> str:
+    """Changes when the picture would: each minute, and at every state change."""
+    latest = [(h.component, len(h.changes), h.changes[-1].at if h.changes else 0.0)
+              for h in status.history]
+    return f"{int(now // TIMELINE_REDRAW_SECONDS)}-{zlib.crc32(repr(latest).encode()):08x}"
 
 
 def _enlarge(png: bytes, scale: int) -> bytes:

@@ -250,6 +250,8 @@ class PageView:
     frame_src: str | None  # relative URL of the frame image, None before the first frame
     now: float
     zone: ZoneInfo | None = None
+    #: relative URL of the 24-hour timeline picture (None: not shown)
+    timeline_src: str | None = None
 
 
 def _clock(at: float, zone: ZoneInfo | None) -> str:
@@ -358,11 +360,20 @@ def render_live(status: HubStatus, view: PageView) -> str:
         '<th>failures</th><th>last success</th><th>detail</th></tr></thead>'
         f'<tbody>{_component_rows(status, view)}</tbody></table>'
         '</div></section>'
+        f'{_timeline_section(view)}'
         '<section><h2>Health machine</h2>'
         f'<div class="diagram-wrap">{health_svg(status.machines, status.at)}</div></section>'
         f'<section><h2>Recent notices</h2><ol class="notices">{_notice_items(status, view)}'
         '</ol></section></div>'
     )
+
+
+def _timeline_section(view: PageView) -> str:
+    if view.timeline_src is None:
+        return ""
+    return ('<section><h2>Last 24 hours</h2>'
+            f'<img class="timeline" src="{escape(view.timeline_src)}" '
+            'alt="every component\'s states over the last 24 hours"></section>')
 
 
 SCRIPT = f"""
@@ -434,6 +445,7 @@ td.detail { width: 40%; overflow-wrap: anywhere; }
 .notes { color: #868e96; }
 .empty { color: #868e96; }
 .diagram-wrap { overflow-x: auto; }
+img.timeline { display: block; max-width: 100%; height: auto; }
 svg.diagram { display: block; max-width: 100%; height: auto; background: #f8f9fa;
               border-radius: 8px; }
 ol.notices { list-style: none; margin: 0; padding: 0; }

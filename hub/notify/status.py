@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hub.history import ComponentHistory
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import COLOURS, discord_time, duration, fit_embed, iso, sanitize, truncate
 from machines import HealthState, Notice, NoticeKind, Snapshot
@@ -37,6 +38,8 @@ class HubStatus:
     source_latency_seconds: tuple[tuple[str, float], ...] = ()
     #: The latest reading of each threshold monitor: ((component, value), ...).
     values: tuple[tuple[str, float], ...] = ()
+    #: Each component's state changes over the last 24 h (the timeline picture).
+    history: tuple[ComponentHistory, ...] = ()
 
 
 def machine_line(snapshot: Snapshot, now: float) -> str:
