@@ -207,12 +207,12 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     if config.hub.http_listen:
         server = StatusServer(config.hub.http_listen, lambda: recorder.latest,
                               frame_png=frames.png, report=reports.on_next,
+                              # diagnostics from other apps: same outbox (on this loop)
+                              notify=accept,
                               heartbeats=config.heartbeats, thresholds=config.thresholds,
                               token=secrets.hub_http_token, clock=clock,
                               zone=config.hub.zone())
     failures: list[Exception] = []
-                              # diagnostics from other apps: same outbox (on this loop)
-                              notify=accept,
 
     def on_error(error: Exception) -> None:
         log.error("the monitoring pipeline failed", exc_info=error)
