@@ -13,11 +13,15 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.app import DaemonInfo, run_daemon
 from hub.cli import main
 from hub.client import NotifyError, notify
+from hub.config import load_config
 from hub.diagnostics import RateLimits
 from hub.notify.console import console_line
 from hub.notify.embeds import NO_MENTIONS, embed_for, message_payload
+from hub.notify.outbox import Outbox
+from hub.secrets import Secrets
 from hub.web import StatusServer
 from machines import Notice, NoticeKind
 from tests.web.conftest import NOW, Reply, published, request, serving
@@ -385,3 +389,48 @@ def test_an_unknown_stored_level_is_shown_as_info():
 ])
 def test_the_console_line_says_level_message_and_details_on_one_line(details, line):
     assert console_line(diagnostic("warning", details=details), ZoneInfo("UTC")) == line
+
+
+# -- in the daemon ---------------------------------------------------------------------------
+
+def test_the_daemon_puts_a_report_through_its_outbox_to_the_console(tmp_path):
+    config_path = tmp_path / "hub.toml"
+    config_path.write_text('[hub]\nname = "test-hub"\nstate_dir = "state"\n'
+                           'http_listen = "127.0.0.1:0"\n', encoding="utf-8")
+    config = load_config(config_path)
+    lines: list[str] = []
+    written = asyncio.Event()
+
+    def write(line: str) -> None:  # on the daemon's loop
+        lines.append(line)
+        written.set()
+
+    async def wait_for(text: str) -> str:
+        async with asyncio.timeout(10):
+            while not any(text in line for line in lines):
+                written.clear()
+                await written.wait()
+        return next(line for line in lines if text in line)
+
+    async def scenario() -> tuple[int, Reply, str]:
+        stop = asyncio.Event()
+        ready: asyncio.Future[DaemonInfo] = asyncio.get_running_loop().create_future()
+        daemon = asyncio.create_task(run_daemon(config, Secrets(), write, stop,
+                                                on_ready=ready.set_result))
+        try:
+            info = await asyncio.wait_for(ready, 10)
+            assert info.status_url is not None
+            async with aiohttp.ClientSession() as session:
+                reply = await request(session, "POST", info.status_url + "/api/notify",
+                                      json=report(level="critical", message="disk full"))
+            line = await wait_for("DIAGNOSTIC")
+        finally:
+            stop.set()
+        return await asyncio.wait_for(daemon, 10), reply, line
+
+    code, reply, line = asyncio.run(scenario())
+    assert code == 0
+    assert reply.status == 202
+    assert line.endswith("DIAGNOSTIC backup     CRITICAL: disk full")
+    with Outbox(tmp_path / "state" / "outbox.sqlite") as outbox:
+        assert outbox.depth() == 0
