@@ -10,8 +10,8 @@ What is kept: the changes of the last `keep_seconds` (24 h) plus the one before 
 which says what state the day began in; at most `max_changes` per component, oldest
 dropped first, so a component flapping all day cannot grow memory.
 
-A restart begins with an empty history unless someone `record`s the journaled
-transitions first, oldest first (see hub/journal.py when it exists).
+A restart begins with an empty history unless `seed` is given the journaled
+transitions first (`Journal.history(since=now - DAY_SECONDS)`, hub/journal.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from machines import HealthState, Snapshot
 
@@ -42,6 +43,19 @@ class ComponentHistory:
     changes: tuple[StateChange, ...]
 
 
+class Transition(Protocol):
+    """What `seed` needs of a journaled transition (hub.journal.Transition has it)."""
+
+    @property
+    def component(self) -> str: ...
+    @property
+    def from_state(self) -> HealthState: ...
+    @property
+    def to_state(self) -> HealthState: ...
+    @property
+    def at(self) -> float: ...
+
+
 class StateHistory:
     def __init__(self, keep_seconds: float = DAY_SECONDS,
                  max_changes: int = MAX_CHANGES) -> None:
@@ -60,6 +74,14 @@ class StateHistory:
         at = max(at, changes[-1].at) if changes else at
         changes.append(StateChange(at, state))
         self._frozen.pop(component, None)
+
+    def seed(self, transitions: Iterable[Transition], since: float) -> None:
+        """Journaled transitions at or after `since`, oldest first: each component's
+        first one also says what state it was in at `since`. Call before publishing."""
+        for transition in transitions:
+            if transition.component not in self._changes:
+                self.record(transition.component, since, transition.from_state)
+            self.record(transition.component, transition.at, transition.to_state)
 
     def observe(self, snapshots: Iterable[Snapshot], now: float) -> None:
         """Record what changed since the last snapshots, and forget what is too old."""

@@ -245,3 +245,22 @@ def test_a_state_entered_earlier_than_the_last_change_is_placed_after_it():
     states.record("bus", NOW, SUSPECT)
     states.record("bus", NOW - 10, HEALTHY)  # a restored machine's older `since`
     assert states.freeze() == (history("bus", (NOW, SUSPECT), (NOW, HEALTHY)),)
+
+
+def test_journaled_transitions_seed_the_history_with_the_state_the_day_began_in(tmp_path):
+    from hub.journal import Transition
+
+    transitions = [Transition("weather", HEALTHY, SUSPECT, START + HOUR),
+                   Transition("weather", SUSPECT, ALERTING, START + 2 * HOUR),
+                   Transition("bus", ALERTING, RECOVERED, START + 3 * HOUR),
+                   Transition("weather", ALERTING, RECOVERED, START + 4 * HOUR)]
+    recorder = StatusRecorder("shelf-pi", NOW)
+    recorder.history.seed(transitions, since=START)
+    status = recorder.publish(NOW, [snapshot("bus", RECOVERED, START + 3 * HOUR),
+                                    snapshot("weather", HEALTHY, NOW - 60)], None, 0)
+    assert status.history == (
+        history("bus", (START, ALERTING), (START + 3 * HOUR, RECOVERED)),
+        history("weather", (START, HEALTHY), (START + HOUR, SUSPECT),
+                (START + 2 * HOUR, ALERTING), (START + 4 * HOUR, RECOVERED),
+                (NOW - 60, HEALTHY)),
+    )
