@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hub.display.pixoo import PixooSettings
     from hub.display.settings import DisplaySettings
     from hub.sources.bus import BusSettings
+    from hub.sources.channels import WatchedChannel
     from hub.sources.heartbeat import HeartbeatMonitor
     from hub.sources.http import HttpCheck
     from hub.sources.threshold import ThresholdMonitor
@@ -68,6 +69,7 @@ class Config:
     pixoo: PixooSettings | None = None  # no [pixoo] section = no device (preview only)
     display: DisplaySettings | None = None  # no [display] section = DisplaySettings()
     messages: MessageSettings | None = None  # no [messages] section = nobody may post
+    channels: tuple[WatchedChannel, ...] = ()  # [[channel]]: Discord channels the bot watches
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -97,7 +99,7 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     where = _Where(path)
     where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather", "pixoo",
-                              "display", "messages"})
+                              "display", "messages", "channel"})
     hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
     policy, policies = _parse_policies(where.table(raw, "policy"), where)
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), where)
@@ -105,9 +107,15 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     pixoo = _parse_pixoo(raw, where)
     display = _parse_display(raw, where)
     messages = _parse_messages(raw, where)
+    from hub.sources.channels import parse_channels  # it imports ConfigError from here
+
+    channels = parse_channels(raw.get("channel", []), path,
+                              [*(m.name for m in monitors), *(h.name for h in heartbeats),
+                               *(t.name for t in thresholds)])
     return Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                   heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
-                  pixoo=pixoo, display=display, messages=messages, path=path)
+                  pixoo=pixoo, display=display, messages=messages, channels=channels,
+                  path=path)
 
 
 def _parse_messages(raw: Mapping[str, Any], where: _Where) -> MessageSettings | None:

@@ -3,6 +3,9 @@
 Each secret `NAME` may also be given as `NAME_FILE`, the path of a file holding it
 (systemd credentials, Docker secrets). The environment wins over `.env`. Values never
 appear in a `repr`, and `RedactingFilter` scrubs them from every log record.
+
+Besides the fixed names, every `DISCORD_WATCH_<NAME>` (and `DISCORD_WATCH_<NAME>_FILE`)
+is read: the id of the channel `[[channel]] name = "<name>"` watches (hub.sources.channels).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ NAMES = ("DISCORD_BOT_TOKEN", "DISCORD_MONITOR_CHANNEL_ID", "DISCORD_CHANNEL_ID"
          "DISCORD_WEBHOOK_URL", "HUB_HTTP_TOKEN")
 #: Not secret, but read from the same places: redirects for proxies and tests.
 SETTINGS = ("DISCORD_API_BASE", "DISCORD_GATEWAY_URL")
+#: Watched channels' ids: `DISCORD_WATCH_DEPLOYS` for `[[channel]] name = "deploys"`.
+WATCH_PREFIX = "DISCORD_WATCH_"
 
 
 class SecretsError(ValueError):
@@ -31,6 +36,8 @@ class Secrets:
     hub_http_token: str = ""  # required to serve the status page beyond loopback
     discord_api_base: str = ""
     discord_gateway_url: str = ""
+    #: ((variable, channel id), ...) of every `DISCORD_WATCH_<NAME>` found.
+    discord_watch_channel_ids: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={'set' if getattr(self, f.name) else 'unset'}"
@@ -41,7 +48,12 @@ class Secrets:
         """The secret values that are set, for redaction."""
         return [v for v in (self.discord_bot_token, self.discord_webhook_url,
                             self.discord_monitor_channel_id, self.discord_channel_id,
-                            self.hub_http_token) if v]
+                            self.hub_http_token) if v] + \
+            [v for _, v in self.discord_watch_channel_ids if v]
+
+    def watch_channel_id(self, variable: str) -> str:
+        """The id in `DISCORD_WATCH_<NAME>`, or "" when it is not set."""
+        return dict(self.discord_watch_channel_ids).get(variable, "")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -69,20 +81,34 @@ def load_secrets(environ: Mapping[str, str], dotenv: Path | None) -> Secrets:
     source = {**(read_dotenv(dotenv) if dotenv is not None else {}), **environ}
     found: dict[str, str] = {}
     for name in (*NAMES, *SETTINGS):
-        value = source.get(name, "")
-        file_name = source.get(f"{name}_FILE", "")
-        if not value and file_name:
-            try:
-                value = Path(file_name).read_text(encoding="utf-8").strip()
-            except OSError as err:
-                raise SecretsError(f"{name}_FILE: cannot read the file: {err.strerror}") from None
-        found[name.lower()] = value.strip()
+        found[name.lower()] = _read(source, name)
     for name in ("DISCORD_MONITOR_CHANNEL_ID", "DISCORD_CHANNEL_ID"):
-        value = found[name.lower()]
-        if value and not value.isdigit():
-            raise SecretsError(f"{name}: expected a numeric channel id (Discord: right-click "
-                               "the channel → Copy Channel ID)")
-    return Secrets(**found)
+        _check_channel_id(name, found[name.lower()])
+    watched = sorted({key.removesuffix("_FILE") for key in source
+                      if key.startswith(WATCH_PREFIX) and len(key) > len(WATCH_PREFIX)
+                      and key.removesuffix("_FILE") != WATCH_PREFIX.rstrip("_")})
+    watch_ids = tuple((name, _read(source, name)) for name in watched)
+    for name, value in watch_ids:
+        _check_channel_id(name, value)
+    return Secrets(**found, discord_watch_channel_ids=tuple((n, v) for n, v in watch_ids if v))
+
+
+def _read(source: Mapping[str, str], name: str) -> str:
+    """`name` from `source`, or the content of the file `name_FILE` points at."""
+    value = source.get(name, "")
+    file_name = source.get(f"{name}_FILE", "")
+    if not value and file_name:
+        try:
+            value = Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise SecretsError(f"{name}_FILE: cannot read the file: {err.strerror}") from None
+    return value.strip()
+
+
+def _check_channel_id(name: str, value: str) -> None:
+    if value and not value.isdigit():
+        raise SecretsError(f"{name}: expected a numeric channel id (Discord: right-click "
+                           "the channel → Copy Channel ID)")
 
 
 class RedactingFilter(logging.Filter):

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from hub.history import StateHistory
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.status import HubStatus
+from hub.sources.channels import ChannelActivity
 from machines import Notice, Outcome, Snapshot
 
 #: Enough for an evening's incidents on the page; older ones are in Discord.
@@ -48,8 +49,11 @@ class StatusRecorder:
             self._values[outcome.component] = outcome.data
 
     def publish(self, at: float, machines: Iterable[Snapshot], delivery: DeliveryStatus | None,
-                outbox_depth: int, discord_latency_seconds: float | None = None) -> HubStatus:
-        """Freeze the picture at `at`; it is also kept as `latest` for the web server."""
+                outbox_depth: int, discord_latency_seconds: float | None = None,
+                channels: tuple[ChannelActivity, ...] = ()) -> HubStatus:
+        """Freeze the picture at `at`; it is also kept as `latest` for the web server.
+
+        `channels`: the watched Discord channels' counters (`ChannelWatch.activity`)."""
         snapshots = tuple(machines)
         self.history.observe(snapshots, at)
         self.latest = HubStatus(
@@ -61,5 +65,6 @@ class StatusRecorder:
             source_latency_seconds=tuple(sorted(self._latency.items())),
             values=tuple(sorted(self._values.items())),
             history=self.history.freeze(),
+            channels=channels,
         )
         return self.latest

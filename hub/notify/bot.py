@@ -15,6 +15,10 @@ It does three things on the daemon's event loop:
   replies to the poster with its short answer, without pinging anyone. The two channels
   never mix: a display-channel message is never read as a `status` command, and nothing
   posted in the monitoring channel reaches the display;
+* **counts messages in watched channels** (`[[channel]]`, `DISCORD_WATCH_<NAME>`): each
+  message there, from a person, a bot or a webhook but never the hub's own, goes to the
+  `ChannelWatch` it was given (`hub.sources.channels`) and is nothing else — never a
+  command, never a display post. The hub's own channels cannot be watched;
 * **stays connected**: discord.py resumes or re-identifies a dropped gateway session by
   itself (with its own jittered exponential backoff); whatever still ends a session (a
   failed login, a refused IDENTIFY, an unreachable Discord) is caught by a supervisor that
@@ -72,6 +76,7 @@ from machines import Notice, Outcome
 
 if TYPE_CHECKING:
     from hub.display.messages import DisplayChannel
+    from hub.sources.channels import ChannelWatch
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +151,16 @@ class BotTransport:
                  rng: random.Random | None = None,
                  guild_ready_timeout: float = GUILD_READY_TIMEOUT_SECONDS,
                  display: DisplayChannel | None = None,
-                 display_replies: RateLimiter | None = None) -> None:
+                 display_replies: RateLimiter | None = None,
+                 channels: ChannelWatch | None = None) -> None:
         if display is not None and display.channel_id == settings.monitor_channel_id:
             raise ValueError("the display channel and the monitoring channel must differ")
+        if channels is not None and (settings.monitor_channel_id in channels or (
+                display is not None and display.channel_id in channels)):
+            raise ValueError("the hub's own channels cannot be watched channels")
         self._settings = settings
         self._display = display
+        self._channels = channels
         # Answers in the display channel are limited per person like `status` replies, so
         # someone spamming it (allowed or not) cannot spend the bot's rate limit.
         self._display_replies = display_replies or RateLimiter()
@@ -322,6 +332,9 @@ class BotTransport:
         self._wants_message_content = False
         display = (" and display messages posted in the display channel (DISCORD_CHANNEL_ID) "
                    "arrive empty and are ignored") if self._display is not None else ""
+        if self._channels is not None:
+            display += (", and watched channels ([[channel]]) count messages but cannot "
+                        "match their keywords")
         log.warning(
             "the bot lacks the privileged Message Content intent, so the `status` message "
             "command cannot read messages%s; /status works. To enable them: Discord "
@@ -400,6 +413,12 @@ class BotTransport:
             status, at=self._clock(), discord_latency_seconds=self.latency_seconds)))
 
     async def _on_message(self, message: discord.Message) -> None:
+        if self._channels is not None and message.channel.id in self._channels:
+            # A watched channel is only counted: never a command, never a display post.
+            if not self._is_own(message):
+                self._channels.on_message(message.channel.id, message_text(message),
+                                          self._clock())
+            return
         from_bot = message.author.bot or message.webhook_id is not None
         if self._display is not None and message.channel.id == self._display.channel_id:
             # The display channel is the display's alone: never a `status` command.
@@ -422,6 +441,12 @@ class BotTransport:
                 await message.channel.send(embed=embed, allowed_mentions=_NO_MENTIONS)
         except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
             log.warning("could not answer the status command: %s", _describe(err))
+
+    def _is_own(self, message: discord.Message) -> bool:
+        """Whether the hub's bot posted `message` (Discord echoes the bot's own posts)."""
+        client = self._client
+        own = client.user if client is not None else None
+        return own is not None and message.author.id == own.id
 
     async def _on_display_message(self, display: DisplayChannel,
                                   message: discord.Message) -> None:
@@ -513,6 +538,19 @@ class _HubClient(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         await self._transport._on_message(message)
+
+
+def message_text(message: discord.Message) -> str:
+    """What a watched message says: its text and its embeds' titles, descriptions, fields.
+
+    Feeds posted by bots and webhooks often carry everything in an embed.
+    """
+    parts = [message.content or ""]
+    for embed in message.embeds:
+        parts += [embed.title or "", embed.description or ""]
+        for embed_field in embed.fields:
+            parts += [embed_field.name or "", embed_field.value or ""]
+    return "\n".join(part for part in parts if part)
 
 
 def transport_error(err: BaseException) -> TransportError:

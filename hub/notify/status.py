@@ -8,6 +8,7 @@ from typing import Any
 from hub.history import ComponentHistory
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import COLOURS, discord_time, duration, fit_embed, iso, sanitize, truncate
+from hub.sources.channels import ChannelActivity
 from machines import HealthState, Notice, NoticeKind, Snapshot
 
 _MARK = {
@@ -38,6 +39,8 @@ class HubStatus:
     source_latency_seconds: tuple[tuple[str, float], ...] = ()
     #: The latest reading of each threshold monitor: ((component, value), ...).
     values: tuple[tuple[str, float], ...] = ()
+    #: Each watched Discord channel's counters today ([[channel]], hub.sources.channels).
+    channels: tuple[ChannelActivity, ...] = ()
     #: Each component's state changes over the last 24 h (the timeline picture).
     history: tuple[ComponentHistory, ...] = ()
 
@@ -61,6 +64,20 @@ def machine_line(snapshot: Snapshot, now: float) -> str:
     return " · ".join(parts)
 
 
+def channel_line(activity: ChannelActivity) -> str:
+    """`📨 deploys: 14 messages today · 3 with keywords (`deploy*` 2, `rollback` 1) · last …`"""
+    plural = "" if activity.messages_today == 1 else "s"
+    parts = [f"📨 {activity.name}: {activity.messages_today} message{plural} today"]
+    if activity.keyword_counts:
+        found = ", ".join(f"`{keyword.replace('`', 'ˋ')}` {count}"
+                          for keyword, count in activity.keyword_counts if count)
+        parts.append(f"{activity.keyword_matches_today} with keywords"
+                     + (f" ({found})" if found else ""))
+    if activity.last_message_at is not None:
+        parts.append(f"last {discord_time(activity.last_message_at)}")
+    return " · ".join(parts)
+
+
 def status_embed(status: HubStatus) -> dict[str, Any]:
     open_incidents = [s for s in status.machines if s.state.is_incident_open]
     colour = COLOURS[NoticeKind.ALERT] if open_incidents else COLOURS[NoticeKind.RECOVERY]
@@ -80,7 +97,8 @@ def status_embed(status: HubStatus) -> dict[str, Any]:
         hub_line.append(delivery)
     return fit_embed({
         "title": f"📋 {status.hub_name}: {summary}",
-        "description": " · ".join(hub_line),
+        "description": "\n".join([" · ".join(hub_line),
+                                  *(channel_line(c) for c in status.channels)]),
         "color": colour,
         "fields": fields[:25],
         "footer": {"text": status.hub_name if len(fields) <= 25

@@ -204,10 +204,12 @@ class FakeDiscord:
     async def user_message(self, channel_id: str, content: str, user_id: str = "4242",
                            username: str = "owner", bot: bool = False,
                            role_ids: Sequence[str] = (), nick: str | None = None,
-                           deleted: bool = False) -> str:
+                           deleted: bool = False,
+                           embeds: Sequence[dict[str, Any]] = ()) -> str:
         """A person posts `content` in a channel: MESSAGE_CREATE to the connected bot.
 
-        `deleted`: the person deletes it at once, before the bot can answer it."""
+        `deleted`: the person deletes it at once, before the bot can answer it. `embeds`:
+        what bots and webhooks often post instead of (or besides) text."""
         conn = await self._live_connection()
         message_id = self._next_id()
         if not deleted:
@@ -215,7 +217,8 @@ class FakeDiscord:
         author = {"id": user_id, "username": username, "discriminator": "0",
                   "global_name": username, "avatar": None, **({"bot": True} if bot else {})}
         await self._dispatch(conn, "MESSAGE_CREATE", self._message_create(
-            conn, message_id, channel_id, author, content, list(role_ids), nick))
+            conn, message_id, channel_id, author, content, list(role_ids), nick,
+            embeds=list(embeds)))
         return message_id
 
     def _message_create(self, conn: _Connection, message_id: str, channel_id: str,
