@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -112,21 +112,26 @@ class HourMark:
     is_midnight: bool
 
 
-def hour_marks(start: float, now: float, zone: ZoneInfo, step_hours: int = 1
+def _local(at: float, zone: ZoneInfo | None) -> datetime:
+    """`at` on the wall clock of `zone` (None: the system's zone)."""
+    return datetime.fromtimestamp(at, tz=UTC).astimezone(zone)
+
+
+def hour_marks(start: float, now: float, zone: ZoneInfo | None, step_hours: int = 1
                ) -> list[HourMark]:
     """The full hours of `zone` in `(start, now]`, labelled every `step_hours` hours.
 
     Steps are in real time (3600 s), so a daylight-saving change gives 23 or 25 marks
     and labels that skip or repeat an hour, as the wall clock does.
     """
-    local = datetime.fromtimestamp(start, tz=zone)
+    local = _local(start, zone)
     first = local.replace(minute=0, second=0, microsecond=0)
     at = first.timestamp()
     while at <= start:
         at += 3600.0
     marks = []
     while at <= now:
-        moment = datetime.fromtimestamp(at, tz=zone)
+        moment = _local(at, zone)
         is_midnight = moment.hour == 0
         label = ""
         if is_midnight:
@@ -146,20 +151,22 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def timeline_png(history: Sequence[ComponentHistory], now: float, zone: ZoneInfo,
+def timeline_png(history: Sequence[ComponentHistory], now: float, zone: ZoneInfo | None,
                  width: int = DEFAULT_WIDTH) -> bytes:
-    """The picture as PNG bytes: one row per component, in the order given."""
+    """The picture as PNG bytes: one row per component, in the order given; times on the
+    wall clock of `zone` (None: the system's zone, as `[hub] timezone` means)."""
     return _png(timeline_image(history, now, zone, width))
 
 
-def timeline_image(history: Sequence[ComponentHistory], now: float, zone: ZoneInfo,
+def timeline_image(history: Sequence[ComponentHistory], now: float, zone: ZoneInfo | None,
                    width: int = DEFAULT_WIDTH) -> Image.Image:
     place = layout(history, now, width)
     image = Image.new("RGB", (place.width, place.height), BACKGROUND)
     draw = ImageDraw.Draw(image)
     font = _font(FONT_SIZE)
-    clock = datetime.fromtimestamp(now, tz=zone)
-    draw.text((8, 8), f"last 24 h · {zone.key}", fill=MUTED, font=font)
+    clock = _local(now, zone)
+    zone_name = zone.key if zone is not None else f"local time ({clock:%Z})"
+    draw.text((8, 8), f"last 24 h · {zone_name}", fill=MUTED, font=font)
     stamp = f"now {clock:%H:%M}"
     draw.text((place.right - draw.textlength(stamp, font=font), 8), stamp, fill=MUTED,
               font=font)

@@ -34,7 +34,7 @@ def history(component: str, *changes: tuple[float, HealthState]) -> ComponentHis
     return ComponentHistory(component, tuple(StateChange(at, state) for at, state in changes))
 
 
-def picture(histories: tuple[ComponentHistory, ...], zone: ZoneInfo = UTC,
+def picture(histories: tuple[ComponentHistory, ...], zone: ZoneInfo | None = UTC,
             width: int = 960) -> Image.Image:
     png = timeline_png(histories, NOW, zone, width=width)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -264,3 +264,18 @@ def test_journaled_transitions_seed_the_history_with_the_state_the_day_began_in(
                 (START + 2 * HOUR, ALERTING), (START + 4 * HOUR, RECOVERED),
                 (NOW - 60, HEALTHY)),
     )
+
+
+def test_without_a_configured_zone_the_marks_follow_the_systems_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        marks = hour_marks(START, NOW, None)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert len(marks) == 24
+    assert all(m.at % HOUR == 1800 for m in marks)
+    assert picture(KNOWN, zone=None).size == picture(KNOWN).size
