@@ -77,3 +77,10 @@ def test_the_status_page_token_is_a_secret_too(caplog):
     with caplog.at_level(logging.INFO, logger="test.secrets.token"):
         logger.info("GET /?token=%s", "page-token-123")
     assert caplog.records[0].getMessage() == "GET /?token=***"
+
+
+def test_an_unreadable_dotenv_is_a_clear_error_not_a_crash(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(b"DISCORD_BOT_TOKEN=\xff\xfe\n")
+    with pytest.raises(SecretsError, match=r"\.env: cannot read: not UTF-8 text"):
+        read_dotenv(dotenv)
