@@ -40,7 +40,8 @@ from hub.notify.outbox import Outbox
 from hub.notify.status import HubStatus
 from hub.notify.transport import ConsoleTransport, Transport
 from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport
-from hub.secrets import Secrets
+from hub.secrets import Secrets, SecretsError
+from hub.sources.channels import ChannelWatch, channel_watch
 from hub.status_recorder import StatusRecorder
 from hub.streams import health_notices, to_seconds
 from hub.web import StatusServer, StatusServerError
@@ -67,13 +68,15 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                      status: Callable[[], HubStatus | None] = lambda: None,
                      clock: Callable[[], float] = time.time,
                      report: Callable[[Outcome], None] | None = None,
-                     display: DisplayChannel | None = None) -> Transport:
+                     display: DisplayChannel | None = None,
+                     channels: ChannelWatch | None = None) -> Transport:
     """The bot when it has a token and a monitoring channel, else the webhook, else the console.
 
     The bot wins over a webhook because it does all the webhook does and answers `status`.
     `status`, `clock` and `report` are for the bot: where it reads the published
     `HubStatus`, the daemon's clock, and where its connection outcomes go. `display` is
-    the display channel (`DISCORD_CHANNEL_ID`), which only the bot can read.
+    the display channel (`DISCORD_CHANNEL_ID`), which only the bot can read, and
+    `channels` the watched channels (`[[channel]]`), which need the bot too.
     """
     api_base = secrets.discord_api_base or DEFAULT_API_BASE
     if secrets.discord_monitor_channel_id and not secrets.discord_bot_token:
@@ -84,6 +87,10 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
         log.warning("DISCORD_CHANNEL_ID is set, but display messages need the Discord bot "
                     "(DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID): nothing posted "
                     "there will reach the display")
+    if channels is not None and not has_bot:
+        raise StartupError("[[channel]] watches Discord channels through the bot: set "
+                           "DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID, or remove the "
+                           "[[channel]] tables")
     if has_bot:
         monitor_channel_id = int(secrets.discord_monitor_channel_id)
         if display is not None and display.channel_id == monitor_channel_id:
@@ -96,7 +103,7 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                                api_base=api_base,
                                gateway_url=secrets.discord_gateway_url or DEFAULT_GATEWAY_URL)
         return BotTransport(settings, status=status, clock=clock, report=report,
-                            display=display)
+                            display=display, channels=channels)
     if secrets.discord_webhook_url:
         return WebhookTransport(Webhook.parse(secrets.discord_webhook_url), api_base)
     if secrets.discord_bot_token:
@@ -156,8 +163,16 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     display = (DisplayChannel(int(secrets.discord_channel_id), messages,
                               config.messages or MessageSettings())
                if secrets.discord_channel_id else None)
+    try:
+        # Counted on this loop by the bot; each message republishes the status at once.
+        channels = channel_watch(config.channels, secrets, config.hub.zone(), now,
+                                 report=discord_outcomes.on_next,
+                                 on_change=lambda: publish_status())
+    except SecretsError as err:
+        raise StartupError(str(err)) from None
     transport = choose_transport(secrets, write, status=lambda: recorder.latest, clock=clock,
-                                 report=discord_outcomes.on_next, display=display)
+                                 report=discord_outcomes.on_next, display=display,
+                                 channels=channels)
     watches_discord = transport.name != "console"
     outbox = Outbox(state_dir / "outbox.sqlite")
     delivery = Delivery(outbox, transport, config.hub.name, clock,
@@ -169,6 +184,9 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     parts = world(config, scheduler)
     watched = (*parts.watched, *((Watched("discord", config.policy_for("discord")),)
                                  if watches_discord else ()))
+    # A channel watched for silence is a component; its messages are its outcomes.
+    watched += tuple(Watched(c.component, c.policy(config.policy_for(c.component)))
+                     for c in config.channels if c.silent_after_minutes is not None)
     needs_listener = config.heartbeats or any(t.is_pushed for t in config.thresholds)
     if needs_listener and not config.hub.http_listen:
         parts.close()
@@ -182,8 +200,10 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     def publish_status(_: object = None) -> None:
         """The owner's immutable picture for `status`, the page and /metrics (rule 2)."""
         latency = transport.latency_seconds if isinstance(transport, BotTransport) else None
-        recorder.publish(clock(), machines.snapshots(), delivery.status, outbox.depth(),
-                         discord_latency_seconds=latency)
+        at = clock()
+        recorder.publish(at, machines.snapshots(), delivery.status, outbox.depth(),
+                         discord_latency_seconds=latency,
+                         channels=channels.activity(at) if channels is not None else ())
 
     def accept(notice: Notice) -> None:
         outbox.put([notice])

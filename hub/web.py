@@ -94,6 +94,7 @@ REFUSED_REASONS = (RATE_LIMITED, INVALID)
 #: A pixel of the timeline is about 100 s: drawing it again more often shows nothing new
 #: (a state change makes a new picture at once).
 TIMELINE_REDRAW_SECONDS = 60
+_UTC = ZoneInfo("UTC")
 _NOTIFY_EXAMPLE = ('{"level": "warning", "service": "backup", "message": "disk 91% full"}')
 
 
@@ -184,6 +185,14 @@ def status_json(status: HubStatus, health: Health, now: float) -> dict[str, Any]
             "summary": notice_summary(n),
         } for n in status.recent_notices],
         "notices_by_kind": dict(status.notices_by_kind),
+        # Watched Discord channels: counters for the local day `day` ([hub] timezone).
+        "channels": [{
+            "name": c.name, "component": c.component or None, "day": c.day,
+            "messages_today": c.messages_today,
+            "keyword_matches_today": c.keyword_matches_today,
+            "keyword_matches": dict(c.keyword_counts),
+            "last_message_at": _iso(c.last_message_at),
+        } for c in status.channels],
     }
 
 
@@ -241,6 +250,7 @@ class StatusCollector(Collector):
         yield _labelled(GaugeMetricFamily("divoom_hub_monitor_value",
                                           "Latest value of each threshold monitor",
                                           labels=["component"]), status.values)
+        yield from channel_metrics(status)
         yield GaugeMetricFamily("divoom_hub_uptime_seconds", "Seconds since the hub started",
                                 value=status.at - status.started_at)
         yield GaugeMetricFamily("divoom_hub_status_age_seconds",
@@ -264,6 +274,27 @@ class DiagnosticsCollector(Collector):
             "Diagnostics (POST /api/notify) refused since start: rate_limited, invalid",
             labels=["reason"]),
             ((reason, float(self._refused[reason])) for reason in REFUSED_REASONS))
+
+
+def channel_metrics(status: HubStatus) -> Iterator[Metric]:
+    """Watched Discord channels' counters: gauges, as they fall to 0 at local midnight."""
+    if not status.channels:
+        return
+    yield _labelled(GaugeMetricFamily("divoom_hub_channel_messages_today",
+                                      "Messages posted today in each watched Discord channel",
+                                      labels=["channel"]),
+                    ((c.name, c.messages_today) for c in status.channels))
+    yield _labelled(GaugeMetricFamily("divoom_hub_channel_keyword_matches_today",
+                                      "Messages today matching a keyword, per watched channel",
+                                      labels=["channel"]),
+                    ((c.name, c.keyword_matches_today) for c in status.channels))
+    by_keyword = GaugeMetricFamily("divoom_hub_channel_keyword_messages_today",
+                                   "Messages today matching each keyword of a watched channel",
+                                   labels=["channel", "keyword"])
+    for c in status.channels:
+        for keyword, count in c.keyword_counts:
+            by_keyword.add_metric([c.name, keyword], count)
+    yield by_keyword
 
 
 def _labelled(family: GaugeMetricFamily | CounterMetricFamily,
@@ -496,7 +527,8 @@ class StatusServer:
         version = timeline_version(status, now)
         if self._timeline is None or self._timeline[0] != version:
             # A long, flapping history takes tens of ms to draw: not on the daemon's loop.
-            png = await asyncio.to_thread(timeline_png, status.history, now, self._zone)
+            png = await asyncio.to_thread(timeline_png, status.history, now,
+                                          self._zone or _UTC)
             self._timeline = (version, png)
         return web.Response(body=self._timeline[1], content_type="image/png",
                             headers={"Cache-Control": "no-store"})
