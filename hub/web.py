@@ -94,7 +94,6 @@ REFUSED_REASONS = (RATE_LIMITED, INVALID)
 #: A pixel of the timeline is about 100 s: drawing it again more often shows nothing new
 #: (a state change makes a new picture at once).
 TIMELINE_REDRAW_SECONDS = 60
-_UTC = ZoneInfo("UTC")
 _NOTIFY_EXAMPLE = ('{"level": "warning", "service": "backup", "message": "disk 91% full"}')
 
 
@@ -527,8 +526,7 @@ class StatusServer:
         version = timeline_version(status, now)
         if self._timeline is None or self._timeline[0] != version:
             # A long, flapping history takes tens of ms to draw: not on the daemon's loop.
-            png = await asyncio.to_thread(timeline_png, status.history, now,
-                                          self._zone or _UTC)
+            png = await asyncio.to_thread(timeline_png, status.history, now, self._zone)
             self._timeline = (version, png)
         return web.Response(body=self._timeline[1], content_type="image/png",
                             headers={"Cache-Control": "no-store"})
