@@ -22,7 +22,7 @@ from hub.cli import main
 from hub.config import Config, load_config
 from hub.replay import ReplayEvent, notice_record, parse_history, replay
 from machines import Policy
-from tests.machines.test_properties import Scenario, drive, policies
+from tests.machines.test_properties import HALF, Scenario, drive, policies
 
 #: Any component name may appear in a history; these need quoting in TOML.
 NAMES = ("bus", "my api", "æøå", "api.example.org")
@@ -93,6 +93,7 @@ def per_machine(lines: Iterable[dict]) -> dict[tuple[str, str], list[dict]]:
     return groups
 
 
+@HALF
 @given(events=histories(), config=configs(), extra=st.sampled_from([0, 30, 5000]))
 def test_replay_is_deterministic_through_written_config_history_and_command_line(
         events, config, extra):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from hypothesis import given, reject
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from reactivex import Subject, abc
 from reactivex.testing import TestScheduler
@@ -39,6 +39,8 @@ ERRORS = ("timeout", "connect", "http_503")
 #: Backoffs whose powers are exact binary fractions, so reminder times are exact floats
 #: and "the spacing follows the backoff exactly" can be checked with `==`.
 DYADIC_BACKOFFS = (1, 1.25, 1.5, 2, 3)
+#: The heaviest properties run half the profile's examples, to keep the suite under a minute.
+HALF = settings(max_examples=max(1, settings().max_examples // 2))
 #: Whole backoffs keep every due time on whole microseconds, which the virtual
 #: schedulers represent exactly (they keep datetimes).
 WHOLE_BACKOFFS = (1, 2, 3)
@@ -363,6 +365,7 @@ def test_restoring_a_snapshot_at_any_step_yields_the_same_future_notices(scenari
     assert [e.notice for e in drive(scenario, restart_after_step=step)] == [e.notice for e in run]
 
 
+@HALF
 @given(scenarios(backoffs=WHOLE_BACKOFFS))
 def test_the_reactive_wiring_emits_what_the_rules_say(scenario):
     # Within a component the order is the contract; across components at one instant

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -265,3 +266,7 @@ class HealthMachinesComparison(RuleBasedStateMachine):
 
 
 TestHealthMachinesAgainstReference = HealthMachinesComparison.TestCase
+# Half the profile's examples (each is up to `stateful_step_count` steps), to keep the
+# suite under a minute.
+TestHealthMachinesAgainstReference.settings = settings(
+    max_examples=max(1, settings().max_examples // 2))
