@@ -34,6 +34,7 @@ from hub.display.loop import display_outcomes
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
+from hub.journal import BEAT_SECONDS, Journal, JournaledMachines
 from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, BotTransport
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
 from hub.notify.outbox import Outbox
@@ -46,7 +47,7 @@ from hub.status_recorder import StatusRecorder
 from hub.streams import health_notices, to_seconds
 from hub.web import StatusServer, StatusServerError
 from hub.world import Watched, WorldFactory, real_world
-from machines import HealthMachines, Notice, NoticeKind, Outcome
+from machines import Notice, NoticeKind, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +194,13 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         outbox.close()
         raise StartupError("heartbeat monitors and pushed thresholds report to the status "
                            "server: set [hub] http_listen (e.g. \"127.0.0.1:8787\")")
-    machines = HealthMachines()
+    # Machine state and history journaled beside the outbox: a restart resumes open
+    # incidents, and a gap is reported once (hub/journal.py, docs/restart.md).
+    journal = Journal(state_dir / "outbox.sqlite", history_days=config.hub.history_days)
+    machines = JournaledMachines(journal)
     for component in watched:
         machines.add(component.name, component.policy, now)
+    machines.resume(now, config.hub.name)
 
     def publish_status(_: object = None) -> None:
         """The owner's immutable picture for `status`, the page and /metrics (rule 2)."""
@@ -241,6 +246,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
 
     subscription: abc.DisposableBase | None = None
     publishing: abc.DisposableBase | None = None
+    beating: abc.DisposableBase | None = None
     delivering = asyncio.Event()
     delivery_task: asyncio.Task[None] | None = None
     try:
@@ -263,6 +269,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         ).pipe(ops.observe_on(scheduler), ops.do_action(seen))
         subscription = health_notices(outcomes, machines, scheduler).subscribe(accept, on_error)
         publishing = scheduler.schedule_periodic(STATUS_PUBLISH_SECONDS, publish_status)
+        beating = scheduler.schedule_periodic(BEAT_SECONDS, lambda _: machines.beat(clock()))
         if isinstance(transport, BotTransport):
             transport.start()
         delivery_task = asyncio.create_task(delivery.run(delivering), name="delivery")
@@ -270,7 +277,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
             on_ready(info)
         await stop.wait()
     finally:
-        for disposable in (subscription, publishing):
+        for disposable in (subscription, publishing, beating):
             if disposable is not None:
                 disposable.dispose()
         parts.close()
@@ -279,10 +286,12 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
             await server.stop()
         accept(Notice(kind=NoticeKind.STOPPED, component=config.hub.name, at=clock(),
                       details=(("reason", "pipeline error" if failures else "stop requested"),)))
+        machines.save(clock())  # every snapshot exact, and the stop marked clean
         delivering.set()
         if delivery_task is not None:
             await delivery_task
         await delivery.drain(drain_seconds)
         await transport.close()
         outbox.close()
+        journal.close()
     return EXIT_FAILURE if failures else EXIT_OK

@@ -142,9 +142,11 @@ def test_pending_notices_survive_kill_9_and_go_out_after_restart(tmp_path, fault
         fake.call(lambda: fake.fake.fail_always(None))
         target.status = 200
         with daemon(config, fake.fake.api_base, log) as second:
+            # The restart resumes the alert's incident (hub/journal.py): once the target
+            # answers, it recovers, and then the kill is reported in one offline notice.
             delivered = fake.wait_until(
-                lambda f: len([t for t, _ in posted(f.messages[len(before):])
-                               if "started" in t]) >= 2, WAIT_SECONDS)
+                lambda f: any("offline" in t for t, _ in posted(f.messages[len(before):])),
+                WAIT_SECONDS)
             assert delivered, log.read_text(errors="replace")
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=WAIT_SECONDS) == 0, log.read_text(errors="replace")
@@ -152,10 +154,11 @@ def test_pending_notices_survive_kill_9_and_go_out_after_restart(tmp_path, fault
 
     again = posted(after)
     # After the restart: every pending notice exactly once, first and in order, then the
-    # second run's own started and stopped.
+    # second run's own started, the recovery, the offline notice and stopped.
     assert again[:len(pending)] == pending
-    (started, stopped) = again[len(pending):]
+    (started, recovered, offline, stopped) = again[len(pending):]
     assert "started" in started[0] and "stopped" in stopped[0]
+    assert "web recovered" in recovered[0] and "offline" in offline[0]
     assert len(set(again)) == len(again)
     # Before the kill, Discord posted only what it accepted without the hub hearing so
     # (each such attempt is one extra copy); none of it had been acknowledged, so all of
