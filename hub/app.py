@@ -141,6 +141,20 @@ class DaemonInfo:
         return (*page, ("frames", str(self.frame_path)))
 
 
+def prepare_state_dir(state_dir: Path) -> Path:
+    """Create `state_dir` and prove it writable, or say clearly why not (a StartupError)."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        probe = state_dir / ".writable"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise StartupError(f"[hub] state_dir {state_dir}: cannot write there ({err.strerror}); "
+                           "the outbox and frames live there, so the hub's user must own "
+                           "it") from None
+    return state_dir
+
+
 async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], None],
                      stop: asyncio.Event, *, world: WorldFactory = real_world,
                      drain_seconds: float = DRAIN_SECONDS,
@@ -157,7 +171,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         return to_seconds(scheduler.now)
 
     now = clock()
-    state_dir = config.hub.state_dir
+    state_dir = prepare_state_dir(config.hub.state_dir)
     recorder = StatusRecorder(config.hub.name, now)
     discord_outcomes: Subject[Outcome] = Subject()
     messages = MessageBoard(state_dir)

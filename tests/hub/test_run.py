@@ -152,3 +152,16 @@ def test_bad_config_exits_with_usage_error_naming_the_key(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert str(config) in done.stderr and "url" in done.stderr
+
+
+def test_a_state_dir_that_cannot_be_written_is_a_usage_error_naming_it(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the state directory should be", encoding="utf-8")
+    config = tmp_path / "hub.toml"
+    config.write_text(f"[hub]\nstate_dir = '{blocker / 'state'}'\nhttp_listen = ''\n",
+                      encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "hub", "run", "-c", str(config)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"state_dir {blocker / 'state'}: cannot write there" in done.stderr
+    assert "Traceback" not in done.stderr
