@@ -2,9 +2,9 @@
 
 Compares the journal's schedule (a transition at once, quiet changes with a beat every
 30 s) with what writing a snapshot on every poll would cost. Bytes are counted from
-/proc/self/io (`wchar`: bytes passed to write()), fsyncs by counting the calls SQLite
-makes is not possible from Python, so the synchronous mode says it: NORMAL in WAL mode
-fsyncs only at checkpoints. Run: `.venv/bin/python bench/journal_wear.py`.
+/proc/self/io (`wchar`: bytes passed to write(), checkpoints included). Fsyncs are not
+counted: the journal's `synchronous=NORMAL` in WAL mode fsyncs only at checkpoints.
+Run: `.venv/bin/python bench/journal_wear.py`.
 """
 
 from __future__ import annotations

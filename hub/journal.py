@@ -188,13 +188,17 @@ class Journal:
     def history(self, since: float = -math.inf,
                 component: str | None = None) -> list[Transition]:
         """Transitions at or after `since`, oldest first (optionally of one component)."""
-        query = ("SELECT component, from_state, to_state, at, notices FROM journal_history "
-                 "WHERE at >= ?")
-        args: list[Any] = [since if math.isfinite(since) else -1e300]
+        where: list[str] = ["1"]
+        args: list[float | str] = []
+        if since > -math.inf:
+            where.append("at >= ?")
+            args.append(since)
         if component is not None:
-            query += " AND component = ?"
+            where.append("component = ?")
             args.append(component)
-        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        rows = self._db.execute(
+            "SELECT component, from_state, to_state, at, notices FROM journal_history "
+            f"WHERE {' AND '.join(where)} ORDER BY id", args).fetchall()
         return [Transition(component=row[0], from_state=HealthState(row[1]),
                            to_state=HealthState(row[2]), at=row[3],
                            notices=tuple(Notice.from_dict(n) for n in json.loads(row[4])))
