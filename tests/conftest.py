@@ -3,10 +3,12 @@
 `default` is what every run (and CI) uses: enough examples to mean something, and no
 per-example deadline because the CI machine is slow and shared, so a deadline would only
 measure the neighbours. `thorough` is for a maintainer changing the rules:
-`HYPOTHESIS_PROFILE=thorough pytest tests/machines tests/hub/test_replay_properties.py`.
+`HYPOTHESIS_PROFILE=thorough pytest -o timeout=900 tests/machines
+tests/hub/test_replay_properties.py` (ten times the examples: several minutes, so the
+60 s per-test timeout is raised).
 
 Property tests take their example counts from the loaded profile (never a fixed
-`max_examples`), so `thorough` really runs more.
+`max_examples`; the heaviest take half of it), so `thorough` really runs more.
 """
 
 from __future__ import annotations
