@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import reactivex
 from reactivex import Subject, abc
@@ -70,14 +71,16 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                      clock: Callable[[], float] = time.time,
                      report: Callable[[Outcome], None] | None = None,
                      display: DisplayChannel | None = None,
-                     channels: ChannelWatch | None = None) -> Transport:
+                     channels: ChannelWatch | None = None,
+                     zone: ZoneInfo | None = None) -> Transport:
     """The bot when it has a token and a monitoring channel, else the webhook, else the console.
 
     The bot wins over a webhook because it does all the webhook does and answers `status`.
     `status`, `clock` and `report` are for the bot: where it reads the published
     `HubStatus`, the daemon's clock, and where its connection outcomes go. `display` is
     the display channel (`DISCORD_CHANNEL_ID`), which only the bot can read, and
-    `channels` the watched channels (`[[channel]]`), which need the bot too.
+    `channels` the watched channels (`[[channel]]`), which need the bot too. `zone` is
+    `[hub] timezone` (None: the system's), the wall clock of the `status` reply's picture.
     """
     api_base = secrets.discord_api_base or DEFAULT_API_BASE
     if secrets.discord_monitor_channel_id and not secrets.discord_bot_token:
@@ -104,7 +107,7 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                                api_base=api_base,
                                gateway_url=secrets.discord_gateway_url or DEFAULT_GATEWAY_URL)
         return BotTransport(settings, status=status, clock=clock, report=report,
-                            display=display, channels=channels)
+                            display=display, channels=channels, zone=zone)
     if secrets.discord_webhook_url:
         return WebhookTransport(Webhook.parse(secrets.discord_webhook_url), api_base)
     if secrets.discord_bot_token:
@@ -187,7 +190,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         raise StartupError(str(err)) from None
     transport = choose_transport(secrets, write, status=lambda: recorder.latest, clock=clock,
                                  report=discord_outcomes.on_next, display=display,
-                                 channels=channels)
+                                 channels=channels, zone=config.hub.zone())
     watches_discord = transport.name != "console"
     outbox = Outbox(state_dir / "outbox.sqlite")
     delivery = Delivery(outbox, transport, config.hub.name, clock,

@@ -9,7 +9,12 @@ It does three things on the daemon's event loop:
   retryable; a 429 becomes `RateLimited` with Discord's `retry_after`;
 * **answers** `status` in the monitoring channel and `/status` (synced once per process at
   start-up) with the status embed, built from the `HubStatus` the daemon publishes — never
-  from the machines themselves (see `hub.notify.commands` for channel and rate rules);
+  from the machines themselves (see `hub.notify.commands` for channel and rate rules) —
+  and the 24-hour timeline picture (`hub.timeline`) attached as `timeline.png` and shown
+  as the embed's image. The picture is drawn on a worker thread, never on the loop; a
+  drawing that fails costs the picture, never the reply. `/status` must be answered
+  within Discord's 3 s: when the picture is not ready within `SLASH_DRAW_BUDGET_SECONDS`
+  the bot defers ("thinking…") and sends the reply as the follow-up once it is;
 * **hands display-channel posts** (`DISCORD_CHANNEL_ID`) to the `DisplayChannel` it was
   given (`hub.display.messages`: who may post, what a post means, the `MessageBoard`) and
   replies to the poster with its short answer, without pinging anyone. The two channels
@@ -47,13 +52,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import discord
@@ -62,6 +69,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from hub.history import ComponentHistory
 from hub.notify.commands import Decision, RateLimiter, StatusCommands, Verdict
 from hub.notify.embeds import duration
 from hub.notify.status import HubStatus, status_embed
@@ -72,6 +80,7 @@ from hub.notify.transport import (
     RetryableError,
     TransportError,
 )
+from hub.timeline import timeline_png
 from machines import Notice, Outcome
 
 if TYPE_CHECKING:
@@ -103,6 +112,14 @@ DOWN_REPORT_SECONDS = 20.0
 #: Discord's own wait for the guild list after READY; tests make it tiny.
 GUILD_READY_TIMEOUT_SECONDS = 2.0
 COMPONENT = "discord"
+#: The status reply's picture: the attachment's name and the embed image that shows it.
+TIMELINE_FILENAME = "timeline.png"
+#: Discord drops an interaction not answered within 3 s. The picture takes ≈ 15–130 ms on
+#: the development machine (5 to 20 components, up to a change a minute all day), several
+#: times that on a small Pi, and may wait for a worker thread busy with a slow poll: when
+#: it is not ready in this long, /status defers and follows up, leaving ≥ 2 s for the
+#: round trip of the deferral itself.
+SLASH_DRAW_BUDGET_SECONDS = 1.0
 
 _NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -152,7 +169,11 @@ class BotTransport:
                  guild_ready_timeout: float = GUILD_READY_TIMEOUT_SECONDS,
                  display: DisplayChannel | None = None,
                  display_replies: RateLimiter | None = None,
-                 channels: ChannelWatch | None = None) -> None:
+                 channels: ChannelWatch | None = None,
+                 zone: ZoneInfo | None = None,
+                 draw_timeline: Callable[[Sequence[ComponentHistory], float, ZoneInfo | None],
+                                         bytes] = timeline_png,
+                 slash_draw_budget_seconds: float = SLASH_DRAW_BUDGET_SECONDS) -> None:
         if display is not None and display.channel_id == settings.monitor_channel_id:
             raise ValueError("the display channel and the monitoring channel must differ")
         if channels is not None and (settings.monitor_channel_id in channels or (
@@ -171,6 +192,12 @@ class BotTransport:
         self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._guild_ready_timeout = guild_ready_timeout
+        # The picture's wall clock (`[hub] timezone`; None: the system's zone), its
+        # renderer, and how long /status waits for it before deferring.
+        self._zone = zone
+        self._draw_timeline = draw_timeline
+        self._slash_draw_budget_seconds = slash_draw_budget_seconds
+        self._drawing_failed = False
         self._endpoints = contextlib.ExitStack()
         self._client: _HubClient | None = None
         self._logged_in = False
@@ -405,12 +432,29 @@ class BotTransport:
 
     # --- the status command -----------------------------------------------------------------
 
-    def _status_embed(self) -> discord.Embed | None:
+    def _current_status(self) -> HubStatus | None:
+        """The published status, stamped now and with the live gateway latency."""
         status = self._status()
         if status is None:
             return None
-        return discord.Embed.from_dict(status_embed(replace(
-            status, at=self._clock(), discord_latency_seconds=self.latency_seconds)))
+        return replace(status, at=self._clock(), discord_latency_seconds=self.latency_seconds)
+
+    async def _draw(self, status: HubStatus) -> bytes | None:
+        """The timeline picture, drawn on a worker thread; None when drawing failed."""
+        try:
+            png = await asyncio.to_thread(self._draw_timeline, status.history, status.at,
+                                          self._zone)
+        except Exception:  # noqa: BLE001 - the picture is an extra: whatever breaks it
+            # must cost the picture, never the status reply; logged once per outbreak.
+            if not self._drawing_failed:
+                log.exception("drawing the timeline picture failed; the status reply goes "
+                              "out without it")
+            self._drawing_failed = True
+            return None
+        if self._drawing_failed:
+            log.info("drawing the timeline picture works again")
+            self._drawing_failed = False
+        return png
 
     async def _on_message(self, message: discord.Message) -> None:
         if self._channels is not None and message.channel.id in self._channels:
@@ -432,13 +476,15 @@ class BotTransport:
             log.info("status command over the per-person limit; not answered")
         if decision.verdict is not Verdict.REPLY:
             return
-        embed = self._status_embed()
+        status = self._current_status()
         try:
-            if embed is None:
+            if status is None:
                 await message.channel.send("The hub is still starting.",
                                            allowed_mentions=_NO_MENTIONS)
             else:
-                await message.channel.send(embed=embed, allowed_mentions=_NO_MENTIONS)
+                embed, files = status_reply(status, await self._draw(status))
+                await message.channel.send(embed=embed, files=files,
+                                           allowed_mentions=_NO_MENTIONS)
         except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
             log.warning("could not answer the status command: %s", _describe(err))
 
@@ -497,13 +543,41 @@ class BotTransport:
             await interaction.response.send_message(decision.refusal_text(), ephemeral=True,
                                                     allowed_mentions=_NO_MENTIONS)
             return
-        embed = self._status_embed()
-        if embed is None:
+        status = self._current_status()
+        if status is None:
             await interaction.response.send_message("The hub is still starting.",
                                                     ephemeral=True,
                                                     allowed_mentions=_NO_MENTIONS)
             return
-        await interaction.response.send_message(embed=embed, allowed_mentions=_NO_MENTIONS)
+        drawing = asyncio.create_task(self._draw(status), name="status-timeline")
+        try:
+            done, _ = await asyncio.wait([drawing],
+                                         timeout=self._slash_draw_budget_seconds)
+            if done:
+                embed, files = status_reply(status, drawing.result())
+                await interaction.response.send_message(embed=embed, files=files,
+                                                        allowed_mentions=_NO_MENTIONS)
+                return
+            # Too slow for Discord's 3 s deadline: show "thinking…", then follow up.
+            await interaction.response.defer(thinking=True)
+            embed, files = status_reply(status, await drawing)
+            await interaction.followup.send(embed=embed, files=files,
+                                            allowed_mentions=_NO_MENTIONS)
+        finally:
+            if not drawing.done():  # the answer failed: nobody will see the picture
+                drawing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await drawing
+
+
+def status_reply(status: HubStatus, png: bytes | None
+                 ) -> tuple[discord.Embed, list[discord.File]]:
+    """The status embed, with the timeline picture attached and shown when there is one."""
+    embed = discord.Embed.from_dict(status_embed(status))
+    if png is None:
+        return embed, []
+    embed.set_image(url=f"attachment://{TIMELINE_FILENAME}")
+    return embed, [discord.File(io.BytesIO(png), filename=TIMELINE_FILENAME)]
 
 
 class _HubClient(discord.Client):

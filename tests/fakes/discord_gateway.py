@@ -5,11 +5,23 @@ The real discord.py client talks to it over HTTP and a plain `ws://` websocket o
 
 * REST under `/api/v10`: `GET /users/@me`, `GET /oauth2/applications/@me`,
   `GET /gateway` and `/gateway/bot`, `GET /channels/{id}`,
-  `POST /channels/{id}/messages`, `PUT /applications/{id}/commands` (command sync) and
-  `POST /interactions/{id}/{token}/callback`. Every request needs `Authorization: Bot
-  <token>` (401 otherwise, as Discord answers). JSON goes out with `Content-Type`
+  `POST /channels/{id}/messages`, `PUT /applications/{id}/commands` (command sync),
+  `POST /interactions/{id}/{token}/callback` and the interaction's follow-up
+  `POST /webhooks/{application id}/{token}`. Every request needs `Authorization: Bot
+  <token>` (401 otherwise, as Discord answers), except the two interaction routes, which
+  the interaction's token in the path authorises. JSON goes out with `Content-Type`
   exactly `application/json` — discord.py reads nothing else as JSON — and a 429
   carries `Via` (without it discord.py takes the 429 for a Cloudflare ban).
+* Files come as Discord takes them: `multipart/form-data` with a `payload_json` part (the
+  JSON body) and one `files[n]` part per file, each with a filename; `attachments` in the
+  JSON may name them (`{"id": n, "filename": …}`, `id` = the `n` of `files[n]`). The
+  fake records each file's bytes (`Recorded.files`), refuses a file over 10 MiB with 413,
+  and answers with the message's `attachments` and its embeds' `attachment://name` urls
+  turned into CDN urls, as Discord does. It is stricter than Discord in one way: an embed
+  url `attachment://name` that names no attached file is refused with 400 (Discord would
+  post the message with a broken image), so a test sees the mistake.
+* An interaction is answered once (a second callback: 400, "already acknowledged"); a
+  follow-up needs a callback first and a token the fake issued (404 otherwise).
 * Gateway at `/gateway`: HELLO (op 10) → the client's heartbeats get ACKs (op 11) →
   IDENTIFY (op 2; a wrong token closes with 4004, a privileged intent the application
   lacks closes with 4014) → READY → GUILD_CREATE; RESUME (op 6) gets RESUMED, or
@@ -32,12 +44,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 API = "/api/v10"
 #: Discord's flag bits for the Message Content intent on an application (granted, or
@@ -47,6 +60,10 @@ FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
 INTENT_MESSAGE_CONTENT = 1 << 15
 WAIT_SECONDS = 10.0
 MAX_CONTENT_CHARS = 2000
+#: Discord's upload limit for a server without boosts (also `attachment_size_limit`).
+MAX_FILE_BYTES = 10 * 1024 * 1024
+CDN = "https://cdn.discordapp.com/attachments"
+_FILE_FIELD = re.compile(r"files\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -71,14 +88,37 @@ class Reply:
         return cls(0, reset=True)
 
 
+@dataclass(frozen=True)
+class AttachedFile:
+    """One `files[n]` part of a multipart request, as received."""
+
+    index: int
+    filename: str
+    content_type: str
+    data: bytes
+
+
 @dataclass
 class Recorded:
     method: str
     path: str
     query: dict[str, str]
     authorization: str
-    body: Any
+    body: Any  # the JSON body; of a multipart request, its `payload_json`
     status: int = 0  # what the fake answered (0 while the request is being handled)
+    files: list[AttachedFile] = field(default_factory=list)
+
+    def file(self, filename: str) -> bytes:
+        """The bytes of the attached file of that name (KeyError if none)."""
+        names = _attached_names(_message_of(self.path, self.body), self.files)
+        return next(f.data for f in self.files if names[f.index] == filename)
+
+
+@dataclass
+class _Interaction:
+    id: str
+    channel_id: str
+    response_type: int | None = None  # the callback's type, once answered
 
 
 @dataclass
@@ -131,6 +171,7 @@ class FakeDiscord:
         self.resumes: list[dict[str, Any]] = []
         self.heartbeats = 0
         self.commands: list[dict[str, Any]] = []
+        self._interactions: dict[str, _Interaction] = {}  # by token
         self.resumable = True
         self._sessions: set[str] = set()
         self._session_intents: dict[str, int] = {}  # a resumed session keeps its intents
@@ -179,11 +220,26 @@ class FakeDiscord:
     def embeds_in(self, channel_id: str) -> list[dict[str, Any]]:
         return [e for body in self.posts_to(channel_id) for e in body.get("embeds", [])]
 
+    def message_posts(self, channel_id: str) -> list[Recorded]:
+        """The accepted message posts in a channel, in order, with their files."""
+        return [r for r in self.requests
+                if r.method == "POST" and r.path == f"{API}/channels/{channel_id}/messages"
+                and r.status == 200]
+
     def interaction_callbacks(self) -> list[dict[str, Any]]:
         """Bodies of the interaction responses Discord accepted, in order."""
-        return [r.body for r in self.requests
-                if r.method == "POST" and r.path.startswith(f"{API}/interactions/")
-                and r.status == 200]
+        return [r.body for r in self.interaction_requests() if "/interactions/" in r.path]
+
+    def followups(self) -> list[dict[str, Any]]:
+        """Bodies of the accepted interaction follow-ups (after a deferred response)."""
+        return [r.body for r in self.interaction_requests() if "/webhooks/" in r.path]
+
+    def interaction_requests(self) -> list[Recorded]:
+        """Accepted interaction callbacks and follow-ups, in order, with their files."""
+        return [r for r in self.requests
+                if r.method == "POST" and r.status == 200
+                and (r.path.startswith(f"{API}/interactions/")
+                     or r.path.startswith(f"{API}/webhooks/{self.application_id}/"))]
 
     def requests_to(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path == API + path]
@@ -224,7 +280,8 @@ class FakeDiscord:
     def _message_create(self, conn: _Connection, message_id: str, channel_id: str,
                         author: dict[str, Any], content: str, role_ids: list[str],
                         nick: str | None = None, embeds: list[Any] | None = None,
-                        reference: dict[str, Any] | None = None) -> dict[str, Any]:
+                        reference: dict[str, Any] | None = None,
+                        attachments: list[Any] | None = None) -> dict[str, Any]:
         # Without the Message Content intent Discord blanks the text (and embeds) of
         # messages that neither mention the bot nor are its own.
         readable = bool(conn.intents & INTENT_MESSAGE_CONTENT) \
@@ -236,7 +293,8 @@ class FakeDiscord:
                        "deaf": False, "mute": False, "flags": 0},
             "content": content if readable else "", "timestamp": _now_iso(),
             "edited_timestamp": None, "tts": False, "mention_everyone": False,
-            "mentions": [], "mention_roles": [], "attachments": [],
+            "mentions": [], "mention_roles": [],
+            "attachments": (attachments or []) if readable else [],
             "embeds": (embeds or []) if readable else [], "pinned": False,
             "type": 19 if reference else 0, "flags": 0,
             **({"message_reference": reference} if reference else {}),
@@ -248,6 +306,8 @@ class FakeDiscord:
         conn = await self._live_connection()
         interaction_id = self._next_id()
         command = next(c for c in self.commands if c["name"] == name)
+        token = f"interaction-token-{interaction_id}"
+        self._interactions[token] = _Interaction(interaction_id, channel_id)
         await self._dispatch(conn, "INTERACTION_CREATE", {
             "id": interaction_id, "application_id": self.application_id, "type": 2,
             "data": {"id": command["id"], "name": name, "type": 1},
@@ -257,7 +317,7 @@ class FakeDiscord:
                                 "global_name": username, "avatar": None},
                        "roles": [], "joined_at": _now_iso(), "deaf": False, "mute": False,
                        "flags": 0, "permissions": "2147483647"},
-            "token": f"interaction-token-{interaction_id}", "version": 1,
+            "token": token, "version": 1,
             "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
             "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
             "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
@@ -387,14 +447,18 @@ class FakeDiscord:
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         body: Any = None
-        if request.can_read_body:
+        files: list[AttachedFile] = []
+        refused: web.Response | None = None
+        if request.content_type == "multipart/form-data":
+            body, files, refused = await _read_multipart(request)
+        elif request.can_read_body:
             raw = await request.read()
             body = json.loads(raw) if raw and request.content_type == "application/json" \
                 else raw.decode(errors="replace")
         record = Recorded(request.method, request.path, dict(request.query),
-                          request.headers.get("Authorization", ""), body)
+                          request.headers.get("Authorization", ""), body, files=files)
         self.requests.append(record)
-        response = await self._answer(request, record)
+        response = refused or await self._answer(request, record)
         record.status = response.status
         self._note()
         return response
@@ -402,12 +466,20 @@ class FakeDiscord:
     async def _answer(self, request: web.Request, record: Recorded) -> web.StreamResponse:
         route = request.path[len(API):]
         body = record.body
-        # Interaction callbacks are authorised by the interaction's token in the path,
-        # not by the bot token (Discord: "does not require authentication").
+        # Interaction callbacks and follow-ups are authorised by the interaction's token
+        # in the path, not by the bot token (Discord: "does not require authentication").
         if record.authorization != f"Bot {self.token}" \
-                and not route.startswith("/interactions/"):
+                and not route.startswith(("/interactions/", "/webhooks/")):
             return _json(401, {"message": "401: Unauthorized", "code": 0})
         parts = route.strip("/").split("/")
+        if request.method == "POST" and (parts[0] in ("channels", "interactions", "webhooks")):
+            message = _message_of(request.path, body)
+            if not isinstance(message, dict):
+                return _form_error({"_errors": [{"code": "DICT_TYPE_CONVERT",
+                                                 "message": "Only dictionaries may be used."}]})
+            refused = _attachment_refusal(message, record.files)
+            if refused is not None:
+                return refused
         if request.method == "GET" and route == "/users/@me":
             return _json(200, self.bot_user)
         if request.method == "GET" and route == "/oauth2/applications/@me":
@@ -418,11 +490,13 @@ class FakeDiscord:
         if request.method == "GET" and parts[0] == "channels" and len(parts) == 2:
             return self._get_channel(parts[1])
         if request.method == "POST" and parts[0] == "channels" and parts[2:] == ["messages"]:
-            return await self._post_message(request, parts[1], body)
+            return await self._post_message(request, parts[1], body, record.files)
         if request.method == "PUT" and parts[0] == "applications" and parts[2:] == ["commands"]:
             return self._sync_commands(body)
         if request.method == "POST" and parts[0] == "interactions" and parts[3:] == ["callback"]:
-            return self._interaction_callback(parts[1], body)
+            return self._interaction_callback(parts[1], parts[2], body, record.files)
+        if request.method == "POST" and parts[0] == "webhooks" and len(parts) == 3:
+            return self._followup(parts[1], parts[2], body, record.files)
         return _json(404, {"message": "404: Not Found", "code": 0})
 
     def _application(self) -> dict[str, Any]:
@@ -442,8 +516,8 @@ class FakeDiscord:
             return _json(403, {"message": "Missing Access", "code": 50001})
         return _json(404, {"message": "Unknown Channel", "code": 10003})
 
-    async def _post_message(self, request: web.Request, channel_id: str,
-                            body: Any) -> web.StreamResponse:
+    async def _post_message(self, request: web.Request, channel_id: str, body: Any,
+                            files: list[AttachedFile]) -> web.StreamResponse:
         if self.message_replies:
             reply = self.message_replies.pop(0)
             if reply.reset:
@@ -458,20 +532,20 @@ class FakeDiscord:
         assert isinstance(body, dict)
         refused = self._refusal(channel_id, body)
         if refused is not None:
-            return _json(400, {"message": "Invalid Form Body", "code": 50035,
-                               "errors": refused})
+            return _form_error(refused)
         reference = body.get("message_reference")
         if reference is not None \
                 and self._messages.get(str(reference.get("message_id"))) != channel_id:
             reference = None  # fail_if_not_exists false: posted as a plain message
         message_id = self._next_id()
         self._messages[message_id] = channel_id
+        attachments, embeds = self._uploaded(channel_id, body, files)
         message = {
             "id": message_id, "channel_id": channel_id, "guild_id": self.guild_id,
             "author": self.bot_user, "content": body.get("content", ""),
             "timestamp": _now_iso(), "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
-            "embeds": body.get("embeds", []), "pinned": False,
+            "mention_everyone": False, "mentions": [], "mention_roles": [],
+            "attachments": attachments, "embeds": embeds, "pinned": False,
             "type": 19 if reference else 0, "flags": 0,
             **({"message_reference": {**reference, "type": 0}} if reference else {}),
         }
@@ -481,7 +555,8 @@ class FakeDiscord:
                      if c.identified.is_set() and not c.ws.closed]:
             await self._dispatch(conn, "MESSAGE_CREATE", self._message_create(
                 conn, message_id, channel_id, self.bot_user, message["content"], [],
-                embeds=message["embeds"], reference=message.get("message_reference")))
+                embeds=message["embeds"], reference=message.get("message_reference"),
+                attachments=message["attachments"]))
         return _json(200, message, {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "4",
                                     "X-RateLimit-Reset-After": "1.0",
                                     "X-RateLimit-Bucket": "fake-channel-messages"})
@@ -507,24 +582,161 @@ class FakeDiscord:
                           "version": self._next_id(), "type": c.get("type", 1)} for c in body]
         return _json(200, self.commands)
 
-    def _interaction_callback(self, interaction_id: str, body: Any) -> web.Response:
-        data = body.get("data", {}) if isinstance(body, dict) else {}
+    def _interaction_callback(self, interaction_id: str, token: str, body: Any,
+                              files: list[AttachedFile]) -> web.Response:
+        interaction = self._interactions.get(token)
+        if interaction is None or interaction.id != interaction_id:
+            return _json(404, {"message": "Unknown interaction", "code": 10062})
+        if interaction.response_type is not None:
+            return _json(400, {"message": "Interaction has already been acknowledged.",
+                               "code": 40060})
+        response_type = int(body.get("type", 4))
+        interaction.response_type = response_type
+        data = body.get("data") or {}
         ephemeral = bool(int(data.get("flags", 0) or 0) & 64)
-        message_id = self._next_id()
+        message = self._bot_message(interaction.channel_id, data, files, message_type=20)
         return _json(200, {
             "interaction": {"id": interaction_id, "type": 2,
-                            "response_message_id": message_id,
-                            "response_message_loading": False,
+                            "response_message_id": message["id"],
+                            "response_message_loading": response_type == 5,
                             "response_message_ephemeral": ephemeral},
-            "resource": {"type": body.get("type", 4) if isinstance(body, dict) else 4,
-                         "message": {
-                             "id": message_id, "channel_id": self.monitor_channel_id,
-                             "author": self.bot_user, "content": data.get("content", ""),
-                             "timestamp": _now_iso(), "edited_timestamp": None, "tts": False,
-                             "mention_everyone": False, "mentions": [], "mention_roles": [],
-                             "attachments": [], "embeds": data.get("embeds", []),
-                             "pinned": False, "type": 20, "flags": data.get("flags", 0)}},
+            "resource": {"type": response_type, "message": message},
         })
+
+    def _followup(self, application_id: str, token: str, body: Any,
+                  files: list[AttachedFile]) -> web.Response:
+        interaction = self._interactions.get(token)
+        if application_id != self.application_id or interaction is None \
+                or interaction.response_type is None:
+            return _json(404, {"message": "Unknown Webhook", "code": 10015})
+        message = self._bot_message(interaction.channel_id, body, files, message_type=20)
+        return _json(200, {**message, "webhook_id": self.application_id,
+                           "application_id": self.application_id})
+
+    def _bot_message(self, channel_id: str, data: dict[str, Any], files: list[AttachedFile],
+                     message_type: int) -> dict[str, Any]:
+        """The message the bot's post became, as Discord answers it."""
+        message_id = self._next_id()
+        attachments, embeds = self._uploaded(channel_id, data, files)
+        return {"id": message_id, "channel_id": channel_id, "author": self.bot_user,
+                "content": data.get("content", ""), "timestamp": _now_iso(),
+                "edited_timestamp": None, "tts": False, "mention_everyone": False,
+                "mentions": [], "mention_roles": [], "attachments": attachments,
+                "embeds": embeds, "pinned": False, "type": message_type,
+                "flags": data.get("flags", 0)}
+
+    def _uploaded(self, channel_id: str, message: dict[str, Any], files: list[AttachedFile]
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The message's attachment objects, and its embeds with `attachment://` urls
+        pointing at them on the CDN, as Discord stores them."""
+        names = _attached_names(message, files)
+        attachments = []
+        urls = {}
+        for attached in files:
+            attachment_id = self._next_id()
+            name = names[attached.index]
+            url = f"{CDN}/{channel_id}/{attachment_id}/{name}"
+            urls[f"attachment://{name}"] = url
+            attachments.append({"id": attachment_id, "filename": name,
+                                "size": len(attached.data), "url": url, "proxy_url": url,
+                                "content_type": attached.content_type})
+        embeds = []
+        for embed in message.get("embeds") or []:
+            embed = dict(embed)
+            for key in _EMBED_URL_KEYS:
+                part = embed.get(key)
+                if isinstance(part, dict):
+                    url_key = "url" if key in ("image", "thumbnail") else "icon_url"
+                    if part.get(url_key) in urls:
+                        embed[key] = {**part, url_key: urls[part[url_key]],
+                                      "proxy_url": urls[part[url_key]]}
+            embeds.append(embed)
+        return attachments, embeds
+
+
+#: Where an embed may point at an attached file (`attachment://name`).
+_EMBED_URL_KEYS = ("image", "thumbnail", "author", "footer")
+
+
+def _message_of(path: str, body: Any) -> Any:
+    """The message in a request body: an interaction callback wraps it in `data`."""
+    if "/interactions/" in path:
+        return body.get("data") or {} if isinstance(body, dict) else body
+    return body
+
+
+async def _read_multipart(request: web.Request
+                          ) -> tuple[Any, list[AttachedFile], web.Response | None]:
+    """`payload_json` and the `files[n]` parts, or Discord's refusal of the form."""
+    payload: Any = None
+    files: list[AttachedFile] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            return None, files, _form_error({"_errors": [{
+                "code": "MULTIPART_NESTED", "message": "Nested multipart is not supported."}]})
+        name = part.name or ""
+        numbered = _FILE_FIELD.fullmatch(name)
+        if name == "payload_json":
+            try:
+                payload = json.loads(await part.text())
+            except ValueError:
+                return None, files, _json(400, {"message": "400: Bad Request", "code": 50109})
+        elif numbered is not None and part.filename:
+            data = bytes(await part.read(decode=False))
+            if len(data) > MAX_FILE_BYTES:
+                return payload, files, _json(413, {"message": "Request entity too large",
+                                                   "code": 40005})
+            files.append(AttachedFile(int(numbered.group(1)), part.filename,
+                                      part.headers.get("Content-Type", ""), data))
+        else:
+            return payload, files, _form_error({name or "_": {"_errors": [{
+                "code": "MULTIPART_UNKNOWN_FIELD",
+                "message": "Expected payload_json or files[n] with a filename."}]}})
+    if payload is None:
+        return None, files, _json(400, {"message": "Cannot send an empty message",
+                                        "code": 50006})
+    return payload, files, None
+
+
+def _attached_names(message: Any, files: list[AttachedFile]) -> dict[int, str]:
+    """Each uploaded file's name: its `attachments` entry's filename, else the part's."""
+    names = {f.index: f.filename for f in files}
+    if isinstance(message, dict):
+        for entry in message.get("attachments") or []:
+            if isinstance(entry, dict) and entry.get("filename") \
+                    and str(entry.get("id")).isdigit() and int(entry["id"]) in names:
+                names[int(entry["id"])] = str(entry["filename"])
+    return names
+
+
+def _attachment_refusal(message: dict[str, Any], files: list[AttachedFile]
+                        ) -> web.Response | None:
+    """Discord's 400 for `attachments` naming no upload; ours for a dangling
+    `attachment://` url in an embed (see the module docstring)."""
+    uploaded = {f.index for f in files}
+    for i, entry in enumerate(message.get("attachments") or []):
+        entry_id = str(entry.get("id")) if isinstance(entry, dict) else ""
+        if not entry_id.isdigit() or int(entry_id) not in uploaded:
+            return _form_error({"attachments": {str(i): {"_errors": [{
+                "code": "ATTACHMENT_NOT_FOUND",
+                "message": f"Attachment {entry_id or '?'} was not uploaded."}]}}})
+    names = set(_attached_names(message, files).values())
+    for i, embed in enumerate(message.get("embeds") or []):
+        for key in _EMBED_URL_KEYS:
+            part = embed.get(key) if isinstance(embed, dict) else None
+            url = part.get("url") or part.get("icon_url") if isinstance(part, dict) else None
+            if isinstance(url, str) and url.startswith("attachment://") \
+                    and url.removeprefix("attachment://") not in names:
+                return _form_error({"embeds": {str(i): {key: {"_errors": [{
+                    "code": "ATTACHMENT_REFERENCE_UNKNOWN",
+                    "message": f"{url} names no attached file "
+                               f"(attached: {sorted(names) or 'none'})."}]}}}})
+    return None
+
+
+def _form_error(errors: dict[str, Any]) -> web.Response:
+    return _json(400, {"message": "Invalid Form Body", "code": 50035, "errors": errors})
 
 
 def _role(role_id: str, name: str, position: int) -> dict[str, Any]:
