@@ -8,6 +8,7 @@ let time pass. The daemon tests run the real `run_daemon` with a local HTTP targ
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -18,10 +19,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
 from hub.app import StartupError, choose_transport, run_daemon
 from hub.check import Finding, run_checks
 from hub.config import load_config
+from hub.history import ComponentHistory
 from hub.notify.bot import BotSettings, BotTransport
 from hub.notify.commands import RateLimiter, StatusCommands, Verdict
 from hub.notify.delivery import DeliveryStatus
@@ -36,6 +39,7 @@ from hub.notify.transport import (
     TransportError,
 )
 from hub.secrets import Secrets
+from hub.timeline import BAND_COLOURS, ROW_HEIGHT, layout
 from machines import HealthState, Notice, NoticeKind, Outcome, Snapshot
 from tests.fakes.discord_gateway import INTENT_MESSAGE_CONTENT, FakeDiscord, Reply
 from tests.hub.test_run import Target
@@ -473,6 +477,16 @@ def test_alert_reminder_recovery_and_status_through_the_bot_end_to_end(tmp_path,
     assert [f["name"] for f in status["fields"]] == ["web", "discord"]
     assert "http_503" in status["fields"][0]["value"]
     assert "next reminder" in status["fields"][0]["value"]
+    # With the picture of the day: rows `discord` and `web` (by name), the web incident
+    # open at the right edge (seconds old, so drawn as the one-pixel incident mark).
+    assert status["image"] == {"url": "attachment://timeline.png"}
+    [answer] = fake.interaction_requests()
+    with Image.open(io.BytesIO(answer.file("timeline.png"))) as picture:
+        place = layout([ComponentHistory("discord", ()), ComponentHistory("web", ())], 0.0)
+        assert picture.size == (place.width, place.height)
+        edge = picture.convert("RGB").getpixel((place.right - 1,
+                                                place.row_top(1) + ROW_HEIGHT // 2))
+    assert edge in {BAND_COLOURS[s] for s in HealthState if s.is_incident_open}
     # The token is in no log line and no message; our own logs hold no channel id either.
     assert fake.token not in caplog.text
     assert all(fake.token not in json.dumps(body)
