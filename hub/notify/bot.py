@@ -14,7 +14,9 @@ It does three things on the daemon's event loop:
   as the embed's image. The picture is drawn on a worker thread, never on the loop; a
   drawing that fails costs the picture, never the reply. `/status` must be answered
   within Discord's 3 s: when the picture is not ready within `SLASH_DRAW_BUDGET_SECONDS`
-  the bot defers ("thinking…") and sends the reply as the follow-up once it is;
+  the bot defers ("thinking…") and sends the reply as the follow-up once it is. Without
+  the Attach Files permission Discord refuses the picture (403): the reply then goes out
+  without it, and the bot leaves it out for `ATTACH_RETRY_SECONDS`;
 * **hands display-channel posts** (`DISCORD_CHANNEL_ID`) to the `DisplayChannel` it was
   given (`hub.display.messages`: who may post, what a post means, the `MessageBoard`) and
   replies to the poster with its short answer, without pinging anyone. The two channels
@@ -57,7 +59,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -120,6 +122,10 @@ TIMELINE_FILENAME = "timeline.png"
 #: it is not ready in this long, /status defers and follows up, leaving ≥ 2 s for the
 #: round trip of the deferral itself.
 SLASH_DRAW_BUDGET_SECONDS = 1.0
+#: Attaching needs the Attach Files permission; without it Discord answers 403 and the
+#: reply goes out without the picture. Repeated 403s can get a host banned, so after one
+#: the bot leaves the picture out for this long before trying again.
+ATTACH_RETRY_SECONDS = 3600.0
 
 _NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -198,6 +204,7 @@ class BotTransport:
         self._draw_timeline = draw_timeline
         self._slash_draw_budget_seconds = slash_draw_budget_seconds
         self._drawing_failed = False
+        self._attach_refused_at: float | None = None  # monotonic, of the last 403
         self._endpoints = contextlib.ExitStack()
         self._client: _HubClient | None = None
         self._logged_in = False
@@ -440,7 +447,11 @@ class BotTransport:
         return replace(status, at=self._clock(), discord_latency_seconds=self.latency_seconds)
 
     async def _draw(self, status: HubStatus) -> bytes | None:
-        """The timeline picture, drawn on a worker thread; None when drawing failed."""
+        """The timeline picture, drawn on a worker thread; None when drawing failed or
+        Discord lately refused the attachment."""
+        if self._attach_refused_at is not None \
+                and self._monotonic() - self._attach_refused_at < ATTACH_RETRY_SECONDS:
+            return None
         try:
             png = await asyncio.to_thread(self._draw_timeline, status.history, status.at,
                                           self._zone)
@@ -455,6 +466,24 @@ class BotTransport:
             log.info("drawing the timeline picture works again")
             self._drawing_failed = False
         return png
+
+    async def _send_status(self, send: Callable[..., Awaitable[object]], status: HubStatus,
+                           png: bytes | None) -> None:
+        """Send the status reply through `send` (a channel's, an interaction's or its
+        follow-up's); without the picture when Discord refuses the attachment."""
+        embed, files = status_reply(status, png)
+        try:
+            await send(embed=embed, files=files, allowed_mentions=_NO_MENTIONS)
+            return
+        except discord.Forbidden:
+            if not files:
+                raise
+        self._attach_refused_at = self._monotonic()
+        log.warning("Discord refused the status reply's timeline picture (HTTP 403: give the "
+                    "bot Attach Files in the monitoring channel); answering without it, and "
+                    "without pictures for the next %s", duration(ATTACH_RETRY_SECONDS))
+        embed, files = status_reply(status, None)
+        await send(embed=embed, files=files, allowed_mentions=_NO_MENTIONS)
 
     async def _on_message(self, message: discord.Message) -> None:
         if self._channels is not None and message.channel.id in self._channels:
@@ -482,9 +511,8 @@ class BotTransport:
                 await message.channel.send("The hub is still starting.",
                                            allowed_mentions=_NO_MENTIONS)
             else:
-                embed, files = status_reply(status, await self._draw(status))
-                await message.channel.send(embed=embed, files=files,
-                                           allowed_mentions=_NO_MENTIONS)
+                await self._send_status(message.channel.send, status,
+                                        await self._draw(status))
         except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
             log.warning("could not answer the status command: %s", _describe(err))
 
@@ -554,15 +582,12 @@ class BotTransport:
             done, _ = await asyncio.wait([drawing],
                                          timeout=self._slash_draw_budget_seconds)
             if done:
-                embed, files = status_reply(status, drawing.result())
-                await interaction.response.send_message(embed=embed, files=files,
-                                                        allowed_mentions=_NO_MENTIONS)
+                await self._send_status(interaction.response.send_message, status,
+                                        drawing.result())
                 return
             # Too slow for Discord's 3 s deadline: show "thinking…", then follow up.
             await interaction.response.defer(thinking=True)
-            embed, files = status_reply(status, await drawing)
-            await interaction.followup.send(embed=embed, files=files,
-                                            allowed_mentions=_NO_MENTIONS)
+            await self._send_status(interaction.followup.send, status, await drawing)
         finally:
             if not drawing.done():  # the answer failed: nobody will see the picture
                 drawing.cancel()

@@ -20,6 +20,8 @@ The real discord.py client talks to it over HTTP and a plain `ws://` websocket o
   turned into CDN urls, as Discord does. It is stricter than Discord in one way: an embed
   url `attachment://name` that names no attached file is refused with 400 (Discord would
   post the message with a broken image), so a test sees the mistake.
+* Attaching files needs the Attach Files permission: with `attach_files_allowed = False`
+  a post or an interaction answer carrying files gets 403 Missing Permissions (50013).
 * An interaction is answered once (a second callback: 400, "already acknowledged"); a
   follow-up needs a callback first and a token the fake issued (404 otherwise).
 * Gateway at `/gateway`: HELLO (op 10) → the client's heartbeats get ACKs (op 11) →
@@ -166,6 +168,7 @@ class FakeDiscord:
         self.guest_role_id = self._next_id()
         self._messages: dict[str, str] = {}  # id -> channel id, of every message posted
         self.message_replies: list[Reply] = []
+        self.attach_files_allowed = True  # the bot's Attach Files permission
         self.requests: list[Recorded] = []
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
@@ -480,6 +483,8 @@ class FakeDiscord:
             refused = _attachment_refusal(message, record.files)
             if refused is not None:
                 return refused
+            if record.files and not self.attach_files_allowed:
+                return _json(403, {"message": "Missing Permissions", "code": 50013})
         if request.method == "GET" and route == "/users/@me":
             return _json(200, self.bot_user)
         if request.method == "GET" and route == "/oauth2/applications/@me":

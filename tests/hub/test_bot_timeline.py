@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from hub.history import ComponentHistory, StateChange
-from hub.notify.bot import BotTransport
+from hub.notify.bot import ATTACH_RETRY_SECONDS, BotTransport
 from hub.notify.commands import RateLimiter, StatusCommands
 from hub.notify.status import HubStatus
 from hub.notify.transport import PayloadRejected
@@ -52,13 +52,15 @@ def status_with_history() -> HubStatus:
 
 @asynccontextmanager
 async def bot_with_picture(fake: FakeDiscord, *, draw: Draw = timeline_png,
-                           budget_seconds: float = 5.0) -> AsyncIterator[BotTransport]:
+                           budget_seconds: float = 5.0,
+                           monotonic: Callable[[], float] = lambda: 0.0,
+                           ) -> AsyncIterator[BotTransport]:
     # A generous budget: on a busy test machine the picture must not defer by accident.
     bot = BotTransport(settings_for(fake), status=status_with_history, clock=lambda: NOW,
                        commands=StatusCommands(int(fake.monitor_channel_id),
                                                RateLimiter(burst=10, refill_seconds=1.0)),
                        guild_ready_timeout=0.01, zone=OSLO, draw_timeline=draw,
-                       slash_draw_budget_seconds=budget_seconds)
+                       slash_draw_budget_seconds=budget_seconds, monotonic=monotonic)
     bot.start()
     try:
         await fake.wait_until(lambda: fake.heartbeats > 0 and bool(fake.commands))
@@ -213,3 +215,63 @@ def test_an_embed_pointing_at_a_file_that_is_not_attached_is_refused_by_the_fake
             assert fake.message_posts(fake.monitor_channel_id) == []
 
     asyncio.run(scenario())
+
+
+def test_without_attach_files_the_reply_comes_without_the_picture_for_a_while(caplog):
+    caplog.set_level(logging.INFO)
+    clock = [1000.0]
+
+    async def scenario() -> FakeDiscord:
+        async with FakeDiscord() as fake, bot_with_picture(fake,
+                                                           monotonic=lambda: clock[0]):
+            fake.attach_files_allowed = False
+            await fake.slash_command("status", fake.monitor_channel_id)
+            await fake.wait_until(lambda: bool(fake.interaction_callbacks()))
+            # Within the hour the picture is left out: no second 403 for `status`.
+            await fake.user_message(fake.monitor_channel_id, "status")
+            await fake.wait_until(lambda: len(fake.message_posts(fake.monitor_channel_id)) == 1)
+            # An hour later, with the permission granted, the picture is back.
+            clock[0] += ATTACH_RETRY_SECONDS
+            fake.attach_files_allowed = True
+            await fake.user_message(fake.monitor_channel_id, "status")
+            await fake.wait_until(lambda: len(fake.message_posts(fake.monitor_channel_id)) == 2)
+            return fake
+
+    fake = asyncio.run(scenario())
+    refused = [r for r in fake.requests if r.status == 403]
+    # The one try with the picture: the first answer to the interaction, then retried.
+    assert len(refused) == 1 and refused[0].files and "/interactions/" in refused[0].path
+    without, with_picture = fake.message_posts(fake.monitor_channel_id)
+    [answer] = fake.interaction_requests()
+    for request, message in ((without, without.body), (answer, answer.body["data"])):
+        assert request.files == []
+        assert "image" not in message["embeds"][0]
+        assert message["embeds"][0]["title"] == "📋 kitchen-pi: 1 of 2 components failing"
+    assert_shows_the_day(assert_carries_the_picture(with_picture, with_picture.body))
+    assert caplog.text.count("give the bot Attach Files") == 1
+
+
+def test_a_deferred_slash_status_without_attach_files_follows_up_without_the_picture(caplog):
+    released = threading.Event()
+
+    def slow(history: Sequence[ComponentHistory], at: float, zone: ZoneInfo | None) -> bytes:
+        assert released.wait(10)
+        return timeline_png(history, at, zone)
+
+    async def scenario() -> FakeDiscord:
+        async with FakeDiscord() as fake, bot_with_picture(fake, draw=slow, budget_seconds=0):
+            fake.attach_files_allowed = False
+            await fake.slash_command("status", fake.monitor_channel_id)
+            await fake.wait_until(lambda: bool(fake.interaction_callbacks()))
+            released.set()
+            await fake.wait_until(lambda: bool(fake.followups()))
+            return fake
+
+    fake = asyncio.run(scenario())
+    [refused] = [r for r in fake.requests if r.status == 403]
+    assert "/webhooks/" in refused.path and refused.files
+    [deferral, followup] = fake.interaction_requests()
+    assert deferral.body["type"] == 5
+    assert followup.files == [] and "image" not in followup.body["embeds"][0]
+    assert followup.body["allowed_mentions"]["parse"] == []
+    assert "give the bot Attach Files" in caplog.text
