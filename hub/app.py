@@ -35,6 +35,7 @@ from hub.display.loop import display_outcomes
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
+from hub.history import DAY_SECONDS
 from hub.journal import BEAT_SECONDS, Journal, JournaledMachines
 from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, BotTransport
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
@@ -218,6 +219,8 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     for component in watched:
         machines.add(component.name, component.policy, now)
     machines.resume(now, config.hub.name)
+    # The timeline picture shows the last day, including before this start.
+    recorder.history.seed(journal.history(since=now - DAY_SECONDS), since=now - DAY_SECONDS)
 
     def publish_status(_: object = None) -> None:
         """The owner's immutable picture for `status`, the page and /metrics (rule 2)."""

@@ -165,3 +165,29 @@ def test_a_state_dir_that_cannot_be_written_is_a_usage_error_naming_it(tmp_path)
     assert done.returncode == 2, done.stderr
     assert f"state_dir {blocker / 'state'}: cannot write there" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_timeline_remembers_the_day_across_a_restart(tmp_path):
+    from hub.app import DaemonInfo
+    from machines import HealthState
+
+    async def run_once(target: Target, until: str) -> DaemonInfo:
+        config = load_config(write_config(tmp_path, target.url))
+        lines, stop = Lines(), asyncio.Event()
+        ready: list[DaemonInfo] = []
+        daemon = asyncio.create_task(run_daemon(config, Secrets(), lines.write, stop,
+                                                on_ready=ready.append))
+        await lines.wait_for(until)
+        stop.set()
+        assert await asyncio.wait_for(daemon, timeout=10) == 0
+        return ready[0]
+
+    with Target().running() as target:
+        target.status = 503
+        asyncio.run(run_once(target, "ALERT"))
+        target.status = 200
+        info = asyncio.run(run_once(target, "STARTED"))
+    (web,) = [h for h in info.status().history if h.component == "web"]
+    states = [change.state for change in web.changes]
+    # Before the restart: healthy, suspect, alerting — seeded from the journal.
+    assert states[:3] == [HealthState.HEALTHY, HealthState.SUSPECT, HealthState.ALERTING]
