@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hub.database import open_database
 from hub.notify.embeds import duration
 from machines import HealthMachines, HealthState, Notice, NoticeKind, Outcome, Policy, Snapshot
 
@@ -149,16 +150,8 @@ class Journal:
     def __init__(self, path: Path | str, *, history_days: float = DEFAULT_HISTORY_DAYS) -> None:
         self.path = Path(path)
         self.history_days = history_days
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # See the module docstring: a crash loses nothing; a notice's fsync covers us.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        # The outbox's connection shares the file; both are used from the same thread,
-        # but a reader elsewhere (a test, the `check` command) must not fail us at once.
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(path, SCHEMA, synchronous="NORMAL")
 
     def close(self) -> None:
         self._db.close()

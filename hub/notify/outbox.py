@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.database import open_database
 from machines import Notice
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,9 @@ class Outbox:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None)
         # WAL + FULL: an acknowledged insert survives a crash and a power cut alike;
         # notices are rare, so the extra fsync costs nothing that matters.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(path, SCHEMA, synchronous="FULL")
 
     def close(self) -> None:
         self._db.close()

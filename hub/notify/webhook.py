@@ -12,7 +12,9 @@ The webhook URL holds a secret token: it is never logged or put in an error mess
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,38 +84,23 @@ class WebhookTransport:
         loop = asyncio.get_running_loop()
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        try:
-            async with self._session.post(self._url, params={"wait": "true"},
-                                          json=payload) as response:
-                self._remember_bucket(response.headers, loop.time())
-                if response.status in (200, 204):
-                    return
-                body = await _json_or_empty(response)
-                raise _error_for(response.status, response.headers, body)
-        except TimeoutError:
-            raise RetryableError("Discord did not answer in time", "timeout") from None
-        except aiohttp.ClientConnectionError as err:
-            raise RetryableError(f"cannot reach Discord: {type(err).__name__}",
-                                 "connect") from None
-        except aiohttp.ClientError as err:
-            raise RetryableError(f"request to Discord failed: {type(err).__name__}",
-                                 "error") from None
+        posting = self._session.post(self._url, params={"wait": "true"}, json=payload)
+        async with _discord_errors(), posting as response:
+            self._remember_bucket(response.headers, loop.time())
+            if response.status in (200, 204):
+                return
+            body = await _json_or_empty(response)
+            raise _error_for(response.status, response.headers, body)
 
     async def verify(self) -> str:
         """Check the webhook exists and the token works, without posting; returns its name."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        try:
-            async with self._session.get(self._url) as response:
-                body = await _json_or_empty(response)
-                if response.status == 200:
-                    return str(body.get("name") or "unnamed webhook")
-                raise _error_for(response.status, response.headers, body)
-        except TimeoutError:
-            raise RetryableError("Discord did not answer in time", "timeout") from None
-        except aiohttp.ClientConnectionError as err:
-            raise RetryableError(f"cannot reach Discord: {type(err).__name__}",
-                                 "connect") from None
+        async with _discord_errors(), self._session.get(self._url) as response:
+            body = await _json_or_empty(response)
+            if response.status == 200:
+                return str(body.get("name") or "unnamed webhook")
+            raise _error_for(response.status, response.headers, body)
 
     def _remember_bucket(self, headers: Any, now: float) -> None:
         remaining = headers.get("X-RateLimit-Remaining")
@@ -130,6 +117,20 @@ class WebhookTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+@contextlib.asynccontextmanager
+async def _discord_errors() -> AsyncIterator[None]:
+    """Network failures talking to Discord, as retryable transport errors."""
+    try:
+        yield
+    except TimeoutError:
+        raise RetryableError("Discord did not answer in time", "timeout") from None
+    except aiohttp.ClientConnectionError as err:
+        raise RetryableError(f"cannot reach Discord: {type(err).__name__}", "connect") from None
+    except aiohttp.ClientError as err:
+        raise RetryableError(f"request to Discord failed: {type(err).__name__}",
+                             "error") from None
 
 
 async def _json_or_empty(response: aiohttp.ClientResponse) -> dict[str, Any]:

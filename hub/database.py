@@ -1,0 +1,25 @@
+"""The hub's one SQLite file (`<state_dir>/outbox.sqlite`): the outbox and the journal
+each open their own connection to it, in WAL mode, from the daemon's loop."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+
+def open_database(path: Path | str, schema: str, *,
+                  synchronous: Literal["FULL", "NORMAL"]) -> sqlite3.Connection:
+    """Connect (creating the folder), switch to WAL, and create `schema` if missing.
+
+    A reader elsewhere (a test, `divoom-hub check`) may hold the file for a moment, so a
+    busy database is waited for rather than failing at once.
+    """
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    db.execute("PRAGMA busy_timeout=5000")
+    db.executescript(schema)
+    return db
