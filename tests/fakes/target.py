@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Target:
-    def __init__(self) -> None:
-        self.status = 200
+    def __init__(self, status: int = 200) -> None:
+        self.status = status  # the answer to any path but /loop; tests switch it
         self.is_hanging = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers)
         self._release = threading.Event()

@@ -11,99 +11,28 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from hub.app import run_daemon
 from hub.config import load_config
 from hub.secrets import Secrets
-
-
-class Target:
-    """A local HTTP endpoint whose answer the test switches between 200 and 503."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                self.send_response(target.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @contextmanager
-    def running(self) -> Iterator[Target]:
-        self.thread.start()
-        try:
-            yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(timeout=5)
-
-
-def write_config(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "hub.toml"
-    path.write_text(f"""
-[hub]
-name = "test-hub"
-state_dir = "state"
-http_listen = "127.0.0.1:0"  # the status page on a free port
-
-[policy]
-failures_before_alert = 2
-remind_after_seconds = 0
-
-[[monitor]]
-kind = "http"
-name = "web"
-url = "{url}"
-every_seconds = 0.1
-timeout_seconds = 0.05
-""", encoding="utf-8")
-    return path
-
+from tests.daemon import Lines, write_hub_toml
+from tests.fakes.target import Target
 
 #: Generous: a loaded CI machine may be slow, and a pass never waits this long.
 WAIT_SECONDS = 10.0
 
 
-class Lines:
-    """Console lines, with a way to wait for one that contains some text."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self._written = asyncio.Event()
-
-    def write(self, line: str) -> None:  # called on the daemon's loop
-        self.lines.append(line)
-        self._written.set()
-
-    async def wait_for(self, text: str) -> str:
-        async with asyncio.timeout(WAIT_SECONDS):
-            while True:
-                found = [line for line in self.lines if text in line]
-                if found:
-                    return found[0]
-                self._written.clear()
-                await self._written.wait()
+def write_config(tmp_path: Path, url: str) -> Path:
+    """The hub of every run here: alert on the second failure, never remind."""
+    return write_hub_toml(tmp_path, url, timeout_seconds=0.05,
+                          policy={"failures_before_alert": 2, "remind_after_seconds": 0})
 
 
 def test_outage_of_an_http_monitor_alerts_then_recovers_then_stops_cleanly(tmp_path):
     async def scenario(target: Target) -> tuple[int, Lines]:
         config = load_config(write_config(tmp_path, target.url))
-        lines, stop = Lines(), asyncio.Event()
+        lines, stop = Lines(WAIT_SECONDS), asyncio.Event()
         daemon = asyncio.create_task(run_daemon(config, Secrets(), lines.write, stop))
         await lines.wait_for("STARTED")
         target.status = 503
@@ -173,7 +102,7 @@ def test_the_timeline_remembers_the_day_across_a_restart(tmp_path):
 
     async def run_once(target: Target, until: str) -> DaemonInfo:
         config = load_config(write_config(tmp_path, target.url))
-        lines, stop = Lines(), asyncio.Event()
+        lines, stop = Lines(WAIT_SECONDS), asyncio.Event()
         ready: list[DaemonInfo] = []
         daemon = asyncio.create_task(run_daemon(config, Secrets(), lines.write, stop,
                                                 on_ready=ready.append))
