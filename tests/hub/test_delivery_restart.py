@@ -17,11 +17,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,9 @@ import pytest
 
 from hub.notify.embeds import embed_for
 from hub.notify.outbox import Outbox
+from tests.daemon import write_hub_toml
 from tests.fakes.discord_webhook import FakeDiscord, Fault, ThreadedFakeDiscord
+from tests.fakes.target import Target
 
 HUB_NAME = "restart-hub"
 WEBHOOK_URL = "https://discord.com/api/webhooks/1/tok"
@@ -37,57 +37,10 @@ WEBHOOK_URL = "https://discord.com/api/webhooks/1/tok"
 WAIT_SECONDS = 30.0
 
 
-class Target:
-    """An HTTP endpoint whose status the test switches."""
-
-    def __init__(self, status: int) -> None:
-        self.status = status
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                self.send_response(target.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
-
-    @contextmanager
-    def running(self) -> Iterator[Target]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
-            thread.join(timeout=5)
-
-
 def write_config(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "hub.toml"
-    path.write_text(f"""
-[hub]
-name = "{HUB_NAME}"
-state_dir = "state"
-http_listen = "127.0.0.1:0"  # the status page on a free port
-
-[policy]
-failures_before_alert = 2
-remind_after_seconds = 0
-
-[[monitor]]
-kind = "http"
-name = "web"
-url = "{url}"
-every_seconds = 0.1
-timeout_seconds = 0.5
-""", encoding="utf-8")
-    return path
+    """A hub that alerts on the second failure and never reminds."""
+    return write_hub_toml(tmp_path, url, hub_name=HUB_NAME,
+                          policy={"failures_before_alert": 2, "remind_after_seconds": 0})
 
 
 @contextmanager

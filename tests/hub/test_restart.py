@@ -41,6 +41,7 @@ from hub.notify.packing import plan_messages
 from hub.secrets import Secrets
 from hub.streams import health_notices
 from machines import HealthState, Notice, NoticeKind, Outcome, Policy
+from tests.daemon import Lines, write_hub_toml
 from tests.fakes.target import Target
 from tests.machines.test_properties import Scenario, drive, scenarios
 
@@ -425,53 +426,16 @@ WAIT_SECONDS = 20.0
 
 
 def write_config(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "hub.toml"
-    path.write_text(f"""
-[hub]
-name = "{HUB}"
-state_dir = "state"
-http_listen = ""
-
-[policy]
-failures_before_alert = 2
-remind_after_seconds = 0
-
-[[monitor]]
-kind = "http"
-name = "web"
-url = "{url}"
-every_seconds = 0.1
-timeout_seconds = 0.5
-""", encoding="utf-8")
-    return path
-
-
-class Lines:
-    """Console lines of an in-process daemon, with a way to wait for one."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self._written = asyncio.Event()
-
-    def write(self, line: str) -> None:  # called on the daemon's loop
-        self.lines.append(line)
-        self._written.set()
-
-    async def wait_for(self, text: str) -> str:
-        async with asyncio.timeout(WAIT_SECONDS):
-            while True:
-                found = [line for line in self.lines if text in line]
-                if found:
-                    return found[0]
-                self._written.clear()
-                await self._written.wait()
+    """The hub of every run here: alert on the second failure, never remind, no page."""
+    return write_hub_toml(tmp_path, url, hub_name=HUB, http_listen="",
+                          policy={"failures_before_alert": 2, "remind_after_seconds": 0})
 
 
 def test_a_recovery_after_a_clean_restart_reports_the_downtime_from_before_it(tmp_path):
     async def run(target: Target, status: int, until: str) -> Lines:
         target.status = status
         config = load_config(write_config(tmp_path, target.url))
-        lines, stop = Lines(), asyncio.Event()
+        lines, stop = Lines(WAIT_SECONDS), asyncio.Event()
         daemon = asyncio.create_task(run_daemon(config, Secrets(), lines.write, stop))
         try:
             await lines.wait_for(until)
