@@ -42,6 +42,7 @@ from hub.service import (
 )
 from hub.status_recorder import StatusRecorder
 from machines import HealthMachines, Outcome, Policy
+from tests.daemon import write_hub_toml
 from tests.fakes.target import Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,24 +273,6 @@ def test_without_notify_socket_the_service_starts_nothing(tmp_path):
 
 # --- `divoom-hub run` as systemd runs it ------------------------------------------
 
-def write_config(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "hub.toml"
-    path.write_text(f"""
-[hub]
-name = "test-hub"
-state_dir = "state"
-http_listen = "127.0.0.1:0"
-
-[[monitor]]
-kind = "http"
-name = "web"
-url = "{url}"
-every_seconds = 0.1
-timeout_seconds = 1
-""", encoding="utf-8")
-    return path
-
-
 def hub_environment(notify_socket: str) -> dict[str, str]:
     env = {**os.environ, "NOTIFY_SOCKET": notify_socket, "WATCHDOG_USEC": "400000"}
     for name in ("DISCORD_WEBHOOK_URL", "DISCORD_BOT_TOKEN", "DISCORD_MONITOR_CHANNEL_ID",
@@ -301,7 +284,7 @@ def hub_environment(notify_socket: str) -> dict[str, str]:
 @pytest.mark.parametrize("kind", ["path", "abstract"])
 def test_run_notifies_ready_pings_the_watchdog_and_stops_cleanly_on_sigterm(kind, tmp_path):
     with Target().running() as target, NotifySocket.bound(kind, tmp_path) as systemd:
-        config = write_config(tmp_path, target.url)
+        config = write_hub_toml(tmp_path, target.url, timeout_seconds=1)
         with subprocess.Popen([sys.executable, "-m", "hub", "run", "-c", str(config)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=hub_environment(systemd.env_value), cwd=tmp_path) as proc:
