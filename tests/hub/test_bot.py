@@ -13,7 +13,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,6 @@ from hub.config import load_config
 from hub.history import ComponentHistory
 from hub.notify.bot import BotSettings, BotTransport
 from hub.notify.commands import RateLimiter, StatusCommands, Verdict
-from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import embed_for, message_payload
 from hub.notify.outbox import Outbox
 from hub.notify.status import HubStatus
@@ -40,37 +38,18 @@ from hub.notify.transport import (
 )
 from hub.secrets import Secrets
 from hub.timeline import BAND_COLOURS, ROW_HEIGHT, layout
-from machines import HealthState, Notice, NoticeKind, Outcome, Snapshot
+from machines import HealthState, Notice, NoticeKind, Outcome
 from tests.fakes.discord_gateway import INTENT_MESSAGE_CONTENT, FakeDiscord, Reply
-from tests.hub.test_run import Target
-
-NOW = 1_700_000_000.0
-
-
-def settings_for(fake: FakeDiscord, token: str | None = None) -> BotSettings:
-    return BotSettings(token=fake.token if token is None else token,
-                       monitor_channel_id=int(fake.monitor_channel_id),
-                       api_base=fake.api_base, gateway_url=fake.gateway_url)
-
-
-def secrets_for(fake: FakeDiscord) -> Secrets:
-    return Secrets(discord_bot_token=fake.token,
-                   discord_monitor_channel_id=fake.monitor_channel_id,
-                   discord_api_base=fake.api_base, discord_gateway_url=fake.gateway_url)
-
-
-def hub_status() -> HubStatus:
-    return HubStatus(
-        hub_name="kitchen-pi", at=NOW, started_at=NOW - 7200,
-        machines=(
-            Snapshot(component="weather", state=HealthState.ALERTING, since=NOW - 600,
-                     failures=4, first_failure_at=NOW - 700, last_success_at=NOW - 720,
-                     last_error_type="http_503", last_error="503 from the weather API",
-                     next_reminder_at=NOW + 300),
-            Snapshot(component="bus", state=HealthState.HEALTHY, since=NOW - 7000,
-                     last_success_at=NOW - 5),
-        ),
-        delivery=DeliveryStatus("bot", "idle", "", 12, 0), outbox_depth=2)
+from tests.fakes.target import Target
+from tests.hub.bot_support import (
+    NOW,
+    bot_config,
+    hub_status,
+    secrets_for,
+    settings_for,
+    started,
+    vars_of,
+)
 
 
 class Recorder:
@@ -99,13 +78,8 @@ async def connected_bot(fake: FakeDiscord, *, status: Callable[[], HubStatus | N
                         ) -> AsyncIterator[BotTransport]:
     bot = BotTransport(settings_for(fake, token), status=status, clock=lambda: NOW,
                        report=report, commands=commands, guild_ready_timeout=0.01)
-    bot.start()
-    try:
-        if wait_connected:
-            await fake.wait_until(lambda: fake.heartbeats > 0 and bool(fake.commands))
+    async with started(bot, fake, wait_connected=wait_connected):
         yield bot
-    finally:
-        await bot.close()
 
 
 def one_line(notice_kind: NoticeKind, component: str = "weather") -> Notice:
@@ -408,30 +382,6 @@ def test_an_unreachable_discord_is_retried_with_backoff_and_reported(caplog):
 # --- the daemon, end to end ------------------------------------------------------------------
 
 
-def bot_config(tmp_path: Path, url: str | None) -> Path:
-    monitor = f"""
-[[monitor]]
-kind = "http"
-name = "web"
-url = "{url}"
-every_seconds = 0.1
-timeout_seconds = 0.5
-""" if url else ""
-    path = tmp_path / "hub.toml"
-    path.write_text(f"""
-[hub]
-name = "test-hub"
-state_dir = "state"
-http_listen = "127.0.0.1:0"  # the status page on a free port
-
-[policy]
-failures_before_alert = 2
-remind_after_seconds = 0.6
-remind_backoff = 1.0
-{monitor}""", encoding="utf-8")
-    return path
-
-
 def titles_in(fake: FakeDiscord) -> list[str]:
     return [e["title"] for e in fake.embeds_in(fake.monitor_channel_id)]
 
@@ -525,11 +475,8 @@ def test_a_gateway_outage_is_an_incident_of_the_discord_component(tmp_path, capl
 
     async def scenario() -> FakeDiscord:
         async with FakeDiscord() as fake:
-            path = bot_config(tmp_path, None)
-            path.write_text(path.read_text(encoding="utf-8")
-                            + "\n[policy.discord]\nfailures_before_alert = 1\n",
-                            encoding="utf-8")
-            config = load_config(path)
+            config = load_config(bot_config(
+                tmp_path, None, extra="\n[policy.discord]\nfailures_before_alert = 1\n"))
             stop = asyncio.Event()
             daemon = asyncio.create_task(run_daemon(config, secrets_for(fake), [].append, stop))
             await fake.wait_until(lambda: bool(titles_in(fake)) and fake.heartbeats > 0)
@@ -594,10 +541,6 @@ def test_check_reports_whether_the_token_works_and_the_channel_is_reachable(
     assert not [r for r in fake.requests if r.method == "POST"]
     if expected == [("bot", True), ("intents", True), ("channel", True)]:
         assert "#hub-monitoring reachable" in report
-
-
-def vars_of(secrets: Secrets) -> dict[str, str]:
-    return {name: getattr(secrets, name) for name in Secrets.__dataclass_fields__}
 
 
 # --- the command rules (pure) ------------------------------------------------------------------

@@ -32,7 +32,15 @@ from hub.notify.status import HubStatus
 from hub.secrets import Secrets
 from tests.display.test_render import ink, text_ink
 from tests.fakes.discord_gateway import FakeDiscord, Reply
-from tests.hub.test_bot import NOW, bot_config, hub_status, secrets_for, settings_for
+from tests.hub.bot_support import (
+    NOW,
+    bot_config,
+    hub_status,
+    secrets_for,
+    settings_for,
+    started,
+    vars_of,
+)
 
 OWNER = "4242"  # the fake's default poster, allowed by id below
 STRANGER = "9999"
@@ -54,12 +62,8 @@ async def display_bot(fake: FakeDiscord, board: MessageBoard,
     bot = BotTransport(settings_for(fake), status=status, clock=lambda: NOW,
                        guild_ready_timeout=0.01, display=display,
                        display_replies=replies or RateLimiter(burst=100, refill_seconds=1.0))
-    bot.start()
-    try:
-        await fake.wait_until(lambda: fake.heartbeats > 0 and bool(fake.commands))
+    async with started(bot, fake):
         yield bot
-    finally:
-        await bot.close()
 
 
 def frame(board: MessageBoard, now: float = NOW) -> Image.Image:
@@ -376,18 +380,12 @@ def test_choose_transport_refuses_one_channel_for_both_and_warns_without_the_bot
     assert channel_id not in caplog.text
 
 
-def vars_of(secrets: Secrets) -> dict[str, str]:
-    return {name: getattr(secrets, name) for name in Secrets.__dataclass_fields__}
-
-
 # --- the daemon, end to end ----------------------------------------------------------------------
 
 
 def test_the_daemon_wires_the_display_channel_from_the_secrets_and_config(tmp_path):
-    path = bot_config(tmp_path, None)
-    path.write_text(path.read_text(encoding="utf-8")
-                    + f"\n[messages]\nallowed_users = [{OWNER}]\n", encoding="utf-8")
-    config = load_config(path)
+    config = load_config(bot_config(tmp_path, None,
+                                    extra=f"\n[messages]\nallowed_users = [{OWNER}]\n"))
 
     async def scenario() -> None:
         async with FakeDiscord() as fake:

@@ -30,7 +30,7 @@ from hub.notify.transport import PayloadRejected
 from hub.timeline import BAND_COLOURS, ROW_HEIGHT, layout, timeline_png
 from machines import HealthState
 from tests.fakes.discord_gateway import FakeDiscord, Recorded
-from tests.hub.test_bot import NOW, hub_status, settings_for
+from tests.hub.bot_support import NOW, hub_status, settings_for, started
 
 OSLO = ZoneInfo("Europe/Oslo")
 HOUR = 3600.0
@@ -61,12 +61,8 @@ async def bot_with_picture(fake: FakeDiscord, *, draw: Draw = timeline_png,
                                                RateLimiter(burst=10, refill_seconds=1.0)),
                        guild_ready_timeout=0.01, zone=OSLO, draw_timeline=draw,
                        slash_draw_budget_seconds=budget_seconds, monotonic=monotonic)
-    bot.start()
-    try:
-        await fake.wait_until(lambda: fake.heartbeats > 0 and bool(fake.commands))
+    async with started(bot, fake):
         yield bot
-    finally:
-        await bot.close()
 
 
 def band_colour(png: bytes, component: str, at: float) -> tuple[int, ...]:

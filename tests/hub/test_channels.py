@@ -46,7 +46,14 @@ from hub.streams import health_notices, to_seconds
 from hub.web import StatusServer
 from machines import HealthMachines, HealthState, Notice, Outcome, Policy
 from tests.fakes.discord_gateway import FakeDiscord
-from tests.hub.test_bot import NOW, bot_config, hub_status, secrets_for, settings_for
+from tests.hub.bot_support import (
+    NOW,
+    bot_config,
+    hub_status,
+    secrets_for,
+    settings_for,
+    started,
+)
 from tests.web.conftest import published, request, serving, snap
 
 PATH = Path("/etc/hub.toml")
@@ -340,12 +347,8 @@ async def watching_bot(fake: FakeDiscord, watch: ChannelWatch, *,
                        status: Callable[[], Any] = hub_status) -> AsyncIterator[BotTransport]:
     bot = BotTransport(settings_for(fake), status=status, clock=lambda: NOW,
                        guild_ready_timeout=0.01, display=display, channels=watch)
-    bot.start()
-    try:
-        await fake.wait_until(lambda: fake.heartbeats > 0 and bool(fake.commands))
+    async with started(bot, fake):
         yield bot
-    finally:
-        await bot.close()
 
 
 def test_the_bot_counts_messages_and_keyword_matches_in_a_watched_channel():
@@ -517,14 +520,12 @@ def test_a_silent_channel_alerts_after_its_silence_and_recovers_on_the_next_mess
 
 
 def channel_config(tmp_path: Path) -> Path:
-    path = bot_config(tmp_path, None)
-    path.write_text(path.read_text(encoding="utf-8") + """
+    return bot_config(tmp_path, None, extra="""
 [[channel]]
 name = "general"
 keywords = ["deploy*"]
 silent_after_minutes = 60
-""", encoding="utf-8")
-    return path
+""")
 
 
 def test_the_daemon_counts_a_watched_channel_and_shows_it_in_status_api_and_metrics(tmp_path):
