@@ -48,7 +48,7 @@ from hub.sources.channels import ChannelWatch, channel_watch
 from hub.status_recorder import StatusRecorder
 from hub.streams import health_notices, to_seconds
 from hub.web import StatusServer, StatusServerError
-from hub.world import Watched, WorldFactory, real_world
+from hub.world import Watched, World, WorldFactory, real_world
 from machines import Notice, NoticeKind, Outcome
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,17 @@ class DaemonInfo:
         return (*page, ("frames", str(self.frame_path)))
 
 
+def watched_components(config: Config, parts: World,
+                       watches_discord: bool) -> tuple[Watched, ...]:
+    """Everything with a health machine: the world's sources and device, Discord itself
+    when it carries the notices, and channels watched for silence."""
+    discord = (Watched("discord", config.policy_for("discord")),) if watches_discord else ()
+    # A channel watched for silence is a component; its messages are its outcomes.
+    silent_channels = tuple(Watched(c.component, c.policy(config.policy_for(c.component)))
+                            for c in config.channels if c.silent_after_minutes is not None)
+    return (*parts.watched, *discord, *silent_channels)
+
+
 def prepare_state_dir(state_dir: Path) -> Path:
     """Create `state_dir` and prove it writable, or say clearly why not (a StartupError)."""
     try:
@@ -174,6 +185,10 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     def clock() -> float:
         return to_seconds(scheduler.now)
 
+    needs_listener = config.heartbeats or any(t.is_pushed for t in config.thresholds)
+    if needs_listener and not config.hub.http_listen:
+        raise StartupError("heartbeat monitors and pushed thresholds report to the status "
+                           "server: set [hub] http_listen (e.g. \"127.0.0.1:8787\")")
     now = clock()
     state_dir = prepare_state_dir(config.hub.state_dir)
     recorder = StatusRecorder(config.hub.name, now)
@@ -201,17 +216,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
                         else MESSAGE_INTERVAL_SECONDS)
 
     parts = world(config, scheduler)
-    watched = (*parts.watched, *((Watched("discord", config.policy_for("discord")),)
-                                 if watches_discord else ()))
-    # A channel watched for silence is a component; its messages are its outcomes.
-    watched += tuple(Watched(c.component, c.policy(config.policy_for(c.component)))
-                     for c in config.channels if c.silent_after_minutes is not None)
-    needs_listener = config.heartbeats or any(t.is_pushed for t in config.thresholds)
-    if needs_listener and not config.hub.http_listen:
-        parts.close()
-        outbox.close()
-        raise StartupError("heartbeat monitors and pushed thresholds report to the status "
-                           "server: set [hub] http_listen (e.g. \"127.0.0.1:8787\")")
+    watched = watched_components(config, parts, watches_discord)
     # Machine state and history journaled beside the outbox: a restart resumes open
     # incidents, and a gap is reported once (hub/journal.py, docs/restart.md).
     journal = Journal(state_dir / "outbox.sqlite", history_days=config.hub.history_days)
@@ -269,6 +274,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     beating: abc.DisposableBase | None = None
     delivering = asyncio.Event()
     delivery_task: asyncio.Task[None] | None = None
+    has_started = False
     try:
         if server is not None:
             try:
@@ -281,6 +287,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         # Nothing awaits between starting the server and subscribing: no ping is lost.
         accept(started_notice(config, transport, tuple(c.name for c in watched), now,
                               (*parts.details, *info.details())))
+        has_started = True
         outcomes = reactivex.merge(
             discord_outcomes, reports, *parts.sources,
             display_outcomes(dashboard.render, scheduler, display_executor,
@@ -304,8 +311,10 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         display_executor.shutdown(wait=False, cancel_futures=True)
         if server is not None:
             await server.stop()
-        accept(Notice(kind=NoticeKind.STOPPED, component=config.hub.name, at=clock(),
-                      details=(("reason", "pipeline error" if failures else "stop requested"),)))
+        if has_started:  # a start that failed (the port was taken) announced nothing
+            accept(Notice(kind=NoticeKind.STOPPED, component=config.hub.name, at=clock(),
+                          details=(("reason", "pipeline error" if failures
+                                    else "stop requested"),)))
         machines.save(clock())  # every snapshot exact, and the stop marked clean
         delivering.set()
         if delivery_task is not None:

@@ -120,3 +120,20 @@ def test_the_timeline_remembers_the_day_across_a_restart(tmp_path):
     states = [change.state for change in web.changes]
     # Before the restart: healthy, suspect, alerting — seeded from the journal.
     assert states[:3] == [HealthState.HEALTHY, HealthState.SUSPECT, HealthState.ALERTING]
+
+
+def test_a_taken_status_port_stops_the_start_with_a_usage_error_and_no_messages(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "hub.toml"
+        config.write_text(f"[hub]\nstate_dir = 'state'\nhttp_listen = '127.0.0.1:{port}'\n",
+                          encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "hub", "run", "-c", str(config)],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr
+    assert done.stdout == ""  # neither STARTED nor a STOPPED for a start that never was
