@@ -22,7 +22,7 @@ from hub.cli import main
 from hub.config import Config, load_config
 from hub.replay import ReplayEvent, notice_record, parse_history, replay
 from machines import Policy
-from tests.machines.test_properties import HALF, Scenario, drive, policies
+from tests.machines.drive import HALF, Scenario, drive, policies
 
 #: Any component name may appear in a history; these need quoting in TOML.
 NAMES = ("bus", "my api", "æøå", "api.example.org")

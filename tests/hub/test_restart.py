@@ -1,7 +1,7 @@
 """Restart continuity: a restart resumes every open incident, and a gap is reported once.
 
 * Properties (virtual time, the machines driven the way `hub.streams.health_notices`
-  drives them, as in tests/machines/test_properties.py): a run stopped at any step and
+  drives them, as tests/machines/drive.py does): a run stopped at any step and
   restarted from the journal on disk emits exactly the notices of an uninterrupted run —
   after a clean stop, and after a kill right after a heartbeat; after a kill at any
   moment, the incidents still go out on the same schedule with the same downtime.
@@ -43,7 +43,7 @@ from hub.streams import health_notices
 from machines import HealthState, Notice, NoticeKind, Outcome, Policy
 from tests.daemon import Lines, write_hub_toml
 from tests.fakes.target import Target
-from tests.machines.test_properties import Scenario, drive, scenarios
+from tests.machines.drive import Scenario, drive, next_timer, scenarios
 
 HUB = "test-hub"
 A, R = HealthState.ALERTING, HealthState.REMINDING
@@ -89,12 +89,8 @@ def drive_with_restart(scenario: Scenario, path: Path, restart_after_step: int,
         machines.resume(now, HUB)
 
     def fire_timers(upto: float) -> None:
-        while True:
-            dues = [(due, c) for c in machines
-                    if (due := machines.next_due(c)) is not None and due <= upto]
-            if not dues:
-                return
-            due, component = min(dues)
+        while (timer := next_timer(machines, upto)) is not None:
+            due, component = timer
             record(component, machines.tick(component, due), due)
 
     try:
