@@ -285,8 +285,11 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
                           frame_path=PreviewDevice(state_dir).large_path,
                           status=lambda: recorder.latest, clock=clock)
         # Nothing awaits between starting the server and subscribing: no ping is lost.
+        # Where the page and frames are is for the console only: the started message in
+        # Discord carries no addresses (the log says where the page is).
+        where = info.details() if transport.name == "console" else ()
         accept(started_notice(config, transport, tuple(c.name for c in watched), now,
-                              (*parts.details, *info.details())))
+                              (*parts.details, *where)))
         has_started = True
         outcomes = reactivex.merge(
             discord_outcomes, reports, *parts.sources,

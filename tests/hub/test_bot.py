@@ -418,6 +418,9 @@ def test_alert_reminder_recovery_and_status_through_the_bot_end_to_end(tmp_path,
     assert set(web[1:-1]) == {"🟠 web is still failing"}
     assert titles[0] == "🔵 test-hub started" and titles[-1] == "⚪ test-hub stopped"
     assert titles.count("🔵 test-hub started") == 1
+    started_embed = json.dumps(fake.embeds_in(fake.monitor_channel_id)[0])
+    assert "components" in started_embed
+    assert "127.0.0.1" not in started_embed and "status page" not in started_embed
     for body in fake.posts_to(fake.monitor_channel_id):
         assert body["allowed_mentions"]["parse"] == []
     # The status reply was built from the daemon's published picture, mid-incident.
