@@ -25,6 +25,7 @@ from reactivex import operators as ops
 
 from hub.app import run_daemon
 from hub.config import Config, HubSettings
+from hub.journal import Journal
 from hub.secrets import Secrets
 from hub.sources.data import BusBoard, Departure, Forecast
 from hub.streams import health_notices, to_seconds
@@ -153,7 +154,13 @@ def demo_config(state_dir: Path, http_listen: str) -> Config:
 
 def run_demo(write: Callable[[str], None], secrets: Secrets, *, state_dir: Path,
              http_listen: str = DEMO_LISTEN, seconds: float | None = None) -> int:
-    """The daemon on the simulated world until Ctrl-C/SIGTERM (or `seconds`)."""
+    """The daemon on the simulated world until Ctrl-C/SIGTERM (or `seconds`).
+
+    Every demo starts afresh: the machines journaled by an earlier demo in the same
+    state dir are forgotten, so the scripted incident plays out as the README says.
+    """
+    with Journal(state_dir / "outbox.sqlite") as journal:
+        journal.clear()
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

@@ -251,6 +251,12 @@ class Journal:
             self._db.executemany("DELETE FROM journal_machine WHERE component = ?",
                                  [(c,) for c in components])
 
+    def clear(self) -> None:
+        """Forget every machine, transition and run: the next start is a first start."""
+        with self._transaction():
+            for table in ("journal_machine", "journal_history", "journal_run"):
+                self._db.execute(f"DELETE FROM {table}")  # table names are ours, not input
+
     def prune(self, now: float) -> int:
         """Delete history older than `history_days`; return how many rows went."""
         cutoff = now - self.history_days * 86_400

@@ -79,3 +79,24 @@ def _wait_for(fetch, is_done, timeout_seconds: float = 20.0):
         if is_done(value) or time.monotonic() > deadline:
             return value
         threading.Event().wait(0.1)  # a pause between asks, not a wait for time to pass
+
+
+def test_each_demo_starts_afresh_whatever_an_earlier_demo_left(tmp_path):
+    from hub.journal import Journal
+    from machines import HealthState, Snapshot
+
+    # An earlier demo stopped mid-incident: weather alerting, its reminder long overdue.
+    with Journal(tmp_path / "outbox.sqlite") as journal:
+        journal.begin_run(1000.0)
+        journal.write(1000.0, [Snapshot(component="weather", state=HealthState.ALERTING,
+                                        since=900.0, failures=3, first_failure_at=880.0,
+                                        next_reminder_at=1020.0)])
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in ("DISCORD_WEBHOOK_URL", "DISCORD_BOT_TOKEN", "DISCORD_MONITOR_CHANNEL_ID"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-m", "hub", "demo", "--seconds", "2",
+                           "--state-dir", str(tmp_path), "--http-listen", ""],
+                          capture_output=True, text=True, env=env, timeout=60)
+    kinds = [line.split()[1] for line in done.stdout.splitlines()]
+    assert kinds == ["STARTED", "STOPPED"], done.stdout
+    assert done.returncode == 0, done.stderr
