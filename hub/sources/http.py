@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import requests
 
 from hub.config import ConfigError
-from hub.sources.errors import connect_detail, request_failure
+from hub.sources.errors import request_failure
 from machines import Outcome
 
 METHODS = ("GET", "HEAD", "POST")
@@ -137,6 +137,3 @@ def _failed(check: HttpCheck, now: float, started: float, error_type: str,
             detail: str) -> Outcome:
     return Outcome.failure(check.name, now, error_type, detail, latency_seconds=now - started)
 
-
-#: `hub.sources.threshold` still imports the helper under this name.
-_connect_detail = connect_detail

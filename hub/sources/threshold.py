@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from hub.sources.http import MIN_EVERY_SECONDS, _connect_detail
+from hub.sources.errors import request_failure
+from hub.sources.http import MIN_EVERY_SECONDS
 from hub.sources.monitor_table import MonitorTable
 from machines import Outcome
 
@@ -150,16 +151,8 @@ def read_threshold(session: requests.Session, monitor: ThresholdMonitor,
                          headers={"Accept": "application/json"}) as response:
             status, reason = response.status_code, response.reason
             body = response.content if 200 <= status < 300 else b""
-    except requests.Timeout:
-        return failed("timeout", f"no answer within {monitor.timeout_seconds:g} s")
-    except requests.exceptions.SSLError:
-        return failed("tls", "TLS handshake or certificate failed")
-    except requests.ConnectionError as err:
-        return failed("connect", _connect_detail(err))
-    except requests.TooManyRedirects:
-        return failed("too_many_redirects", "redirect loop")
     except requests.RequestException as err:
-        return failed("error", type(err).__name__)
+        return failed(*request_failure(err, monitor.timeout_seconds))
     if not 200 <= status < 300:
         return failed(f"http_{status}", f"{status} {reason or ''}".strip())
     try:
