@@ -3,7 +3,9 @@ each open their own connection to it, in WAL mode, from the daemon's loop."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -23,3 +25,15 @@ def open_database(path: Path | str, schema: str, *,
     db.execute("PRAGMA busy_timeout=5000")
     db.executescript(schema)
     return db
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction (taken at once, so a second writer waits): all or nothing."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -32,18 +32,18 @@ start `resume` from the journal. After an unclean stop or a long gap they add on
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import math
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.database import open_database
+from hub.database import open_database, transaction
 from hub.notify.embeds import duration
 from machines import HealthMachines, HealthState, Notice, NoticeKind, Outcome, Policy, Snapshot
 
@@ -272,19 +272,8 @@ class Journal:
             [(s.component, json.dumps(s.to_dict(), ensure_ascii=False), now)
              for s in snapshots])
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return transaction(self._db)
 
 
 @dataclass(slots=True)

@@ -13,14 +13,14 @@ in which its machine emitted them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.database import open_database
+from hub.database import open_database, transaction
 from machines import Notice
 
 log = logging.getLogger(__name__)
@@ -111,16 +111,5 @@ class Outbox:
         with self._transaction():
             self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return transaction(self._db)
