@@ -296,6 +296,9 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
             display_outcomes(dashboard.render, scheduler, display_executor,
                              device=parts.device, brightness_at=parts.brightness_at,
                              on_frame=frames.push),
+        # `seen` updates the recorder and the dashboard, which only the loop may touch;
+        # every source already emits there, and this hop (~16 µs, docs/performance.md)
+        # keeps it so for a source that one day does not.
         ).pipe(ops.observe_on(scheduler), ops.do_action(seen))
         subscription = health_notices(outcomes, machines, scheduler).subscribe(accept, on_error)
         publishing = scheduler.schedule_periodic(STATUS_PUBLISH_SECONDS, publish_status)
