@@ -40,10 +40,11 @@ from typing import Any
 
 import requests
 
+from hub.settings_table import Table
 from hub.sources.data import BusBoard, Departure
 from hub.sources.errors import request_failure
+from hub.sources.json_paths import dig
 from hub.sources.ratelimit import RateGate, clock_time, retry_at
-from hub.sources.table import Table
 from machines import Outcome
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class BusSettings:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], path: Path) -> BusSettings:
         """Validate `[bus]`; errors name the file and the key."""
-        t = Table(path, "bus", table)
+        t = Table(path, "[bus]", table)
         t.only_keys({"endpoint", "client_name", "quays", "labels", "departures",
                      "window_minutes", "lines", "destinations", "every_seconds",
                      "timeout_seconds"})
@@ -290,8 +291,8 @@ def _departures(quay: Any, settings: BusSettings, index: int) -> list[Departure]
             raise _ShapeError("a call is not an object")
         if call.get("cancellation") is True:
             continue
-        line = _dig(call, "serviceJourney", "line", "publicCode")
-        destination = _dig(call, "destinationDisplay", "frontText")
+        line = dig(call, "serviceJourney", "line", "publicCode")
+        destination = dig(call, "destinationDisplay", "frontText")
         if not isinstance(line, str) or not isinstance(destination, str):
             raise _ShapeError("a call lacks its line publicCode or destination frontText")
         if not settings.keeps(line, destination):
@@ -306,14 +307,6 @@ def _departures(quay: Any, settings: BusSettings, index: int) -> list[Departure]
         if len(kept) == settings.departures:
             break
     return kept
-
-
-def _dig(value: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _epoch(text: Any, name: str) -> float:

@@ -65,10 +65,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from hub.settings_table import Table
 from hub.sources.data import Forecast
 from hub.sources.errors import request_failure
+from hub.sources.json_paths import dig
 from hub.sources.ratelimit import RateGate, clock_time, parse_http_time, retry_at
-from hub.sources.table import Table
 from machines import Outcome
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class WeatherSettings:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], path: Path) -> WeatherSettings:
         """Validate `[weather]`; errors name the file and the key."""
-        t = Table(path, "weather", table)
+        t = Table(path, "[weather]", table)
         t.only_keys({"endpoint", "lat", "lon", "user_agent", "every_seconds",
                      "timeout_seconds"})
         if "user_agent" not in table:
@@ -187,17 +188,17 @@ def parse_compact(body: Any) -> ForecastDocument:
         data = entry.get("data") if isinstance(entry, dict) else None
         time_text = entry.get("time") if isinstance(entry, dict) else None
         at = _iso_epoch(time_text) if isinstance(time_text, str) else None
-        details = _dig(data, "instant", "details")
+        details = dig(data, "instant", "details")
         temperature = _float(details, "air_temperature")
         if at is None or temperature is None:
             raise SchemaError(f"timeseries entry {len(samples)} lacks a time or "
                               "instant.details.air_temperature")
         samples.append(Sample(
             at=at, temperature_c=temperature, wind_speed_ms=_float(details, "wind_speed"),
-            symbol_1h=_string(_dig(data, "next_1_hours", "summary", "symbol_code")),
-            precipitation_1h_mm=_float(_dig(data, "next_1_hours", "details"),
+            symbol_1h=_string(dig(data, "next_1_hours", "summary", "symbol_code")),
+            precipitation_1h_mm=_float(dig(data, "next_1_hours", "details"),
                                        "precipitation_amount"),
-            symbol_6h=_string(_dig(data, "next_6_hours", "summary", "symbol_code"))))
+            symbol_6h=_string(dig(data, "next_6_hours", "summary", "symbol_code"))))
     samples.sort(key=lambda s: s.at)
     if not any(s.symbol() for s in samples):
         raise SchemaError("no entry has a next_1_hours or next_6_hours symbol_code")
@@ -423,14 +424,6 @@ def _iso_epoch(text: str) -> float | None:
     except ValueError:
         return None
     return moment.timestamp() if moment.tzinfo else None
-
-
-def _dig(value: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _float(details: Any, key: str) -> float | None:

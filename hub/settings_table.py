@@ -1,0 +1,150 @@
+"""Reading one table of `hub.toml`, with errors that name the file, the table and the key.
+
+Each settings class validates itself in `from_table`; this is the vocabulary they share,
+so that `[bus]`, `[[monitor]]` and `[[channel]]` errors read alike:
+
+    hub.toml: [bus] quays: expected a list of strings, got 3
+    hub.toml: [[monitor]] #2 (heartbeat): period_seconds: expected a number > 0 (…), got None
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hub.config import ConfigError
+
+#: Names of the built-in components; a monitor may not take one of them over.
+BUILT_IN_COMPONENTS = ("bus", "weather", "pixoo", "discord")
+#: Short, lowercase, URL-safe: a monitor's name is also its path (`/ping/<name>`).
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+HTTP_URL = "an http:// or https:// URL"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """The table at `place` ("[bus]", "[[monitor]] #2 (heartbeat)") of `path`.
+
+    Every accessor raises `ConfigError` naming the key. An entry of an array of tables
+    (`place` starts with "[[") is numbered, so a colon sets the key apart from it, and a
+    missing key reads as None there ("expected …, got None") and a number of the wrong type
+    is told its bounds; a section says "required, but missing", and "a number" until the
+    value is one.
+    """
+
+    path: Path | str
+    place: str
+    values: Mapping[str, Any]
+    #: Keys read before the table came here (a monitor's `kind`): listed first as known.
+    implied: tuple[str, ...] = ()
+
+    @classmethod
+    def monitor(cls, values: Mapping[str, Any], path: Path, index: int,
+                kind: str | None = None) -> Table:
+        """`[[monitor]] #index (kind)`, whose `kind` key was read by the caller."""
+        place = f"[[monitor]] #{index}" + (f" ({kind})" if kind else "")
+        return cls(path, place, values, implied=("kind",))
+
+    @property
+    def is_entry(self) -> bool:
+        return self.place.startswith("[[")
+
+    def error(self, key: str, message: str) -> ConfigError:
+        where = f"{self.place}:" if self.is_entry else self.place
+        return ConfigError(f"{self.path}: {where} {key}: {message}")
+
+    def expected(self, key: str, expected: str, got: Any) -> ConfigError:
+        return self.error(key, f"expected {expected}, got {got!r}")
+
+    def missing(self, key: str, expected: str) -> ConfigError:
+        if self.is_entry:
+            return self.expected(key, expected, None)
+        return self.error(key, "required, but missing")
+
+    def only_keys(self, known: set[str]) -> None:
+        for key in self.values:
+            if key not in known:
+                listed = ", ".join([*self.implied, *sorted(known)])
+                raise self.error(key, f"unknown key (known: {listed})")
+
+    def name(self, *, reserved: Collection[str] = BUILT_IN_COMPONENTS) -> str:
+        """`name`: short, lowercase, URL-safe, and none of `reserved`."""
+        name = self.values.get("name")
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise self.expected("name", "a short lowercase name (letters, digits, - _ .)", name)
+        if name in reserved:
+            raise self.expected("name", "a name not used by a built-in component", name)
+        return name
+
+    def string(self, key: str, default: str | None = None, *,
+               expected: str = "a string") -> str:
+        """A string; `default=None` makes the key required."""
+        if key not in self.values:
+            if default is None:
+                raise self.missing(key, expected)
+            return default
+        value = self.values[key]
+        if not isinstance(value, str):
+            raise self.expected(key, expected, value)
+        return value
+
+    def url(self, key: str, default: str | None = None) -> str:
+        value = self.string(key, default)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise self.expected(key, HTTP_URL, value)
+        return value
+
+    def number(self, key: str, default: float | None = None, *, minimum: float | None = None,
+               maximum: float | None = None, above: float | None = None,
+               meaning: str = "") -> float:
+        """A finite number (int or float, not bool), `>= minimum`, `<= maximum`, `> above`.
+
+        `default=None` makes the key required; `meaning` explains the number in errors.
+        """
+        low = None if minimum is None else f"{minimum:g}"
+        high = None if maximum is None else f"{maximum:g}"
+        bounds = (f" between {low} and {high}" if low is not None and high is not None
+                  else f" >= {low}" if low is not None
+                  else f" > {above:g}" if above is not None
+                  else f" <= {high}" if high is not None else "")
+        expected = f"a number{bounds}" + (f" ({meaning})" if meaning else "")
+        if key not in self.values and default is None:
+            raise self.missing(key, expected)
+        value = self.values.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.expected(key, expected if self.is_entry else "a number", value)
+        if not math.isfinite(value) \
+                or (minimum is not None and value < minimum) \
+                or (maximum is not None and value > maximum) \
+                or (above is not None and value <= above):
+            raise self.expected(key, expected, value)
+        return float(value)
+
+    def optional_number(self, key: str, meaning: str, *,
+                        above: float | None = None) -> float | None:
+        """A number when the key is given, else None."""
+        return self.number(key, meaning=meaning, above=above) if key in self.values else None
+
+    def integer(self, key: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.values.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or not minimum <= value <= maximum:
+            raise self.expected(key, f"a whole number between {minimum} and {maximum}", value)
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """A list of strings; `default=None` makes the key required."""
+        if key not in self.values:
+            if default is None:
+                raise self.missing(key, "a list of strings")
+            return default
+        value = self.values[key]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.expected(key, "a list of strings", value)
+        return tuple(value)
