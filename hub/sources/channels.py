@@ -28,7 +28,6 @@ channel on the daemon's loop, where the bot's message handler calls it.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -38,7 +37,7 @@ from typing import Any
 
 from hub.config import ConfigError
 from hub.secrets import Secrets, SecretsError
-from hub.sources.monitor_table import BUILT_IN_COMPONENTS, NAME_PATTERN
+from hub.settings_table import BUILT_IN_COMPONENTS, Table
 from machines import Outcome, Policy
 
 #: Component name of a channel watched for silence: `channel-<name>`. The prefix keeps
@@ -86,44 +85,31 @@ class WatchedChannel:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], path: Path, index: int) -> WatchedChannel:
         """Validate one `[[channel]]` table; errors name the file, the table and the key."""
-
-        def error(key: str, expected: str, got: Any) -> ConfigError:
-            return ConfigError(f"{path}: [[channel]] #{index}: {key}: expected {expected}, "
-                               f"got {got!r}")
-
-        known = {"name", "keywords", "silent_after_minutes"}
-        for key in table:
-            if key not in known:
-                raise ConfigError(f"{path}: [[channel]] #{index}: {key}: unknown key "
-                                  f"(known: {', '.join(sorted(known))})")
-        name = table.get("name")
-        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise error("name", "a short lowercase name (letters, digits, - _ .)", name)
+        reader = Table(path, f"[[channel]] #{index}", table)
+        reader.only_keys({"name", "keywords", "silent_after_minutes"})
+        # A channel's component is `channel-<name>`, so built-in names are free to take.
+        name = reader.name(reserved=())
         if env_name_for(name).endswith("_FILE"):
             # DISCORD_WATCH_X_FILE would read as the file form of DISCORD_WATCH_X.
-            raise error("name", "a name that does not end in 'file'", name)
+            raise reader.expected("name", "a name that does not end in 'file'", name)
         keywords = table.get("keywords", [])
         if not isinstance(keywords, list) or len(keywords) > MAX_KEYWORDS:
-            raise error("keywords", f"a list of at most {MAX_KEYWORDS} strings", keywords)
+            raise reader.expected("keywords", f"a list of at most {MAX_KEYWORDS} strings",
+                                  keywords)
         seen: set[str] = set()
         for keyword in keywords:
             if not isinstance(keyword, str) or not keyword.strip().rstrip("*").strip() \
                     or len(keyword) > MAX_KEYWORD_CHARS:
-                raise error("keywords", f"non-empty strings of at most {MAX_KEYWORD_CHARS} "
-                                        "characters", keyword)
+                raise reader.expected("keywords", f"non-empty strings of at most "
+                                      f"{MAX_KEYWORD_CHARS} characters", keyword)
             folded = _fold(keyword)
             if folded in seen:
-                raise error("keywords", "each keyword once (case does not matter)", keyword)
+                raise reader.expected("keywords", "each keyword once (case does not matter)",
+                                      keyword)
             seen.add(folded)
-        silent: float | None = None
-        if "silent_after_minutes" in table:
-            value = table["silent_after_minutes"]
-            if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or not math.isfinite(value) or value <= 0:
-                raise error("silent_after_minutes", "a number > 0 (minutes without a message "
-                                                    "before the channel counts as silent)",
-                            value)
-            silent = float(value)
+        silent = reader.optional_number(
+            "silent_after_minutes", above=0,
+            meaning="minutes without a message before the channel counts as silent")
         return cls(name=name, keywords=tuple(k.strip() for k in keywords),
                    silent_after_minutes=silent)
 

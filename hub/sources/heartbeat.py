@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hub.sources.monitor_table import MonitorTable
+from hub.settings_table import Table
 from machines import Outcome, Policy
 
 KIND = "heartbeat"
@@ -45,14 +45,14 @@ class HeartbeatMonitor:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], path: Path, index: int) -> HeartbeatMonitor:
         """Validate one `[[monitor]]` table (without `kind`); errors name file and key."""
-        reader = MonitorTable(table, path, index, KIND)
+        reader = Table.monitor(table, path, index, KIND)
         reader.only_keys({"name", "period_seconds", "grace_seconds"})
         # Both are required: a guessed default would silently decide when you get alerted.
         return cls(
             name=reader.name(),
             period_seconds=reader.number(
-                "period_seconds", "how often the device pings, in seconds", above=0),
+                "period_seconds", above=0, meaning="how often the device pings, in seconds"),
             grace_seconds=reader.number(
-                "grace_seconds", "how late a ping may be before it counts as missed",
-                minimum=0),
+                "grace_seconds", minimum=0,
+                meaning="how late a ping may be before it counts as missed"),
         )

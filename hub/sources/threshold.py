@@ -19,13 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
+from hub.settings_table import HTTP_URL, Table
 from hub.sources.errors import request_failure
 from hub.sources.http import MIN_EVERY_SECONDS
-from hub.sources.monitor_table import MonitorTable
 from machines import Outcome
 
 KIND = "threshold"
@@ -77,38 +76,35 @@ class ThresholdMonitor:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], path: Path, index: int) -> ThresholdMonitor:
         """Validate one `[[monitor]]` table (without `kind`); errors name file and key."""
-        reader = MonitorTable(table, path, index, KIND)
+        reader = Table.monitor(table, path, index, KIND)
         reader.only_keys({"name", "min", "max", "url", "path", "every_seconds",
                           "timeout_seconds"})
         name = reader.name()
         low = reader.optional_number("min", "the lowest acceptable value")
         high = reader.optional_number("max", "the highest acceptable value")
         if low is None and high is None:
-            raise reader.error("min", "at least one of min and max", None)
+            raise reader.expected("min", "at least one of min and max", None)
         if low is not None and high is not None and low > high:
-            raise reader.error("max", f"a number >= min ({low:g})", high)
-        url = reader.string("url", "an http:// or https:// URL", "")
-        if not url:
+            raise reader.expected("max", f"a number >= min ({low:g})", high)
+        if not reader.string("url", "", expected=HTTP_URL):
             for key in ("path", "every_seconds", "timeout_seconds"):
                 if key in table:
-                    raise reader.error(key, "no value: without url, values are pushed to "
-                                       f"POST /api/metric/{name}", table[key])
+                    raise reader.expected(key, "no value: without url, values are pushed to "
+                                          f"POST /api/metric/{name}", table[key])
             return cls(name=name, min_value=low, max_value=high)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise reader.error("url", "an http:// or https:// URL", url)
-        dotted = reader.string("path", 'a dotted path into the JSON such as "sensors.0.temp"',
-                               "")
+        url = reader.url("url")
+        dotted = reader.string("path", "", expected='a dotted path into the JSON such as '
+                                                    '"sensors.0.temp"')
         segments = tuple(dotted.split(".")) if dotted else ()
         if any(not segment for segment in segments):
-            raise reader.error("path", 'a dotted path such as "sensors.0.temp" (no empty parts)',
-                               dotted)
+            raise reader.expected("path", 'a dotted path such as "sensors.0.temp" '
+                                  "(no empty parts)", dotted)
         return cls(
             name=name, min_value=low, max_value=high, url=url, path=segments,
-            every_seconds=reader.number("every_seconds", "seconds between reads", 60.0,
-                                        minimum=MIN_EVERY_SECONDS),
-            timeout_seconds=reader.number("timeout_seconds", "seconds to wait for an answer",
-                                          10.0, above=0),
+            every_seconds=reader.number("every_seconds", 60.0, minimum=MIN_EVERY_SECONDS,
+                                        meaning="seconds between reads"),
+            timeout_seconds=reader.number("timeout_seconds", 10.0, above=0,
+                                          meaning="seconds to wait for an answer"),
         )
 
 
