@@ -32,9 +32,9 @@ class Table:
 
     Every accessor raises `ConfigError` naming the key. An entry of an array of tables
     (`place` starts with "[[") is numbered, so a colon sets the key apart from it, and a
-    missing key reads as None there ("expected …, got None") and a number of the wrong type
-    is told its bounds; a section says "required, but missing", and "a number" until the
-    value is one.
+    missing key reads as None there ("expected …, got None") and a value of the wrong type
+    is told all that is expected of it; a section says "required, but missing", and "a
+    number" or "a string" until the value is one.
     """
 
     path: Path | str
@@ -94,7 +94,7 @@ class Table:
         return value
 
     def url(self, key: str, default: str | None = None) -> str:
-        value = self.string(key, default)
+        value = self.string(key, default, expected=HTTP_URL if self.is_entry else "a string")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise self.expected(key, HTTP_URL, value)

@@ -12,11 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
-from hub.config import ConfigError
+from hub.settings_table import Table
 from hub.sources.errors import request_failure
 from machines import Outcome
 
@@ -47,54 +46,30 @@ class HttpCheck:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], path: Path, index: int) -> HttpCheck:
         """Validate one `[[monitor]]` table (without `kind`); errors name file and key."""
-
-        def error(key: str, expected: str, got: Any) -> ConfigError:
-            return ConfigError(f"{path}: [[monitor]] #{index}: {key}: expected {expected}, "
-                               f"got {got!r}")
-
-        known = {"name", "url", "every_seconds", "timeout_seconds", "expect_status", "method",
-                 "headers"}
-        for key in table:
-            if key not in known:
-                raise ConfigError(f"{path}: [[monitor]] #{index}: {key}: unknown key "
-                                  f"(known: kind, {', '.join(sorted(known))})")
-        name = table.get("name")
-        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,39}", name):
-            raise error("name", "a short lowercase name (letters, digits, - _ .)", name)
-        if name in ("bus", "weather", "pixoo", "discord"):
-            raise error("name", "a name not used by a built-in component", name)
-        url = table.get("url")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") \
-                or not urlsplit(url).netloc:
-            raise error("url", "an http:// or https:// URL", url)
-        every = _number(table, "every_seconds", 60.0, error)
+        reader = Table.monitor(table, path, index)
+        reader.only_keys({"name", "url", "every_seconds", "timeout_seconds", "expect_status",
+                          "method", "headers"})
+        name = reader.name()
+        url = reader.url("url")
+        every = reader.number("every_seconds", 60.0)
         if every < MIN_EVERY_SECONDS:
-            raise error("every_seconds", f"a number >= {MIN_EVERY_SECONDS}", every)
-        timeout = _number(table, "timeout_seconds", 10.0, error)
+            raise reader.expected("every_seconds", f"a number >= {MIN_EVERY_SECONDS}", every)
+        timeout = reader.number("timeout_seconds", 10.0)
         if timeout <= 0:
-            raise error("timeout_seconds", "a number > 0", timeout)
+            raise reader.expected("timeout_seconds", "a number > 0", timeout)
         method = table.get("method", "GET")
         if not isinstance(method, str) or method.upper() not in METHODS:
-            raise error("method", f"one of {', '.join(METHODS)}", method)
+            raise reader.expected("method", f"one of {', '.join(METHODS)}", method)
         headers = table.get("headers", {})
         if not isinstance(headers, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-            raise error("headers", "a table of strings", headers)
-        expect = _expect_status(table.get("expect_status", "200-399"), error)
+            raise reader.expected("headers", "a table of strings", headers)
+        expect = _expect_status(table.get("expect_status", "200-399"), reader)
         return cls(name=name, url=url, every_seconds=every, timeout_seconds=timeout,
                    expect_status=expect, method=method.upper(), headers=dict(headers))
 
 
-def _number(table: Mapping[str, Any], key: str, default: float,
-            error: Callable[[str, str, Any], ConfigError]) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise error(key, "a number", value)
-    return float(value)
-
-
-def _expect_status(value: Any,
-                   error: Callable[[str, str, Any], ConfigError]) -> tuple[tuple[int, int], ...]:
+def _expect_status(value: Any, reader: Table) -> tuple[tuple[int, int], ...]:
     """`200`, `[200, 204]`, `"200-399"` or a list mixing both."""
     items = value if isinstance(value, list) else [value]
     ranges: list[tuple[int, int]] = []
@@ -106,10 +81,10 @@ def _expect_status(value: Any,
         if match and 100 <= int(match[1]) <= int(match[2]) <= 599:
             ranges.append((int(match[1]), int(match[2])))
             continue
-        raise error("expect_status", "a status (200), a range (\"200-399\") or a list of them",
-                    value)
+        raise reader.expected(
+            "expect_status", "a status (200), a range (\"200-399\") or a list of them", value)
     if not ranges:
-        raise error("expect_status", "at least one status", value)
+        raise reader.expected("expect_status", "at least one status", value)
     return tuple(ranges)
 
 
