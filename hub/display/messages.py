@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.config import ConfigError
 from hub.display.view import DisplayMessage
+from hub.settings_table import Table
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,8 @@ class MessageSettings:
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], path: Path | str) -> MessageSettings:
-        known = {"allowed_users", "allowed_roles", "expire_minutes"}
-        for key in table:
-            if key not in known:
-                raise ConfigError(f"{path}: [messages] {key}: unknown key "
-                                  f"(known: {', '.join(sorted(known))})")
+        reader = Table(path, "[messages]", table)
+        reader.only_keys({"allowed_users", "allowed_roles", "expire_minutes"})
 
         def ids(key: str) -> frozenset[int]:
             value = table.get(key, [])
@@ -62,15 +59,14 @@ class MessageSettings:
             if not isinstance(value, list) or not all(
                     (isinstance(v, int) and not isinstance(v, bool) and v > 0)
                     or (isinstance(v, str) and v.isdigit()) for v in value):
-                raise ConfigError(f"{path}: [messages] {key}: expected a list of Discord ids "
-                                  f"(right-click → Copy ID), got {value!r}")
+                raise reader.expected(key, "a list of Discord ids (right-click → Copy ID)",
+                                      value)
             return frozenset(int(v) for v in value)
 
         expire = table.get("expire_minutes", 0)
         if isinstance(expire, bool) or not isinstance(expire, int | float) \
                 or not 0 <= expire <= 525_600:
-            raise ConfigError(f"{path}: [messages] expire_minutes: expected minutes from 0 "
-                              f"(never) to 525600, got {expire!r}")
+            raise reader.expected("expire_minutes", "minutes from 0 (never) to 525600", expire)
         return cls(allowed_users=ids("allowed_users"), allowed_roles=ids("allowed_roles"),
                    expire_minutes=float(expire))
 

@@ -45,9 +45,9 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image
 
-from hub.config import ConfigError
 from hub.display.brightness import BrightnessSchedule, parse_day_hours
 from hub.display.frame import FRAME_SIZE, encode_frame
+from hub.settings_table import Table
 from machines import Outcome
 
 log = logging.getLogger(__name__)
@@ -134,49 +134,44 @@ class PixooSettings:
     def from_table(cls, table: Mapping[str, Any], path: Path) -> PixooSettings:
         """Validate `[pixoo]`; every error names the file and the key."""
 
-        def error(key: str, expected: str, got: Any) -> ConfigError:
-            return ConfigError(f"{path}: [pixoo] {key}: expected {expected}, got {got!r}")
+        reader = Table(path, "[pixoo]", table)
 
         def number(key: str, default: float, low: float, high: float) -> float:
             value = table.get(key, default)
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not low <= value <= high or math.isnan(value):
-                raise error(key, f"a number from {low:g} to {high:g}", value)
+                raise reader.expected(key, f"a number from {low:g} to {high:g}", value)
             return float(value)
 
         def integer(key: str, default: int, low: int, high: int, why: str = "") -> int:
             value = table.get(key, default)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise error(key, f"a whole number from {low} to {high}{why}", value)
+                raise reader.expected(key, f"a whole number from {low} to {high}{why}", value)
             return value
 
-        known = {"address", "timeout_seconds", "reset_every", "ping_every_seconds",
-                 "brightness_day", "brightness_night", "day_hours", "lat", "lon"}
-        for key in table:
-            if key not in known:
-                raise ConfigError(f"{path}: [pixoo] {key}: unknown key "
-                                  f"(known: {', '.join(sorted(known))})")
+        reader.only_keys({"address", "timeout_seconds", "reset_every", "ping_every_seconds",
+                          "brightness_day", "brightness_night", "day_hours", "lat", "lon"})
         if "address" not in table:
-            raise ConfigError(f"{path}: [pixoo] address: required ({_ADDRESS_EXPECTED})")
+            raise reader.error("address", f"required ({_ADDRESS_EXPECTED})")
         address = table["address"]
         url = command_url(address) if isinstance(address, str) else None
         if url is None:
-            raise error("address", _ADDRESS_EXPECTED, address)
+            raise reader.expected("address", _ADDRESS_EXPECTED, address)
         day_hours: tuple[int, int] | None = None
         if "day_hours" in table:
             text = table["day_hours"]
             day_hours = parse_day_hours(text) if isinstance(text, str) else None
             if day_hours is None:
-                raise error("day_hours", "local hours 'HH:MM-HH:MM' such as '07:00-22:00'",
-                            text)
+                raise reader.expected("day_hours",
+                                      "local hours 'HH:MM-HH:MM' such as '07:00-22:00'", text)
         has_lat, has_lon = "lat" in table, "lon" in table
         if has_lat != has_lon:
             missing = "lon" if has_lat else "lat"
-            raise ConfigError(f"{path}: [pixoo] {missing}: required with "
-                              f"{'lat' if has_lat else 'lon'} (the location of sunrise/sunset)")
+            raise reader.error(missing, f"required with {'lat' if has_lat else 'lon'} "
+                                        "(the location of sunrise/sunset)")
         if day_hours is not None and has_lat:
-            raise ConfigError(f"{path}: [pixoo] day_hours: give either day_hours or lat/lon "
-                              "(sunrise/sunset), not both")
+            raise reader.error("day_hours", "give either day_hours or lat/lon "
+                                            "(sunrise/sunset), not both")
         return cls(
             url=url,
             timeout_seconds=number("timeout_seconds", 3.0, 0.1, 30.0),

@@ -15,8 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hub.config import ConfigError
 from hub.display.view import BUS_LABELS, LANGUAGES, DashboardView, DisplayMessage, Language
+from hub.settings_table import Table
 from hub.sources.data import BusBoard, Forecast
 from machines.states import HealthState
 
@@ -39,37 +39,33 @@ class DisplaySettings:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], path: Path | str) -> DisplaySettings:
         """Validate `[display]`; every error names the file and the key."""
-
-        def error(key: str, expected: str, got: Any) -> ConfigError:
-            return ConfigError(f"{path}: [display] {key}: expected {expected}, "
-                                      f"got {got!r}")
+        reader = Table(path, "[display]", table)
 
         def seconds(key: str, default: float, low: float) -> float:
             value = table.get(key, default)
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or math.isnan(value) or not low <= value <= DAY_SECONDS:
-                raise error(key, f"seconds from {low:g} to {DAY_SECONDS:g}", value)
+                raise reader.expected(key, f"seconds from {low:g} to {DAY_SECONDS:g}", value)
             return float(value)
 
         defaults = cls()
-        known = {"language", "walk_seconds", "soon_seconds", "bus_label",
-                 "bus_stale_after_seconds", "weather_stale_after_seconds",
-                 "message_page_seconds", "message_break_seconds"}
-        for key in table:
-            if key not in known:
-                raise ConfigError(f"{path}: [display] {key}: unknown key "
-                                         f"(known: {', '.join(sorted(known))})")
+        reader.only_keys({"language", "walk_seconds", "soon_seconds", "bus_label",
+                          "bus_stale_after_seconds", "weather_stale_after_seconds",
+                          "message_page_seconds", "message_break_seconds"})
         language = table.get("language", defaults.language)
         if language not in LANGUAGES:
-            raise error("language", f"one of {', '.join(map(repr, LANGUAGES))}", language)
+            raise reader.expected("language", f"one of {', '.join(map(repr, LANGUAGES))}",
+                                  language)
         bus_label = table.get("bus_label", defaults.bus_label)
         if bus_label not in BUS_LABELS:
-            raise error("bus_label", f"one of {', '.join(map(repr, BUS_LABELS))}", bus_label)
+            raise reader.expected("bus_label", f"one of {', '.join(map(repr, BUS_LABELS))}",
+                                  bus_label)
         walk = seconds("walk_seconds", defaults.walk_seconds, 0.0)
         # Without soon_seconds, yellow still gets five minutes beyond a long walk.
         soon = seconds("soon_seconds", max(defaults.soon_seconds, walk + 300.0), 0.0)
         if soon < walk:
-            raise error("soon_seconds", f"at least walk_seconds ({walk:g})", table["soon_seconds"])
+            raise reader.expected("soon_seconds", f"at least walk_seconds ({walk:g})",
+                                  table["soon_seconds"])
         return cls(
             language=language, walk_seconds=walk, soon_seconds=soon, bus_label=bus_label,
             bus_stale_after_seconds=seconds("bus_stale_after_seconds",
