@@ -89,3 +89,15 @@ def test_the_example_config_in_the_repository_is_valid():
     assert [m.name for m in config.monitors] == ["router", "nas"]
     assert [h.name for h in config.heartbeats] == ["backup"]
     assert config.policy_for("bus").failures_before_alert == 5
+
+
+@pytest.mark.parametrize(("body", "key"), [
+    ("[weather]\nlat = nan\nlon = 10.0\nuser_agent = 'hub you@example.com'\n", "lat"),
+    ("[[monitor]]\nkind = 'http'\nname = 'web'\nurl = 'http://x/'\nevery_seconds = inf\n",
+     "every_seconds"),
+    ("[bus]\nclient_name = 'acme-hub'\nquays = ['NSR:Quay:1']\nlabels = ['A']\n"
+     "every_seconds = nan\n", "every_seconds"),
+])
+def test_nan_and_infinity_are_not_numbers_a_setting_can_take(tmp_path, body, key):
+    with pytest.raises(ConfigError, match=rf"{key}: expected"):
+        load_config(write(tmp_path, body))
