@@ -18,7 +18,7 @@ import requests
 
 from hub.config import Config
 from hub.display.pixoo import PixooClient
-from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, verify_bot
+from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, WatchedId, verify_bot
 from hub.notify.transport import TransportError
 from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport, WebhookUrlError
 from hub.secrets import Secrets
@@ -41,7 +41,7 @@ class Finding:
 
 def run_checks(config: Config, secrets: Secrets) -> list[Finding]:
     return [*_config_findings(config, secrets), *_webhook_findings(secrets),
-            *_bot_findings(secrets), *_source_findings(config)]
+            *_bot_findings(config, secrets), *_source_findings(config)]
 
 
 def _config_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
@@ -88,15 +88,26 @@ def _webhook_findings(secrets: Secrets) -> Iterator[Finding]:
         yield Finding("webhook", True, f"reachable and authorized ({name!r})")
 
 
-def _bot_findings(secrets: Secrets) -> Iterator[Finding]:
+def _bot_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
+    """The bot's token and intents, and each of its channels: monitoring, display, watched."""
     if not (secrets.discord_bot_token and secrets.discord_monitor_channel_id):
         return
     settings = BotSettings(token=secrets.discord_bot_token,
                            monitor_channel_id=int(secrets.discord_monitor_channel_id),
                            api_base=secrets.discord_api_base or DEFAULT_API_BASE,
                            gateway_url=secrets.discord_gateway_url or DEFAULT_GATEWAY_URL)
-    for subject, ok, message in asyncio.run(verify_bot(settings)):
+    display = int(secrets.discord_channel_id) if secrets.discord_channel_id else None
+    ids = {c.name: secrets.watch_channel_id(c.env_name) for c in config.channels}
+    watched = [WatchedId(c.name, c.env_name, int(ids[c.name]))
+               for c in config.channels if ids[c.name]]
+    for subject, ok, message in asyncio.run(
+            verify_bot(settings, display_channel_id=display, watched=watched)):
         yield Finding(subject, ok, message)
+    for channel in config.channels:
+        if not ids[channel.name]:
+            yield Finding("watched", False, f"[[channel]] {channel.name!r}: {channel.env_name} "
+                                            "is not set (Discord: right-click the channel → "
+                                            "Copy Channel ID)")
 
 
 def _source_findings(config: Config) -> Iterator[Finding]:

@@ -4,7 +4,8 @@ The real discord.py client talks to it over HTTP and a plain `ws://` websocket o
 127.0.0.1 (ephemeral port), speaking Discord's real protocol:
 
 * REST under `/api/v10`: `GET /users/@me`, `GET /oauth2/applications/@me`,
-  `GET /gateway` and `/gateway/bot`, `GET /channels/{id}`,
+  `GET /gateway` and `/gateway/bot`, `GET /channels/{id}`, `GET /guilds/{id}` and
+  `GET /guilds/{id}/members/{user id}` (the bot's own member only),
   `POST /channels/{id}/messages`, `PUT /applications/{id}/commands` (command sync),
   `POST /interactions/{id}/{token}/callback` and the interaction's follow-up
   `POST /webhooks/{application id}/{token}`. Every request needs `Authorization: Bot
@@ -21,7 +22,13 @@ The real discord.py client talks to it over HTTP and a plain `ws://` websocket o
   url `attachment://name` that names no attached file is refused with 400 (Discord would
   post the message with a broken image), so a test sees the mistake.
 * Attaching files needs the Attach Files permission: with `attach_files_allowed = False`
-  a post or an interaction answer carrying files gets 403 Missing Permissions (50013).
+  a post or an interaction answer carrying files gets 403 Missing Permissions (50013),
+  and the bot's role no longer lists Attach Files.
+* Permissions as Discord stores them: roles with permission bits (@everyone: View Channel;
+  the bot's managed role: what the invite link grants, `BOT_ROLE_PERMISSIONS`) and each
+  channel's `permission_overwrites` (`overwrites`, by channel id; the display channel
+  allows the bot's role Read Message History). Overwrites are only what channel reads
+  return: the fake enforces no permission but Attach Files.
 * An interaction is answered once (a second callback: 400, "already acknowledged"); a
   follow-up needs a callback first and a token the fake issued (404 otherwise).
 * Gateway at `/gateway`: HELLO (op 10) → the client's heartbeats get ACKs (op 11) →
@@ -66,6 +73,17 @@ MAX_CONTENT_CHARS = 2000
 MAX_FILE_BYTES = 10 * 1024 * 1024
 CDN = "https://cdn.discordapp.com/attachments"
 _FILE_FIELD = re.compile(r"files\[(\d+)\]")
+#: Permission bits (Discord's `permissions` integers).
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+#: What the invite link of docs/discord-bot.md grants the bot's role (52224).
+BOT_ROLE_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES
+#: Overwrite targets, as in a channel's `permission_overwrites[].type`.
+OVERWRITE_ROLE = 0
+OVERWRITE_MEMBER = 1
 
 
 @dataclass(frozen=True)
@@ -166,6 +184,10 @@ class FakeDiscord:
         self.hidden_channel_id = self._next_id()  # exists, but the bot may not see it
         self.family_role_id = self._next_id()
         self.guest_role_id = self._next_id()
+        self.bot_role_id = self._next_id()  # the managed role Discord gives an invited bot
+        #: Each channel's `permission_overwrites`, by channel id.
+        self.overwrites: dict[str, list[dict[str, Any]]] = {
+            self.display_channel_id: [overwrite(self.bot_role_id, allow=READ_MESSAGE_HISTORY)]}
         self._messages: dict[str, str] = {}  # id -> channel id, of every message posted
         self.message_replies: list[Reply] = []
         self.attach_files_allowed = True  # the bot's Attach Files permission
@@ -426,25 +448,42 @@ class FakeDiscord:
                  self.hidden_channel_id: "staff-only"}
         return {"id": channel_id, "type": 0, "guild_id": self.guild_id,
                 "name": names.get(channel_id, "channel"), "position": 0,
-                "permission_overwrites": [], "nsfw": False, "parent_id": None,
+                "permission_overwrites": list(self.overwrites.get(channel_id, [])),
+                "nsfw": False, "parent_id": None,
                 "topic": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
 
     def _guild(self) -> dict[str, Any]:
         return {
             "id": self.guild_id, "name": "Home", "icon": None, "owner_id": "4242",
             "unavailable": False, "large": False, "member_count": 2, "joined_at": _now_iso(),
-            "roles": [_role(self.guild_id, "@everyone", 0),
+            "roles": [_role(self.guild_id, "@everyone", 0, VIEW_CHANNEL),
                       _role(self.family_role_id, "family", 1),
-                      _role(self.guest_role_id, "guests", 2)],
+                      _role(self.guest_role_id, "guests", 2),
+                      _role(self.bot_role_id, "hub-bot", 3, self._bot_role_permissions(),
+                            managed=True)],
             "channels": [self._channel(c) for c in self._visible_channels],
-            "members": [{"user": self.bot_user, "roles": [], "joined_at": _now_iso(),
-                         "deaf": False, "mute": False, "flags": 0}],
+            "members": [self._bot_member()],
             "emojis": [], "stickers": [], "features": [], "voice_states": [], "presences": [],
             "threads": [], "stage_instances": [], "guild_scheduled_events": [],
             "premium_tier": 0, "preferred_locale": "en-US", "system_channel_flags": 0,
             "verification_level": 0, "default_message_notifications": 0,
             "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0, "afk_timeout": 300,
         }
+
+    def _bot_role_permissions(self) -> int:
+        return BOT_ROLE_PERMISSIONS if self.attach_files_allowed \
+            else BOT_ROLE_PERMISSIONS & ~ATTACH_FILES
+
+    def _bot_member(self) -> dict[str, Any]:
+        return {"user": self.bot_user, "roles": [self.bot_role_id], "joined_at": _now_iso(),
+                "deaf": False, "mute": False, "flags": 0}
+
+    def _rest_guild(self) -> dict[str, Any]:
+        """`GET /guilds/{id}`: the guild without what only the gateway sends."""
+        gateway_only = ("channels", "members", "voice_states", "presences", "threads",
+                        "stage_instances", "guild_scheduled_events", "joined_at", "large",
+                        "member_count", "unavailable")
+        return {k: v for k, v in self._guild().items() if k not in gateway_only}
 
     # --- REST -----------------------------------------------------------------------------
 
@@ -494,6 +533,13 @@ class FakeDiscord:
                 "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
         if request.method == "GET" and parts[0] == "channels" and len(parts) == 2:
             return self._get_channel(parts[1])
+        if request.method == "GET" and parts[:2] == ["guilds", self.guild_id]:
+            if len(parts) == 2:
+                return _json(200, self._rest_guild())
+            if parts[2:] == ["members", self.bot_user["id"]]:
+                return _json(200, self._bot_member())
+            if parts[2:3] == ["members"] and len(parts) == 4:
+                return _json(404, {"message": "Unknown Member", "code": 10007})
         if request.method == "POST" and parts[0] == "channels" and parts[2:] == ["messages"]:
             return await self._post_message(request, parts[1], body, record.files)
         if request.method == "PUT" and parts[0] == "applications" and parts[2:] == ["commands"]:
@@ -744,10 +790,17 @@ def _form_error(errors: dict[str, Any]) -> web.Response:
     return _json(400, {"message": "Invalid Form Body", "code": 50035, "errors": errors})
 
 
-def _role(role_id: str, name: str, position: int) -> dict[str, Any]:
-    return {"id": role_id, "name": name, "permissions": "1024" if position == 0 else "0",
-            "position": position, "color": 0, "hoist": False, "managed": False,
+def _role(role_id: str, name: str, position: int, permissions: int = 0, *,
+          managed: bool = False) -> dict[str, Any]:
+    return {"id": role_id, "name": name, "permissions": str(permissions),
+            "position": position, "color": 0, "hoist": False, "managed": managed,
             "mentionable": False, "flags": 0}
+
+
+def overwrite(target_id: str, *, allow: int = 0, deny: int = 0,
+              target_type: int = OVERWRITE_ROLE) -> dict[str, Any]:
+    """One entry of a channel's `permission_overwrites`, as Discord sends it."""
+    return {"id": target_id, "type": target_type, "allow": str(allow), "deny": str(deny)}
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+
+import pytest
+
 from hub.cli import main
+from hub.notify.bot import BOT_PERMISSIONS
+from tests.fakes.discord_gateway import (
+    OVERWRITE_MEMBER,
+    OVERWRITE_ROLE,
+    SEND_MESSAGES,
+    FakeDiscord,
+    overwrite,
+)
 from tests.fakes.target import Target
 
 
@@ -84,3 +97,152 @@ timeout_seconds = 1
     assert "weather      ok    answered" in out
     assert "pixoo        ok    answered" in out
     assert pinged == ["Channel/GetAllConf"]  # a ping, and nothing drawn
+
+
+# --- the bot's channels -----------------------------------------------------------------------
+
+
+def run_bot_check(tmp_path, monkeypatch, *, channels=(), env=lambda fake: {},
+                  prepare=lambda fake: None) -> tuple[int, FakeDiscord]:
+    """`divoom-hub check` with the bot pointed at a fresh fake Discord: `channels` are the
+    `[[channel]]` names, `env(fake)` more variables, `prepare(fake)` what to change in the
+    fake first. Returns the exit code and the fake (closed); the report is on stdout."""
+    path = tmp_path / "hub.toml"
+    path.write_text("[hub]\nstate_dir = 'state'\n" + "".join(
+        f"[[channel]]\nname = '{name}'\n" for name in channels), encoding="utf-8")
+    for name in list(os.environ):
+        if name.startswith("DISCORD_"):
+            monkeypatch.delenv(name)
+
+    async def scenario() -> tuple[int, FakeDiscord]:
+        async with FakeDiscord() as fake:
+            prepare(fake)
+            for name, value in {"DISCORD_BOT_TOKEN": fake.token,
+                                "DISCORD_MONITOR_CHANNEL_ID": fake.monitor_channel_id,
+                                "DISCORD_API_BASE": fake.api_base,
+                                "DISCORD_GATEWAY_URL": fake.gateway_url, **env(fake)}.items():
+                monkeypatch.setenv(name, value)
+            # `check` runs its own event loop, so it runs on a thread beside the fake's.
+            code = await asyncio.to_thread(main, ["check", "-c", str(path)])
+            return code, fake
+
+    return asyncio.run(scenario())
+
+
+def report_of(capsys, fake: FakeDiscord) -> str:
+    out = capsys.readouterr().out
+    for secret in (fake.token, fake.monitor_channel_id, fake.display_channel_id,
+                   fake.other_channel_id, fake.hidden_channel_id, fake.guild_id):
+        assert secret not in out
+    assert not fake.identifies  # no gateway session, and nothing posted
+    assert not [r for r in fake.requests if r.method != "GET"]
+    return out
+
+
+def line_of(report: str, subject: str) -> str:
+    return next(line for line in report.splitlines() if line.split()[0] == subject)
+
+
+def test_every_bot_channel_is_reachable_with_the_permissions_the_bot_needs(
+        tmp_path, monkeypatch, capsys):
+    code, fake = run_bot_check(
+        tmp_path, monkeypatch, channels=["deploys"],
+        env=lambda fake: {"DISCORD_CHANNEL_ID": fake.display_channel_id,
+                          "DISCORD_WATCH_DEPLOYS": fake.other_channel_id})
+    report = report_of(capsys, fake)
+    assert code == 0, report
+    assert line_of(report, "channel") == (
+        "channel      ok    monitoring channel: #hub-monitoring reachable; Send Messages, "
+        "Embed Links, Attach Files granted")
+    assert line_of(report, "display") == (
+        "display      ok    display channel: #kitchen-display reachable; Send Messages granted")
+    assert line_of(report, "watched") == (
+        "watched      ok    [[channel]] 'deploys': #general reachable")
+    # The invite link in docs/discord-bot.md grants exactly what the check asks for.
+    assert BOT_PERMISSIONS.value == 52224
+
+
+def test_an_unknown_display_channel_fails_naming_its_variable(tmp_path, monkeypatch, capsys):
+    code, fake = run_bot_check(tmp_path, monkeypatch,
+                                  env=lambda fake: {"DISCORD_CHANNEL_ID": "999"})
+    report = report_of(capsys, fake)
+    assert code == 1
+    assert line_of(report, "display") == (
+        "display      FAIL  display channel not found (HTTP 404): check DISCORD_CHANNEL_ID "
+        "and that the bot is in its server")
+    assert "999" not in report
+
+
+def test_a_watched_channel_without_its_variable_fails_naming_the_variable(
+        tmp_path, monkeypatch, capsys):
+    code, fake = run_bot_check(
+        tmp_path, monkeypatch, channels=["deploys", "trading-alerts"],
+        env=lambda fake: {"DISCORD_WATCH_DEPLOYS": fake.other_channel_id})
+    report = report_of(capsys, fake)
+    assert code == 1
+    watched = [line for line in report.splitlines() if line.startswith("watched")]
+    assert watched == [
+        "watched      ok    [[channel]] 'deploys': #general reachable",
+        "watched      FAIL  [[channel]] 'trading-alerts': DISCORD_WATCH_TRADING_ALERTS is not "
+        "set (Discord: right-click the channel → Copy Channel ID)"]
+
+
+def test_a_watched_channel_the_bot_cannot_see_fails_saying_what_to_grant(
+        tmp_path, monkeypatch, capsys):
+    code, fake = run_bot_check(
+        tmp_path, monkeypatch, channels=["staff"],
+        env=lambda fake: {"DISCORD_WATCH_STAFF": fake.hidden_channel_id})
+    report = report_of(capsys, fake)
+    assert code == 1
+    assert line_of(report, "watched") == (
+        "watched      FAIL  the bot cannot see the [[channel]] 'staff' (HTTP 403): give it "
+        "View Channel there")
+
+
+def test_without_attach_files_the_monitoring_channel_fails_saying_what_to_grant(
+        tmp_path, monkeypatch, capsys):
+    def without_attach_files(fake: FakeDiscord) -> None:
+        fake.attach_files_allowed = False
+
+    code, fake = run_bot_check(tmp_path, monkeypatch, prepare=without_attach_files)
+    report = report_of(capsys, fake)
+    assert code == 1
+    assert line_of(report, "channel") == (
+        "channel      FAIL  monitoring channel: #hub-monitoring reachable, but the bot lacks "
+        "Attach Files (`status` replies come without the timeline picture): grant Attach "
+        "Files to the bot there (channel permissions, or its role; the invite link's "
+        "permissions integer is 52224)")
+
+
+@pytest.mark.parametrize(("overwrites", "may_post"), [
+    # A read-only channel: @everyone may not post, whatever the server's roles say …
+    ([("everyone", 0, SEND_MESSAGES)], False),
+    # … unless the bot's role or the bot itself is allowed back in that channel.
+    ([("everyone", 0, SEND_MESSAGES), ("role", SEND_MESSAGES, 0)], True),
+    ([("everyone", 0, SEND_MESSAGES), ("member", SEND_MESSAGES, 0)], True),
+    # The bot's own overwrite beats its role's, either way.
+    ([("role", 0, SEND_MESSAGES), ("member", SEND_MESSAGES, 0)], True),
+    ([("role", SEND_MESSAGES, 0), ("member", 0, SEND_MESSAGES)], False),
+    # A role the bot does not hold changes nothing.
+    ([("guests", 0, SEND_MESSAGES)], True),
+])
+def test_the_display_channel_permissions_follow_the_channels_overwrites(
+        tmp_path, monkeypatch, capsys, overwrites, may_post):
+    def with_overwrites(fake: FakeDiscord) -> None:
+        targets = {"everyone": (fake.guild_id, OVERWRITE_ROLE),
+                   "role": (fake.bot_role_id, OVERWRITE_ROLE),
+                   "guests": (fake.guest_role_id, OVERWRITE_ROLE),
+                   "member": (fake.bot_user["id"], OVERWRITE_MEMBER)}
+        fake.overwrites[fake.display_channel_id] = [
+            overwrite(targets[who][0], allow=allow, deny=deny, target_type=targets[who][1])
+            for who, allow, deny in overwrites]
+
+    code, fake = run_bot_check(
+        tmp_path, monkeypatch, prepare=with_overwrites,
+        env=lambda fake: {"DISCORD_CHANNEL_ID": fake.display_channel_id})
+    report = report_of(capsys, fake)
+    assert code == (0 if may_post else 1)
+    assert line_of(report, "display").split()[1] == ("ok" if may_post else "FAIL")
+    if not may_post:
+        assert "lacks Send Messages (posts there get no answer): grant Send Messages" \
+            in report
