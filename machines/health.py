@@ -62,8 +62,6 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "tick", "source": [H, S, A, R, V], "dest": None},
 ]
 
-TRIGGERS = ("success", "failure", "tick")
-
 
 def new_machine(**kwargs: Any) -> Machine:
     """A `Machine` (or subclass via `machine_cls`) over the table, with no models yet."""

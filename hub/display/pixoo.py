@@ -235,10 +235,6 @@ class PixooClient:
         """The command URL that answered last (None before the first answer)."""
         return self._working
 
-    @property
-    def applied_brightness(self) -> int | None:
-        return self._applied_brightness
-
     def update(self, frame: Image.Image | None, brightness: int) -> list[Outcome]:
         """One round of device work (on a worker): ping when due, the frame, brightness.
 

@@ -159,11 +159,6 @@ def _big_layout(fonts: Fonts, text: str, gap: int) -> tuple[list[tuple[Image.Ima
     return placed, x
 
 
-def big_text_width(fonts: Fonts, text: str, gap: int = 2) -> int:
-    """Pixels `draw_big_text` uses for `text`."""
-    return _big_layout(fonts, text, gap)[1]
-
-
 def draw_big_text(image: Image.Image, xy: tuple[int, int], text: str, fonts: Fonts,
                   fill: Color, gap: int = 2) -> int:
     """Draw `text` (digits and `:-?` only) with the big clock glyphs; returns the width."""

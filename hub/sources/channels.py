@@ -302,10 +302,6 @@ class ChannelWatch:
     def __contains__(self, channel_id: object) -> bool:
         return channel_id in self._channels
 
-    @property
-    def channel_ids(self) -> frozenset[int]:
-        return frozenset(self._channels)
-
     def on_message(self, channel_id: int, text: str, at: float) -> None:
         """A message (not the hub's own) was posted in a watched channel at `at`."""
         channel = self._channels.get(channel_id)

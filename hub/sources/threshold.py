@@ -47,14 +47,6 @@ class ThresholdMonitor:
     def is_pushed(self) -> bool:
         return not self.url
 
-    def describe_bounds(self) -> str:
-        bounds = []
-        if self.min_value is not None:
-            bounds.append(f"min {self.min_value:g}")
-        if self.max_value is not None:
-            bounds.append(f"max {self.max_value:g}")
-        return ", ".join(bounds)
-
     def judge(self, value: Any, at: float, latency_seconds: float | None = None) -> Outcome:
         """The outcome of one reading; `data` holds the value when it is a number."""
         if isinstance(value, bool) or not isinstance(value, int | float) \
