@@ -7,43 +7,17 @@ CI installs Debian's `chromium` (.ci/run); without the binary this module is ski
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
 
-import pytest
 from PIL import Image, ImageChops
 
 from hub.sources.heartbeat import HeartbeatMonitor
 from hub.web import StatusServer
 from hub.web_page import STATE_COLOURS, STATE_TINTS
 from machines import HealthState, Notice, NoticeKind
+from tests.web.browser import chromium, needs_chromium, screenshot
 from tests.web.conftest import MARKER, NOW, frame_png, published, snap, weather_alert
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's chromium at /usr/bin/chromium "
-                                       "(apt-get install chromium; CI installs it)")
-#: Generous for a loaded CI machine; a pass never waits this long.
-BROWSER_SECONDS = 45.0
-
-
-async def chromium(tmp_path: Path, *arguments: str) -> bytes:
-    """Run headless Chromium to completion and return its stdout."""
-    process = await asyncio.create_subprocess_exec(
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}", *arguments,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "HOME": str(tmp_path)})
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), BROWSER_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode == 0, stderr.decode(errors="replace")[-2000:]
-    return stdout
+pytestmark = needs_chromium
 
 
 def rgb(colour: str) -> tuple[int, int, int]:
@@ -78,16 +52,7 @@ ALERTING_STATUS = published(
 def test_the_page_shows_the_frame_enlarged_and_the_alerting_state_highlighted(tmp_path):
     server = StatusServer("127.0.0.1:0", lambda: ALERTING_STATUS, frame_png=frame_png,
                           clock=lambda: NOW)
-    shot = tmp_path / "page.png"
-
-    async def scenario() -> None:
-        async with server:
-            await chromium(tmp_path, f"--screenshot={shot}", "--window-size=1024,900",
-                           server.url + "/")
-
-    asyncio.run(scenario())
-    with Image.open(shot) as image:
-        page = image.convert("RGB")
+    page = screenshot(server, tmp_path, 1024, 900)
     assert page.size == (1024, 900)
     # The frame's 16 × 16 marker is drawn 4× (PAGE_FRAME_SCALE), with hard pixel edges.
     left, top, right, bottom = bounding_box(page, MARKER)

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 
 import aiohttp
-import pytest
 from PIL import Image
 
 from hub.history import StateChange
@@ -17,8 +15,8 @@ from hub.status_recorder import StatusRecorder
 from hub.timeline import BAND_COLOURS
 from hub.web import StatusServer
 from machines import HealthState, Snapshot
+from tests.web.browser import needs_chromium, screenshot
 from tests.web.conftest import NOW, call, request, serving
-from tests.web.test_browser import CHROMIUM, chromium
 
 HOUR = 3600.0
 START = NOW - 24 * HOUR
@@ -93,20 +91,11 @@ def test_with_a_token_the_timeline_needs_it():
     assert call(server, "GET", "/timeline.png?token=tok").status == 200
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+@needs_chromium
 def test_the_page_shows_the_timeline_in_a_browser(tmp_path: Path):
     status = status_with_history()
     server = StatusServer("127.0.0.1:0", lambda: status, clock=lambda: NOW)
-    shot = tmp_path / "page.png"
-
-    async def scenario() -> None:
-        async with server:
-            await chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1400",
-                           server.url + "/")
-
-    asyncio.run(scenario())
-    with Image.open(shot) as image:
-        page = image.convert("RGB")
+    page = screenshot(server, tmp_path, 1280, 1400)
     # The recovered band (8 h → 10 h: 2 × 824 / 24 ≈ 69 px wide, a row 20 px high) is drawn
     # at its natural size: light green appears nowhere else on the page.
     recovered = BAND_COLOURS[HealthState.RECOVERED]
