@@ -386,7 +386,17 @@ SCRIPT = f"""
     try {{
       const response = await fetch("live" + query, {{cache: "no-store"}});
       if (!response.ok) throw new Error("HTTP " + response.status);
-      live.innerHTML = await response.text();
+      const next = document.createElement("div");
+      next.innerHTML = await response.text();
+      // A picture whose address did not change keeps its element: a new one would be
+      // fetched again and show blank until it arrives, a blink on every refresh.
+      const pictures = new Map(Array.from(live.querySelectorAll("img"),
+                                          (img) => [img.getAttribute("src"), img]));
+      for (const img of next.querySelectorAll("img")) {{
+        const same = pictures.get(img.getAttribute("src"));
+        if (same) img.replaceWith(same);
+      }}
+      live.replaceChildren(...next.childNodes);
       const state = document.getElementById("live-state");
       document.title = document.title.replace(/ · .*$/, " · " + state.dataset.health);
       stamp.textContent = "live · updated " + new Date().toLocaleTimeString([], {{hour12: false}});
