@@ -27,13 +27,26 @@ def open_database(path: Path | str, schema: str, *,
     return db
 
 
+def describe_write_error(err: sqlite3.Error) -> str:
+    """A write's failure in the owner's words: what is wrong with `state_dir`."""
+    text = str(err)
+    if "full" in text:  # SQLITE_FULL: "database or disk is full"
+        return "state_dir is full"
+    if "readonly" in text or "read-only" in text:
+        return "state_dir is read-only"
+    return f"cannot write to state_dir ({text})"
+
+
 @contextlib.contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[None]:
     """One write transaction (taken at once, so a second writer waits): all or nothing."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        # A failed COMMIT (the disk is full) leaves the transaction open, and an error
+        # may have rolled it back already: end it either way, so the next one can begin.
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")

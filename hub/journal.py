@@ -37,13 +37,14 @@ import dataclasses
 import json
 import logging
 import math
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.database import open_database, transaction
+from hub.database import describe_write_error, open_database, transaction
 from hub.notify.embeds import duration
 from machines import HealthMachines, HealthState, Notice, NoticeKind, Outcome, Policy, Snapshot
 
@@ -87,6 +88,13 @@ CREATE TABLE IF NOT EXISTS journal_run (
     stopped_at REAL
 );
 """
+
+#: The columns the journal reads, per table (hub/state_file.py checks a file has them).
+COLUMNS = {
+    "journal_machine": ("component", "snapshot", "written_at"),
+    "journal_history": ("id", "component", "from_state", "to_state", "at", "notices"),
+    "journal_run": ("id", "started_at", "alive_at", "stopped_at"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,23 +233,23 @@ class Journal:
         """Save snapshots and history rows in one transaction."""
         with self._transaction():
             self._save(now, snapshots)
-            self._db.executemany(
-                "INSERT INTO journal_history (component, from_state, to_state, at, notices) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(t.component, t.from_state.value, t.to_state.value, t.at,
-                  json.dumps([n.to_dict() for n in t.notices], ensure_ascii=False))
-                 for t in transitions])
+            self._insert(transitions)
 
-    def beat(self, now: float, snapshots: Iterable[Snapshot] = ()) -> None:
-        """The loop is alive at `now`; save the snapshots that changed quietly."""
+    def beat(self, now: float, snapshots: Iterable[Snapshot] = (),
+             transitions: Iterable[Transition] = ()) -> None:
+        """The loop is alive at `now`; save the snapshots that changed quietly (and
+        transitions that could not be written when they happened)."""
         with self._transaction():
             self._save(now, snapshots)
+            self._insert(transitions)
             self._db.execute("UPDATE journal_run SET alive_at = ? WHERE id = 1", (now,))
 
-    def end_run(self, now: float, snapshots: Iterable[Snapshot]) -> None:
+    def end_run(self, now: float, snapshots: Iterable[Snapshot],
+                transitions: Iterable[Transition] = ()) -> None:
         """A clean stop: every snapshot saved, and the run marked as stopped at `now`."""
         with self._transaction():
             self._save(now, snapshots)
+            self._insert(transitions)
             self._db.execute("UPDATE journal_run SET alive_at = ?, stopped_at = ? WHERE id = 1",
                              (now, now))
 
@@ -272,6 +280,14 @@ class Journal:
             [(s.component, json.dumps(s.to_dict(), ensure_ascii=False), now)
              for s in snapshots])
 
+    def _insert(self, transitions: Iterable[Transition]) -> None:
+        self._db.executemany(
+            "INSERT INTO journal_history (component, from_state, to_state, at, notices) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(t.component, t.from_state.value, t.to_state.value, t.at,
+              json.dumps([n.to_dict() for n in t.notices], ensure_ascii=False))
+             for t in transitions])
+
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
         return transaction(self._db)
 
@@ -298,6 +314,10 @@ class JournaledMachines(HealthMachines):
     Use it exactly like `HealthMachines`, from the one scheduler that owns time; the
     composition root also calls `resume` once at start, `beat` every `BEAT_SECONDS`
     and `save` on a clean stop.
+
+    A write the disk refuses never stops the machines: the state in memory is the truth,
+    what was not written is kept (`write_error` says why) and written with the next
+    transition or beat that the disk takes.
     """
 
     def __init__(self, journal: Journal, *,
@@ -310,6 +330,11 @@ class JournaledMachines(HealthMachines):
         self._states: dict[str, HealthState] = {}
         self._written: dict[str, Snapshot] = {}
         self._dirty: set[str] = set()
+        #: Transitions, and the components whose snapshot, the disk refused so far.
+        self._unwritten: list[Transition] = []
+        self._unsaved: set[str] = set()
+        self._run_began_at: float | None = None  # a start the disk did not take yet
+        self.write_error: str | None = None
         self._reconciliation: _Reconciliation | None = None
         self._pruned_at = -math.inf
 
@@ -323,7 +348,12 @@ class JournaledMachines(HealthMachines):
         of components no longer watched are dropped, with a log line. After an unclean
         stop or a gap over `offline_after_seconds`, an **offline** notice is scheduled.
         """
-        previous = self.journal.begin_run(now)
+        try:
+            previous = self.journal.begin_run(now)
+        except sqlite3.Error as err:
+            self._write_failed(err)
+            previous = self.journal.previous_run()
+            self._run_began_at = now
         gap: Gap | None = None
         if previous is not None:
             if now < previous.last_alive_at:
@@ -349,7 +379,10 @@ class JournaledMachines(HealthMachines):
             self._written[component] = snapshot
             restored.append(component)
         if dropped:
-            self.journal.forget(dropped)
+            try:
+                self.journal.forget(dropped)
+            except sqlite3.Error as err:  # they are dropped again at the next start
+                self._write_failed(err)
         if gap is not None:
             open_before = tuple(c for c in restored if self.state(c).is_incident_open)
             self._reconciliation = _Reconciliation(
@@ -364,19 +397,28 @@ class JournaledMachines(HealthMachines):
 
     def beat(self, now: float) -> None:
         """The heartbeat: the loop is alive; quietly changed snapshots are saved."""
-        dirty = [self.snapshot(c) for c in sorted(self._dirty) if c in self]
-        self.journal.beat(now, dirty)
-        for snapshot in dirty:
-            self._written[snapshot.component] = snapshot
-        self._dirty.clear()
-        self._prune(now)
+        if self._run_began_at is not None:
+            try:
+                self.journal.begin_run(self._run_began_at)
+            except sqlite3.Error as err:
+                self._write_failed(err)
+                return
+            self._run_began_at = None
+        if self._write(now, self._dirty, beat=True):
+            self._prune(now)
 
     def save(self, now: float) -> None:
         """A clean stop: every snapshot is saved exactly, and the stop is marked."""
         snapshots = self.snapshots()
-        self.journal.end_run(now, snapshots)
+        try:
+            self.journal.end_run(now, snapshots, self._unwritten)
+        except sqlite3.Error as err:  # the next start finds an unclean stop: said offline
+            self._write_failed(err)
+            return
         self._written.update((s.component, s) for s in snapshots)
         self._dirty.clear()
+        self._unsaved.clear()
+        self._unwritten.clear()
 
     # -- HealthMachines, journaled -----------------------------------------------------
 
@@ -392,6 +434,7 @@ class JournaledMachines(HealthMachines):
         super().remove(component)
         self._states.pop(component, None)
         self._dirty.discard(component)
+        self._unsaved.discard(component)
 
     def observe(self, outcome: Outcome, now: float) -> list[Notice]:
         notices = super().observe(outcome, now)  # its timers went through `tick` below
@@ -414,12 +457,11 @@ class JournaledMachines(HealthMachines):
         snapshot = self.snapshot(component)
         before = self._states.get(component, snapshot.state)
         if snapshot.state is not before or notices:
-            self.journal.write(now, [snapshot], [Transition(
+            self._unwritten.append(Transition(
                 component=component, from_state=before, to_state=snapshot.state, at=now,
-                notices=tuple(notices))])
+                notices=tuple(notices)))
             self._states[component] = snapshot.state
-            self._written[component] = snapshot
-            self._dirty.discard(component)
+            self._write(now, [component], beat=False)
         elif snapshot != self._written.get(component):
             self._dirty.add(component)
         reconciliation = self._reconciliation
@@ -430,11 +472,51 @@ class JournaledMachines(HealthMachines):
                                                 reconciliation.heard, now)]
         return notices
 
+    def flush(self, now: float) -> bool:
+        """Write what the disk refused before; True when nothing waits in memory."""
+        if (self._unwritten or self._unsaved or self._run_began_at is not None
+                or self.write_error is not None):  # the beat's write probes the disk
+            self.beat(now)
+        return not (self._unwritten or self._unsaved or self._run_began_at is not None)
+
+    def _write(self, now: float, components: Iterable[str], *, beat: bool) -> bool:
+        """Save these components' snapshots, with whatever the disk refused before."""
+        names = sorted({*components, *self._unsaved})
+        snapshots = [self.snapshot(c) for c in names if c in self]
+        try:
+            if beat:
+                self.journal.beat(now, snapshots, self._unwritten)
+            else:
+                self.journal.write(now, snapshots, self._unwritten)
+        except sqlite3.Error as err:
+            self._unsaved.update(names)
+            self._write_failed(err)
+            return False
+        self._written.update((s.component, s) for s in snapshots)
+        self._dirty.difference_update(names)
+        self._unsaved.clear()
+        self._unwritten.clear()
+        if self.write_error is not None:
+            log.info("journal: writing works again; the machines' states are on disk")
+            self.write_error = None
+        return True
+
+    def _write_failed(self, err: sqlite3.Error) -> None:
+        problem = describe_write_error(err)
+        if self.write_error is None:
+            log.error("journal: %s; the machines go on from memory, and their states are "
+                      "written once it works again", problem)
+        self.write_error = problem
+
     def _prune(self, now: float) -> None:
         if now - self._pruned_at < PRUNE_EVERY_SECONDS:
             return
+        try:
+            pruned = self.journal.prune(now)
+        except sqlite3.Error as err:  # pruning waits for a disk that takes writes
+            self._write_failed(err)
+            return
         self._pruned_at = now
-        pruned = self.journal.prune(now)
         if pruned:
             log.info("journal: pruned %d transitions older than %g days", pruned,
                      self.journal.history_days)

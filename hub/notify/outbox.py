@@ -9,6 +9,17 @@ message is sent again; everything else is sent exactly once (docs/delivery.md).
 
 Entries are returned oldest first, so the order of a component's notices is the order
 in which its machine emitted them.
+
+Two things must never stop delivery (docs/delivery.md, "When the disk or a row is bad"):
+
+* **A write that fails** (the disk is full, the file went read-only): the notices are
+  *held* in memory, in order, behind the ones on disk, and delivered from there; an ack
+  that cannot be written is remembered, so the notice is not sent twice. `flush()`
+  (called on every `put` and by the hub's self-check) writes them once the disk takes
+  them again. `write_error` says what is wrong meanwhile.
+* **A row that cannot be read** (not JSON, or a kind this version does not know, as
+  after a downgrade): it is moved to the `outbox_dead` table with the reason, logged,
+  and reported through `on_unreadable`; the rows behind it go out as usual.
 """
 
 from __future__ import annotations
@@ -16,11 +27,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hub.database import open_database, transaction
+from hub.database import describe_write_error, open_database, transaction
 from machines import Notice
 
 log = logging.getLogger(__name__)
@@ -34,7 +46,21 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS outbox_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox_dead (
+    id INTEGER PRIMARY KEY,
+    component TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    notice TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 """
+#: The columns the outbox reads; a file whose `outbox` table lacks one is from another
+#: version and is set aside at start (hub.state_file).
+COLUMNS = ("id", "component", "kind", "notice", "attempts", "last_error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +71,41 @@ class Entry:
     last_error: str
 
 
-class Outbox:
-    """SQLite-backed queue of notices; use from one thread (the daemon's loop)."""
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An outbox row that could not be read, moved to `outbox_dead`."""
 
-    def __init__(self, path: Path | str) -> None:
+    id: int
+    component: str
+    kind: str
+    reason: str
+
+
+class Outbox:
+    """SQLite-backed queue of notices; use from one thread (the daemon's loop).
+
+    `on_unreadable` is told about every row set aside as unreadable (the daemon turns it
+    into a notice).
+    """
+
+    def __init__(self, path: Path | str,
+                 on_unreadable: Callable[[DeadLetter], None] | None = None) -> None:
         self.path = Path(path)
+        self._on_unreadable = on_unreadable
         # WAL + FULL: an acknowledged insert survives a crash and a power cut alike;
         # notices are rare, so the extra fsync costs nothing that matters.
         self._db = open_database(path, SCHEMA, synchronous="FULL")
+        # Ids are given here, not by SQLite, so a notice held in memory keeps its id when
+        # it reaches the disk. AUTOINCREMENT's sequence also remembers deleted ids.
+        row = self._db.execute(
+            "SELECT MAX(n) FROM (SELECT MAX(id) AS n FROM outbox UNION ALL "
+            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox' UNION ALL "
+            "SELECT MAX(id) FROM outbox_dead)").fetchone()
+        self._last_id = int(row[0] or 0)
+        self._held: list[Entry] = []  # not yet on disk, oldest first, all newer than disk
+        self._gone: set[int] = set()  # on disk, but acked or dropped: delete when possible
+        self._unreadable: dict[int, DeadLetter] = {}  # on disk, to be moved to outbox_dead
+        self.write_error: str | None = None  # why the latest write failed; None: writes work
 
     def close(self) -> None:
         self._db.close()
@@ -63,53 +116,161 @@ class Outbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def held(self) -> int:
+        """How many notices wait in memory for the disk to take them."""
+        return len(self._held)
+
     def put(self, notices: Iterable[Notice]) -> list[int]:
-        """Store notices in order, durably, in one transaction; return their ids."""
-        ids: list[int] = []
-        with self._transaction():
-            for notice in notices:
-                cursor = self._db.execute(
-                    "INSERT INTO outbox (component, kind, notice) VALUES (?, ?, ?)",
-                    (notice.component, notice.kind.value,
-                     json.dumps(notice.to_dict(), ensure_ascii=False)))
-                ids.append(int(cursor.lastrowid or 0))
-        return ids
+        """Store notices in order, durably if the disk allows it (else held); their ids."""
+        entries = []
+        for notice in notices:
+            self._last_id += 1
+            entries.append(Entry(id=self._last_id, notice=notice, attempts=0, last_error=""))
+        self._held.extend(entries)
+        self.flush()
+        return [entry.id for entry in entries]
+
+    def flush(self) -> bool:
+        """Write what waits in memory; True when everything is on disk.
+
+        After a failed write with nothing left waiting (every held notice went out), a
+        one-row write probes the disk, so `write_error` clears once it takes writes again.
+        """
+        if not (self._held or self._gone or self._unreadable or self.write_error):
+            return True
+        held, gone, unreadable = list(self._held), set(self._gone), dict(self._unreadable)
+        try:
+            with self._transaction():
+                if not (held or gone or unreadable):
+                    self._db.execute("INSERT OR REPLACE INTO outbox_probe (id, at) "
+                                     "VALUES (1, julianday('now'))")
+                self._db.executemany(
+                    "INSERT INTO outbox (id, component, kind, notice, attempts, last_error) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(e.id, e.notice.component, e.notice.kind.value,
+                      json.dumps(e.notice.to_dict(), ensure_ascii=False), e.attempts,
+                      e.last_error) for e in held])
+                self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in gone])
+                for dead in unreadable.values():
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO outbox_dead (id, component, kind, notice, "
+                        "reason) SELECT id, component, kind, notice, ? FROM outbox "
+                        "WHERE id = ?", (dead.reason, dead.id))
+                    self._db.execute("DELETE FROM outbox WHERE id = ?", (dead.id,))
+        except sqlite3.Error as err:
+            self._write_failed(err)
+            return False
+        del self._held[:len(held)]
+        self._gone -= gone
+        for dead_id in unreadable:
+            self._unreadable.pop(dead_id, None)
+        self._writes_work()
+        return not (self._held or self._gone or self._unreadable)
 
     def pending(self, limit: int = 100) -> list[Entry]:
+        """Up to `limit` entries, oldest first: those on disk, then those held."""
+        skip = self._gone | set(self._unreadable)
         rows = self._db.execute(
-            "SELECT id, notice, attempts, last_error FROM outbox ORDER BY id LIMIT ?",
-            (limit,)).fetchall()
-        return [Entry(id=row[0], notice=Notice.from_dict(json.loads(row[1])),
-                      attempts=row[2], last_error=row[3]) for row in rows]
+            "SELECT id, component, kind, notice, attempts, last_error FROM outbox "
+            "ORDER BY id LIMIT ?", (limit + len(skip),)).fetchall()
+        entries: list[Entry] = []
+        found: list[DeadLetter] = []
+        for row_id, component, kind, text, attempts, last_error in rows:
+            if row_id in skip:
+                continue
+            try:
+                notice = Notice.from_dict(json.loads(text))
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as err:
+                found.append(DeadLetter(row_id, str(component), str(kind), _reason(err)))
+                continue
+            entries.append(Entry(id=row_id, notice=notice, attempts=attempts,
+                                 last_error=last_error))
+        if found:
+            self._set_aside(found)
+        return (entries + self._held)[:limit]
 
     def depth(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        on_disk = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        return on_disk - len(self._gone) - len(self._unreadable) + len(self._held)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every row set aside as unreadable, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, component, kind, reason FROM outbox_dead ORDER BY id").fetchall()
+        return [DeadLetter(*row) for row in rows] + list(self._unreadable.values())
 
     def ack(self, ids: Sequence[int]) -> None:
         """Discord accepted these: forget them."""
-        self._delete(ids)
+        self._forget(ids)
 
     def drop(self, ids: Sequence[int], reason: str) -> None:
         """Give these up on purpose; the reason is logged with what was dropped."""
         for entry in self._entries(ids):
             log.warning("dropping %s notice for %s (id %d): %s", entry.notice.kind.value,
                         entry.notice.component, entry.id, reason)
-        self._delete(ids)
+        self._forget(ids)
 
     def failed(self, ids: Sequence[int], error: str) -> None:
-        """Count a failed attempt; the entries stay queued."""
-        with self._transaction():
-            self._db.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                [(error, i) for i in ids])
+        """Count a failed attempt; the entries stay queued.
+
+        The count is for the owner's eyes only: when the disk refuses it, it is skipped.
+        """
+        wanted = set(ids)
+        self._held = [replace(e, attempts=e.attempts + 1, last_error=error)
+                      if e.id in wanted else e for e in self._held]
+        try:
+            with self._transaction():
+                self._db.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                    [(error, i) for i in ids])
+        except sqlite3.Error as err:
+            self._write_failed(err)
+
+    def _forget(self, ids: Sequence[int]) -> None:
+        held_ids = {e.id for e in self._held}
+        self._held = [e for e in self._held if e.id not in set(ids)]
+        self._gone.update(i for i in ids if i not in held_ids)
+        self.flush()
+
+    def _set_aside(self, found: list[DeadLetter]) -> None:
+        for dead in found:
+            log.error("outbox: the queued %s notice for %s (id %d) cannot be read (%s); it "
+                      "is set aside in the outbox_dead table and delivery goes on",
+                      dead.kind, dead.component, dead.id, dead.reason)
+            self._unreadable[dead.id] = dead
+        self.flush()
+        if self._on_unreadable is not None:
+            for dead in found:
+                self._on_unreadable(dead)
 
     def _entries(self, ids: Sequence[int]) -> list[Entry]:
         wanted = set(ids)
         return [e for e in self.pending(limit=max(self.depth(), 1)) if e.id in wanted]
 
-    def _delete(self, ids: Sequence[int]) -> None:
-        with self._transaction():
-            self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+    def _write_failed(self, err: sqlite3.Error) -> None:
+        problem = describe_write_error(err)
+        if self.write_error is None:
+            log.error("outbox: %s; notices are kept in memory and written once it works "
+                      "again", problem)
+        self.write_error = problem
+
+    def _writes_work(self) -> None:
+        if self.write_error is not None:
+            log.info("outbox: writing works again; every notice held in memory is on disk")
+        self.write_error = None
 
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
         return transaction(self._db)
+
+
+def _reason(err: Exception) -> str:
+    """Why a row is unreadable, in a short line (never the row itself: it may be huge)."""
+    if isinstance(err, json.JSONDecodeError):
+        return f"not JSON ({err.msg} at character {err.pos})"
+    if isinstance(err, KeyError):
+        return f"a field is missing: {err}"
+    text = str(err)
+    if "is not a valid NoticeKind" in text:
+        return f"a kind this version does not know: {text.split(' is not', 1)[0]}"
+    return f"{type(err).__name__}: {text[:200]}"

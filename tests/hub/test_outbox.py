@@ -19,9 +19,9 @@ from machines import HealthState, Notice, NoticeKind
 
 
 def notice(component: str = "bus", kind: NoticeKind = NoticeKind.ALERT, at: float = 0,
-           **extra) -> Notice:
+           error_detail: str = "read timed out", **extra) -> Notice:
     return Notice(kind=kind, component=component, at=at, state=HealthState.ALERTING,
-                  failures=3, error_type="timeout", error_detail="read timed out", **extra)
+                  failures=3, error_type="timeout", error_detail=error_detail, **extra)
 
 
 def test_notices_come_back_in_order_and_leave_only_when_acked(tmp_path):
@@ -126,3 +126,104 @@ def test_every_entry_is_in_exactly_one_message_in_order_within_limits(raw):
     for message in messages:
         assert len(message.payload["embeds"]) <= EMBEDS_PER_MESSAGE
         assert sum(embed_length(e) for e in message.payload["embeds"]) <= EMBED_TOTAL_MAX
+
+
+# -- a full disk, an unreadable row: delivery never stops ------------------------------
+
+def delivered_by(outbox: Outbox) -> list[str]:
+    """Deliver everything pending through the real console transport, one step at a time."""
+    import asyncio
+
+    from hub.notify.delivery import Delivery
+    from hub.notify.transport import ConsoleTransport
+
+    lines: list[str] = []
+    delivery = Delivery(outbox, ConsoleTransport(lines.append), "shelf-pi", clock=lambda: 0.0,
+                        message_interval_seconds=0.0)
+
+    async def drain() -> None:
+        while await delivery.step() is not None:
+            pass
+
+    asyncio.run(drain())
+    return [line.split()[2] for line in lines]
+
+
+def test_a_full_disk_holds_notices_in_memory_in_order_and_writes_them_once_freed(
+        tmp_path, caplog):
+    from tests.small_disk import small_disk
+
+    with small_disk(tmp_path) as disk:
+        outbox = Outbox(disk.root / "outbox.sqlite")
+        outbox.put([notice("first")])
+        disk.fill()
+        with caplog.at_level(logging.ERROR):
+            ids = outbox.put([notice(f"held{i}", error_detail="x" * 3000) for i in range(20)])
+        assert outbox.write_error == "state_dir is full"
+        assert outbox.held == 20 and outbox.depth() == 21
+        assert caplog.text.count("outbox: state_dir is full") == 1  # logged once
+        # Delivered from memory and disk alike, in order; acks the disk refuses are kept.
+        outbox.ack(ids[:5])
+        assert [e.notice.component for e in outbox.pending()] == \
+            ["first"] + [f"held{i}" for i in range(5, 20)]
+        disk.free()
+        assert outbox.flush() and outbox.write_error is None and outbox.held == 0
+        ids_on_disk = [e.id for e in outbox.pending()]
+        assert ids_on_disk == sorted(ids_on_disk) and ids_on_disk[1:] == ids[5:]
+        outbox.close()
+        with Outbox(disk.root / "outbox.sqlite") as reopened:
+            assert [e.notice.component for e in reopened.pending()] == \
+                ["first"] + [f"held{i}" for i in range(5, 20)]
+
+
+def test_a_notice_acked_while_the_disk_is_full_is_not_sent_again(tmp_path):
+    from tests.small_disk import small_disk
+
+    with small_disk(tmp_path) as disk:
+        path = disk.root / "outbox.sqlite"
+        with Outbox(path) as outbox:
+            outbox.put([notice(f"c{i}", error_detail="x" * 3000) for i in range(3)])
+            disk.fill()
+            assert delivered_by(outbox) == ["c0", "c1", "c2"]
+            assert outbox.depth() == 0 and outbox.pending() == []  # deletes wait in memory
+            assert delivered_by(outbox) == []  # sent once only
+            disk.free()
+            assert outbox.flush()
+        with Outbox(path) as reopened:
+            assert reopened.depth() == 0
+
+
+def insert_raw(path, component: str, kind: str, text: str) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO outbox (component, kind, notice) VALUES (?, ?, ?)",
+               (component, kind, text))
+    db.commit()
+    db.close()
+
+
+def test_unreadable_rows_are_set_aside_with_a_reason_and_the_rest_are_delivered(
+        tmp_path, caplog):
+    path = tmp_path / "outbox.sqlite"
+    told = []
+    with Outbox(path, on_unreadable=told.append) as outbox:
+        outbox.put([notice("before")])
+    insert_raw(path, "bus", "alert", "{not json")
+    future = notice("weather").to_dict() | {"kind": "flapping"}  # a newer version's kind
+    import json
+
+    insert_raw(path, "weather", "flapping", json.dumps(future))
+    with Outbox(path, on_unreadable=told.append) as outbox:
+        outbox.put([notice("after")])
+        with caplog.at_level(logging.ERROR):
+            assert delivered_by(outbox) == ["before", "after"]
+        assert outbox.depth() == 0
+        dead = outbox.dead_letters()
+    assert [(d.component, d.kind) for d in dead] == [("bus", "alert"), ("weather", "flapping")]
+    assert dead[0].reason.startswith("not JSON")
+    assert dead[1].reason == "a kind this version does not know: 'flapping'"
+    assert told == dead
+    assert "cannot be read (not JSON" in caplog.text and "outbox_dead" in caplog.text
+    with Outbox(path) as reopened:  # kept, and not offered again
+        assert len(reopened.dead_letters()) == 2 and reopened.pending() == []
