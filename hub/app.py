@@ -31,6 +31,7 @@ from reactivex.scheduler.eventloop import AsyncIOThreadSafeScheduler
 
 from hub.config import Config
 from hub.dashboard import Dashboard, LatestFrame
+from hub.diagnostics import Diagnostic, Level, diagnostic_notice
 from hub.display.loop import display_outcomes
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.preview import PreviewDevice
@@ -39,12 +40,14 @@ from hub.history import DAY_SECONDS
 from hub.journal import BEAT_SECONDS, Journal, JournaledMachines
 from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, BotTransport
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
-from hub.notify.outbox import Outbox
+from hub.notify.outbox import DeadLetter, Outbox
 from hub.notify.status import HubStatus
 from hub.notify.transport import ConsoleTransport, Transport
 from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport
 from hub.secrets import Secrets, SecretsError
+from hub.selfcheck import HUB_COMPONENT, SELF_CHECK_SECONDS, SelfCheck
 from hub.sources.channels import ChannelWatch, channel_watch
+from hub.state_file import prepare_state_file
 from hub.status_recorder import StatusRecorder
 from hub.streams import health_notices, to_seconds
 from hub.web import StatusServer, StatusServerError
@@ -145,15 +148,25 @@ class DaemonInfo:
         return (*page, ("frames", str(self.frame_path)))
 
 
-def watched_components(config: Config, parts: World,
-                       watches_discord: bool) -> tuple[Watched, ...]:
+def watched_components(config: Config, parts: World, watches_discord: bool,
+                       self_check_seconds: float = SELF_CHECK_SECONDS) -> tuple[Watched, ...]:
     """Everything with a health machine: the world's sources and device, Discord itself
-    when it carries the notices, and channels watched for silence."""
+    when it carries the notices, channels watched for silence, and the hub itself."""
     discord = (Watched("discord", config.policy_for("discord")),) if watches_discord else ()
     # A channel watched for silence is a component; its messages are its outcomes.
     silent_channels = tuple(Watched(c.component, c.policy(config.policy_for(c.component)))
                             for c in config.channels if c.silent_after_minutes is not None)
-    return (*parts.watched, *discord, *silent_channels)
+    hub = Watched(HUB_COMPONENT, config.policy_for(HUB_COMPONENT), self_check_seconds)
+    return (*parts.watched, *discord, *silent_channels, hub)
+
+
+def unreadable_notice(dead: DeadLetter, at: float) -> Notice:
+    """What the owner is told of an outbox row set aside as unreadable."""
+    return diagnostic_notice(Diagnostic(
+        Level.ERROR, HUB_COMPONENT,
+        f"a queued {dead.kind} notice for {dead.component} cannot be read ({dead.reason}); "
+        "it is kept in the outbox_dead table of outbox.sqlite, and the rest are delivered",
+        (), ""), at)
 
 
 def prepare_state_dir(state_dir: Path) -> Path:
@@ -173,11 +186,13 @@ def prepare_state_dir(state_dir: Path) -> Path:
 async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], None],
                      stop: asyncio.Event, *, world: WorldFactory = real_world,
                      drain_seconds: float = DRAIN_SECONDS,
-                     on_ready: Callable[[DaemonInfo], None] | None = None) -> int:
+                     on_ready: Callable[[DaemonInfo], None] | None = None,
+                     self_check_seconds: float = SELF_CHECK_SECONDS) -> int:
     """Run until `stop` is set, then send **stopped**, drain and return the exit code.
 
     `world` builds the sources and the device (the demo passes a simulated world);
-    `on_ready` is told where the status page and the frames are once everything runs.
+    `on_ready` is told where the status page and the frames are once everything runs;
+    `self_check_seconds` is how often the hub checks itself (hub/selfcheck.py).
     """
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOThreadSafeScheduler(loop)
@@ -191,7 +206,6 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
                            "server: set [hub] http_listen (e.g. \"127.0.0.1:8787\")")
     now = clock()
     state_dir = prepare_state_dir(config.hub.state_dir)
-    recorder = StatusRecorder(config.hub.name, now)
     discord_outcomes: Subject[Outcome] = Subject()
     messages = MessageBoard(state_dir)
     display = (DisplayChannel(int(secrets.discord_channel_id), messages,
@@ -208,19 +222,30 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
                                  report=discord_outcomes.on_next, display=display,
                                  channels=channels, zone=config.hub.zone())
     watches_discord = transport.name != "console"
-    outbox = Outbox(state_dir / "outbox.sqlite")
-    delivery = Delivery(outbox, transport, config.hub.name, clock,
-                        report=discord_outcomes.on_next if watches_discord else None,
-                        # The console has no rate limit: print each notice at once.
-                        message_interval_seconds=0.0 if not watches_discord
-                        else MESSAGE_INTERVAL_SECONDS)
-
-    parts = world(config, scheduler)
-    watched = watched_components(config, parts, watches_discord)
+    # A damaged file is moved aside, what it still holds is queued again, and the owner is
+    # told once the hub has started (hub/state_file.py).
+    state_file = prepare_state_file(state_dir / "outbox.sqlite")
+    # Rows that cannot be read are set aside and told (on this loop, in a delivery step).
+    outbox = Outbox(state_dir / "outbox.sqlite",
+                    on_unreadable=lambda dead: accept(unreadable_notice(dead, clock())))
+    outbox.put(state_file.rescued)
     # Machine state and history journaled beside the outbox: a restart resumes open
     # incidents, and a gap is reported once (hub/journal.py, docs/restart.md).
     journal = Journal(state_dir / "outbox.sqlite", history_days=config.hub.history_days)
     machines = JournaledMachines(journal)
+    # What goes wrong inside the hub is its own component's failure (hub/selfcheck.py).
+    selfcheck = SelfCheck(outbox, machines, monotonic=loop.time)
+    delivery = Delivery(outbox, transport, config.hub.name, clock,
+                        report=discord_outcomes.on_next if watches_discord else None,
+                        # The console has no rate limit: print each notice at once.
+                        message_interval_seconds=0.0 if not watches_discord
+                        else MESSAGE_INTERVAL_SECONDS,
+                        on_fault=selfcheck.fault, monotonic=loop.time)
+
+    parts = world(config, scheduler)
+    watched = watched_components(config, parts, watches_discord, self_check_seconds)
+    recorder = StatusRecorder(config.hub.name, now, monotonic=loop.time, expected_every={
+        c.name: c.every_seconds for c in watched if c.every_seconds is not None})
     for component in watched:
         machines.add(component.name, component.policy, now)
     machines.resume(now, config.hub.name)
@@ -233,7 +258,10 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         at = clock()
         recorder.publish(at, machines.snapshots(), delivery.status, outbox.depth(),
                          discord_latency_seconds=latency,
-                         channels=channels.activity(at) if channels is not None else ())
+                         channels=channels.activity(at) if channels is not None else (),
+                         storage_problem=selfcheck.storage_problem,
+                         pipeline_lag_seconds=selfcheck.pipeline_lag(
+                             machines.snapshot(HUB_COMPONENT).last_seen_at))
 
     def accept(notice: Notice) -> None:
         outbox.put([notice])
@@ -248,6 +276,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     frames = LatestFrame(PreviewDevice(state_dir))
     display_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="display")
     reports: Subject[Outcome] = Subject()  # heartbeat pings and pushed values, on the loop
+    self_checks: Subject[Outcome] = Subject()  # the `hub` component's outcomes, on the loop
 
     def seen(outcome: Outcome) -> None:
         recorder.outcome(outcome)
@@ -272,6 +301,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     subscription: abc.DisposableBase | None = None
     publishing: abc.DisposableBase | None = None
     beating: abc.DisposableBase | None = None
+    checking: abc.DisposableBase | None = None
     delivering = asyncio.Event()
     delivery_task: asyncio.Task[None] | None = None
     has_started = False
@@ -291,8 +321,11 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         accept(started_notice(config, transport, tuple(c.name for c in watched), now,
                               (*parts.details, *where)))
         has_started = True
+        if state_file.problem is not None:
+            accept(diagnostic_notice(Diagnostic(Level.ERROR, HUB_COMPONENT,
+                                                state_file.describe(), (), ""), now))
         outcomes = reactivex.merge(
-            discord_outcomes, reports, *parts.sources,
+            discord_outcomes, reports, self_checks, *parts.sources,
             display_outcomes(dashboard.render, scheduler, display_executor,
                              device=parts.device, brightness_at=parts.brightness_at,
                              on_frame=frames.push),
@@ -300,9 +333,12 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         # every source already emits there, and this hop (~16 µs, docs/performance.md)
         # keeps it so for a source that one day does not.
         ).pipe(ops.observe_on(scheduler), ops.do_action(seen))
-        subscription = health_notices(outcomes, machines, scheduler).subscribe(accept, on_error)
+        subscription = health_notices(outcomes, machines, scheduler,
+                                      on_fault=selfcheck.fault).subscribe(accept, on_error)
         publishing = scheduler.schedule_periodic(STATUS_PUBLISH_SECONDS, publish_status)
         beating = scheduler.schedule_periodic(BEAT_SECONDS, lambda _: machines.beat(clock()))
+        checking = scheduler.schedule_periodic(
+            self_check_seconds, lambda _: self_checks.on_next(selfcheck.check(clock())))
         if isinstance(transport, BotTransport):
             transport.start()
         delivery_task = asyncio.create_task(delivery.run(delivering), name="delivery")
@@ -310,7 +346,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
             on_ready(info)
         await stop.wait()
     finally:
-        for disposable in (subscription, publishing, beating):
+        for disposable in (subscription, publishing, beating, checking):
             if disposable is not None:
                 disposable.dispose()
         parts.close()

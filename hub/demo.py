@@ -140,7 +140,8 @@ def demo_notices(scheduler: abc.SchedulerBase,
 def demo_world(config: Config, scheduler: abc.SchedulerBase) -> World:
     """The simulated sources, with the demo's quick policy for every component."""
     return World(
-        watched=tuple(Watched(source.component, DEMO_POLICY) for source in DEMO_SOURCES),
+        watched=tuple(Watched(source.component, DEMO_POLICY, source.every_seconds)
+                      for source in DEMO_SOURCES),
         sources=(simulated_outcomes(scheduler),),
         details=(("mode", "demo (simulated bus, weather and pixoo)"),
                  ("scripted outage", "weather, 8 s to 60 s after start")))

@@ -16,7 +16,7 @@ from typing import Any
 import reactivex
 from reactivex import Observable, abc
 
-from hub.streams import to_seconds
+from hub.streams import hand_back, to_seconds
 from machines import Outcome
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def poll_outcomes(component: str, poll: Callable[[], Outcome], every_seconds: fl
 
         def finished(future: Future[Outcome]) -> None:  # on a worker thread
             outcome = _result(component, future, to_seconds(scheduler.now))
-            scheduler.schedule(lambda _s, _st: deliver(outcome))
+            hand_back(scheduler, lambda: deliver(outcome))
 
         def deliver(outcome: Outcome) -> None:  # back on the scheduler
             nonlocal in_flight

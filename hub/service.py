@@ -13,7 +13,9 @@ library. What `divoom-hub run` says, and when:
 of the machines publishes its `HubStatus` every second, and the pinger, a task on the same
 loop, pings only when that publication is recent (`is_alive`). A loop that hangs runs
 neither, so the pings stop and systemd restarts the hub; a pinging thread would have kept
-pinging. Without NOTIFY_SOCKET every call here is a no-op.
+pinging. A loop that runs while the hub no longer does its job (outcomes stuck before the
+machines, a poller that stopped, an outbox that does not drain: `hub.liveness.stalls`)
+stops the pings too. Without NOTIFY_SOCKET every call here is a no-op.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from hub.liveness import stalls
 from hub.notify.status import HubStatus
 from machines import HealthState
 
@@ -165,18 +168,21 @@ class LoopWatchdog:
         """Ping the watchdog if the loop made progress recently; returns whether it did."""
         status, now = self._status(), self._clock()
         age = now - status.at
-        if is_alive(status.at, now, self._max_age_seconds):
+        if not is_alive(status.at, now, self._max_age_seconds):
+            reason = f"no status published for {age:.0f} s"
+        else:
+            reason = "; ".join(stalls(status))
+        if not reason:
             if self._is_stalled:
-                log.info("the loop publishes its status again; pinging the watchdog again")
+                log.info("the hub does its job again; pinging the watchdog again")
             self._is_stalled = False
             self._notifier.send("WATCHDOG=1", *self._status_update(status_line(status)))
             return True
         if not self._is_stalled:
-            log.error("no status published for %.0f s: the loop makes no progress, so the "
-                      "watchdog is no longer pinged and systemd will restart the hub", age)
+            log.error("%s: the watchdog is no longer pinged and systemd will restart the hub",
+                      reason)
         self._is_stalled = True
-        self._notifier.send(*self._status_update(
-            f"stalled: no status published for {age:.0f} s"))
+        self._notifier.send(*self._status_update(f"stalled: {reason}"))
         return False
 
     def refresh(self) -> None:

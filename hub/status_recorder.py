@@ -10,8 +10,9 @@ which other threads and the web server read without touching anything mutable.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from hub.history import StateHistory
 from hub.notify.delivery import DeliveryStatus
@@ -25,13 +26,21 @@ RECENT_NOTICES_MAX = 20
 
 class StatusRecorder:
     def __init__(self, hub_name: str, started_at: float,
-                 recent_max: int = RECENT_NOTICES_MAX) -> None:
+                 recent_max: int = RECENT_NOTICES_MAX, *,
+                 expected_every: Mapping[str, float] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        """`expected_every`: the components that report on a schedule, and how often (s);
+        their outcomes' ages are published for the liveness check (hub/liveness.py)."""
         self._hub_name = hub_name
         self._started_at = started_at
         self._recent: deque[Notice] = deque(maxlen=recent_max)
         self._kinds: Counter[str] = Counter()
         self._latency: dict[str, float] = {}
         self._values: dict[str, float] = {}
+        self._expected_every = dict(expected_every or {})
+        self._monotonic = monotonic
+        started = monotonic()
+        self._heard_at = {component: started for component in self._expected_every}
         #: State changes seen while publishing; a restart may `record` journaled ones first.
         self.history = StateHistory()
         self.latest = HubStatus(hub_name, started_at, started_at, (), None, 0)
@@ -42,7 +51,9 @@ class StatusRecorder:
         self._kinds[notice.kind.value] += 1
 
     def outcome(self, outcome: Outcome) -> None:
-        """An outcome reached the machines."""
+        """An outcome is on its way to the machines."""
+        if outcome.component in self._heard_at:
+            self._heard_at[outcome.component] = self._monotonic()
         if outcome.latency_seconds is not None:
             self._latency[outcome.component] = outcome.latency_seconds
         if isinstance(outcome.data, float):  # a threshold reading (see ThresholdMonitor.judge)
@@ -50,10 +61,13 @@ class StatusRecorder:
 
     def publish(self, at: float, machines: Iterable[Snapshot], delivery: DeliveryStatus | None,
                 outbox_depth: int, discord_latency_seconds: float | None = None,
-                channels: tuple[ChannelActivity, ...] = ()) -> HubStatus:
+                channels: tuple[ChannelActivity, ...] = (),
+                storage_problem: str | None = None,
+                pipeline_lag_seconds: float = 0.0) -> HubStatus:
         """Freeze the picture at `at`; it is also kept as `latest` for the web server.
 
-        `channels`: the watched Discord channels' counters (`ChannelWatch.activity`)."""
+        `channels`: the watched Discord channels' counters (`ChannelWatch.activity`);
+        `storage_problem` and `pipeline_lag_seconds`: see `HubStatus`."""
         snapshots = tuple(machines)
         self.history.observe(snapshots, at)
         self.latest = HubStatus(
@@ -66,5 +80,13 @@ class StatusRecorder:
             values=tuple(sorted(self._values.items())),
             history=self.history.freeze(),
             channels=channels,
+            storage_problem=storage_problem,
+            pipeline_lag_seconds=pipeline_lag_seconds,
+            outcome_ages=self._outcome_ages(),
         )
         return self.latest
+
+    def _outcome_ages(self) -> tuple[tuple[str, float, float], ...]:
+        now = self._monotonic()
+        return tuple((component, max(now - heard, 0.0), self._expected_every[component])
+                     for component, heard in sorted(self._heard_at.items()))

@@ -8,11 +8,17 @@ scheduler (the daemon's asyncio loop) and on a virtual one (`TestScheduler`,
 * each machine's next deadline (`HealthMachines.next_due`) is scheduled at exactly that
   instant, and rescheduled after every change, so reminders and escalations fire on
   time with no polling tick;
-* an outcome is applied after any timer due at or before its instant (timer first).
+* an outcome is applied after any timer due at or before its instant (timer first);
+* with `on_fault`, an exception while handling one outcome or timer is handed to it and
+  the stream goes on with the next: one bad moment never stops the monitoring (the daemon
+  turns faults into failures of its own component, `hub`). Without it (replay, tests) the
+  exception ends the stream as an error, so it cannot go unnoticed there either.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -37,6 +43,16 @@ def to_datetime(seconds: float) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
 
 
+def hand_back(scheduler: abc.SchedulerBase, action: Callable[[], None]) -> None:
+    """Run `action` on `scheduler`, from a worker thread that finished a blocking call.
+
+    A worker may finish after the daemon stopped and its loop closed: then the result has
+    nobody left to go to, and is let go instead of raising in the worker.
+    """
+    with contextlib.suppress(RuntimeError):  # "Event loop is closed"
+        scheduler.schedule(lambda _s, _st: action())
+
+
 class MonotonicClock:
     """The machines' `now`: the scheduler's clock, never going backwards.
 
@@ -58,12 +74,14 @@ def health_notices(
     machines: HealthMachines,
     scheduler: abc.SchedulerBase,
     policy_for: Callable[[str], Policy] | None = None,
+    on_fault: Callable[[str, Exception], None] | None = None,
 ) -> Observable[Notice]:
     """Feed `outcomes` to `machines` on `scheduler` and emit the notices they produce.
 
     Components already in `machines` are timed from subscription on (staleness,
     restored incidents). An outcome for an unknown component adds a machine with
-    `policy_for(component)` if given, and is an error otherwise.
+    `policy_for(component)` if given, and is an error otherwise. `on_fault(where, error)`
+    is told of an exception raised while handling one outcome or timer (see above).
     """
 
     def subscribe(observer: abc.ObserverBase[Notice],
@@ -75,6 +93,18 @@ def health_notices(
             for notice in notices:
                 observer.on_next(notice)
 
+        def guarded(where: str, action: Callable[[], None]) -> bool:
+            """Run `action`; True if it raised (and the fault was handed on)."""
+            if on_fault is None:
+                action()
+                return False
+            try:
+                action()
+            except Exception as err:  # noqa: BLE001 - the stream's one supervisor
+                on_fault(where, err)
+                return True
+            return False
+
         def reschedule(component: str) -> None:
             previous = timers.pop(component, None)
             if previous is not None:
@@ -85,25 +115,32 @@ def health_notices(
 
             def fire(_: abc.SchedulerBase, __: Any = None) -> None:
                 timers.pop(component, None)
-                emit(machines.tick(component, clock.now(at_least=due)))
-                reschedule(component)
+                if guarded(f"the timer of {component}",
+                           lambda: emit(machines.tick(component, clock.now(at_least=due)))):
+                    return  # not rescheduled at the same instant: the next outcome does it
+                guarded(f"the timer of {component}", lambda: reschedule(component))
 
             timers[component] = scheduler.schedule_absolute(to_datetime(due), fire)
 
-        def on_outcome(outcome: Outcome) -> None:
+        def handle(outcome: Outcome) -> None:
             now = clock.now()
             component = outcome.component
             if component not in machines:
                 if policy_for is None:
-                    observer.on_error(KeyError(f"outcome for unknown component {component!r}"))
-                    return
+                    raise KeyError(f"outcome for unknown component {component!r}")
                 machines.add(component, policy_for(component), now)
             emit(machines.observe(outcome, now))
             reschedule(component)
 
+        def on_outcome(outcome: Outcome) -> None:
+            try:
+                guarded(f"an outcome of {outcome.component}", lambda: handle(outcome))
+            except Exception as err:  # noqa: BLE001 - without on_fault: the stream's error
+                observer.on_error(err)
+
         def start(_: abc.SchedulerBase, __: Any = None) -> None:
             for component in list(machines):
-                reschedule(component)
+                guarded(f"the timer of {component}", functools.partial(reschedule, component))
 
         def cancel_timers() -> None:
             for timer in timers.values():

@@ -20,10 +20,12 @@ machine.
 
 /health says:
 * **unhealthy** (503): notices cannot reach the owner (delivery stopped for good, e.g. the
-  webhook was deleted), or the status has not been published for
-  `status_max_age_seconds` (the owner's loop or publisher is stuck);
-* **degraded** (200): a component has an open incident (alerting or reminding), or
-  delivery is retrying;
+  webhook was deleted), the status has not been published for
+  `status_max_age_seconds` (the owner's loop or publisher is stuck), or the hub stopped
+  doing its job while its loop runs (`hub.liveness.stalls`: outcomes no longer reach the
+  machines, a poller stopped, the outbox does not drain);
+* **degraded** (200): a component has an open incident (alerting or reminding),
+  delivery is retrying, or `state_dir` refuses writes (notices are kept in memory);
 * **healthy** (200): otherwise. A `suspect` component (failing, not yet confirmed by its
   policy) is listed but does not degrade: the debounce applies here too.
 
@@ -65,6 +67,7 @@ from hub.diagnostics import (
     parse_report,
     retry_after_header,
 )
+from hub.liveness import stalls
 from hub.notify.status import HubStatus
 from hub.sources.heartbeat import HeartbeatMonitor
 from hub.sources.threshold import ThresholdMonitor
@@ -117,12 +120,15 @@ def assess_health(status: HubStatus, now: float,
     age = now - status.at
     if age > status_max_age_seconds:
         unhealthy.append(f"status not published for {age:.0f} s (the hub's loop may be stuck)")
+    unhealthy.extend(stalls(status))
     if status.delivery is not None and status.delivery.state == "stopped":
         unhealthy.append(f"delivery via {status.delivery.transport} stopped: "
                          f"{status.delivery.detail}")
     elif status.delivery is not None and status.delivery.state == "retrying":
         degraded.append(f"delivery via {status.delivery.transport} retrying: "
                         f"{status.delivery.detail}")
+    if status.storage_problem is not None:
+        degraded.append(status.storage_problem)
     for snapshot in sorted(status.machines, key=lambda s: s.component):
         if snapshot.state.is_incident_open:
             degraded.append(f"{snapshot.component} {snapshot.state.value}: "

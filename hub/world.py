@@ -30,10 +30,12 @@ from machines import Outcome, Policy
 
 @dataclass(frozen=True, slots=True)
 class Watched:
-    """A component watched from the start, with its policy."""
+    """A component watched from the start, with its policy, and how often it reports
+    when it does so on a schedule (a polled source: the liveness check, hub/liveness.py)."""
 
     name: str
     policy: Policy
+    every_seconds: float | None = None
 
 
 @dataclass(slots=True)
@@ -81,7 +83,7 @@ def real_world(config: Config, scheduler: abc.SchedulerBase) -> World:
     executor = ThreadPoolExecutor(max_workers=max(len(pollers), 1), thread_name_prefix="poll")
     sources = tuple(poll_outcomes(name, poll, every, scheduler, executor)
                     for name, every, poll in pollers)
-    watched = [Watched(name, config.policy_for(name)) for name, _, _ in pollers]
+    watched = [Watched(name, config.policy_for(name), every) for name, every, _ in pollers]
     watched += [Watched(hb.name, hb.policy(config.policy_for(hb.name)))
                 for hb in config.heartbeats]
     watched += [Watched(t.name, config.policy_for(t.name))

@@ -26,7 +26,7 @@ from PIL import Image
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable
 
-from hub.streams import to_seconds
+from hub.streams import hand_back, to_seconds
 from machines import Outcome
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def display_outcomes(
 
         def written(future: Future[None]) -> None:  # on a worker thread
             error = None if future.cancelled() else future.exception()
-            scheduler.schedule(lambda _s, _st: after_write(error))
+            hand_back(scheduler, lambda: after_write(error))
 
         def after_write(error: BaseException | None) -> None:
             nonlocal is_writing, write_failed
@@ -133,7 +133,7 @@ def display_outcomes(
 
         def pushed(future: Future[list[Outcome]], started: float) -> None:  # on a worker
             outcomes = _outcomes(component, future, started)
-            scheduler.schedule(lambda _s, _st: deliver(outcomes))
+            hand_back(scheduler, lambda: deliver(outcomes))
 
         def deliver(outcomes: list[Outcome]) -> None:  # back on the scheduler
             nonlocal is_pushing

@@ -15,6 +15,11 @@ components fail together (a storm) the owner gets the first alert immediately an
 summary of the rest a second later, instead of a wall of messages. A transport that
 knows its rate limit (`seconds_until_ready`) is asked before a message is planned, so
 notices arriving while the bucket refills join the message instead of queueing behind it.
+
+`run()` never dies of an exception in a step: with `on_fault` it hands the error on
+(the hub's own component, hub/selfcheck.py) and tries again after `FAULT_RETRY_SECONDS`.
+Its status says how overdue the next attempt is (`overdue_seconds`, on a monotonic
+clock): an outbox that should drain and does not shows in /health and the watchdog.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,6 +52,9 @@ PENDING_BATCH = 200  # entries planned per round; the rest go in the next round 
 #: them into two messages (the first alert, then a summary). Well below Discord's
 #: webhook limits (5 per 2 s per webhook, about 30 per minute per channel).
 MESSAGE_INTERVAL_SECONDS = 1.0
+#: After a step raised (a bug, or a disk that fails reads): try again this soon, slowly
+#: enough that a persistent fault costs nothing and logs nothing more.
+FAULT_RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,9 @@ class DeliveryStatus:
     detail: str
     sent: int
     failed_attempts: int
+    #: How long past its due time the next attempt is (0 when on time or idle): a loop
+    #: that stopped stepping shows here (hub/liveness.py).
+    overdue_seconds: float = 0.0
 
 
 class Delivery:
@@ -64,7 +76,9 @@ class Delivery:
                  clock: Callable[[], float],
                  report: Callable[[Outcome], None] | None = None,
                  rng: random.Random | None = None,
-                 message_interval_seconds: float = MESSAGE_INTERVAL_SECONDS) -> None:
+                 message_interval_seconds: float = MESSAGE_INTERVAL_SECONDS,
+                 on_fault: Callable[[str, Exception], None] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._outbox = outbox
         self._transport = transport
         self._hub_name = hub_name
@@ -80,6 +94,9 @@ class Delivery:
         self._alone: set[int] = set()  # outbox ids to send one per message (after a 400)
         self._message_interval = message_interval_seconds
         self._last_sent_at = float("-inf")
+        self._on_fault = on_fault
+        self._monotonic = monotonic
+        self._due_at: float | None = None  # on `monotonic`: when `run` means to step next
 
     @property
     def status(self) -> DeliveryStatus:
@@ -89,8 +106,9 @@ class Delivery:
             state, detail = "retrying", self._retry_detail
         else:
             state, detail = "idle", ""
+        overdue = 0.0 if self._due_at is None else max(self._monotonic() - self._due_at, 0.0)
         return DeliveryStatus(self._transport.name, state, detail, self._sent,
-                              self._failed_attempts)
+                              self._failed_attempts, overdue)
 
     def wake(self) -> None:
         """New notices are in the outbox."""
@@ -185,7 +203,9 @@ class Delivery:
         """Deliver until `stop` is set: on new notices at once, on failures after backoff."""
         while not stop.is_set():
             self._wake.clear()
-            delay = await self.step()
+            self._due_at = self._monotonic()
+            delay = await self._guarded_step()
+            self._due_at = None if delay is None else self._monotonic() + delay
             if delay == 0.0:
                 continue
             # While backing off, new notices do not cut the wait short: that is what
@@ -200,6 +220,15 @@ class Delivery:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
 
+    async def _guarded_step(self) -> float | None:
+        if self._on_fault is None:
+            return await self.step()
+        try:
+            return await self.step()
+        except Exception as err:  # noqa: BLE001 - delivery's one supervisor
+            self._on_fault("delivering notices", err)
+            return FAULT_RETRY_SECONDS
+
     async def drain(self, timeout_seconds: float) -> int:
         """Try to empty the outbox within `timeout_seconds`; returns what is left."""
         loop = asyncio.get_running_loop()
@@ -207,7 +236,7 @@ class Delivery:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(deadline):
                 while self._outbox.depth() and not self._stopped_because:
-                    delay = await self.step()
+                    delay = await self._guarded_step()
                     if delay is None:
                         break
                     if delay:

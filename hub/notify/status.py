@@ -43,6 +43,14 @@ class HubStatus:
     channels: tuple[ChannelActivity, ...] = ()
     #: Each component's state changes over the last 24 h (the timeline picture).
     history: tuple[ComponentHistory, ...] = ()
+    #: Why `state_dir` refuses writes (`state_dir is full: notices kept in memory, 3
+    #: waiting`), or None while it takes them (hub/selfcheck.py).
+    storage_problem: str | None = None
+    #: Liveness (hub/liveness.py), on a monotonic clock at `at`: how long the hub's own
+    #: check has waited to reach the machines (0: it arrived), and for each component
+    #: that reports on a schedule, (component, seconds since its last outcome, every).
+    pipeline_lag_seconds: float = 0.0
+    outcome_ages: tuple[tuple[str, float, float], ...] = ()
 
 
 def machine_line(snapshot: Snapshot, now: float) -> str:

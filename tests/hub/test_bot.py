@@ -426,19 +426,20 @@ def test_alert_reminder_recovery_and_status_through_the_bot_end_to_end(tmp_path,
     # The status reply was built from the daemon's published picture, mid-incident.
     [callback] = fake.interaction_callbacks()
     status = callback["data"]["embeds"][0]
-    assert status["title"] == "📋 test-hub: 1 of 2 components failing"
-    assert [f["name"] for f in status["fields"]] == ["web", "discord"]
+    assert status["title"] == "📋 test-hub: 1 of 3 components failing"
+    assert [f["name"] for f in status["fields"]] == ["web", "discord", "hub"]
     assert "http_503" in status["fields"][0]["value"]
     assert "next reminder" in status["fields"][0]["value"]
-    # With the picture of the day: rows `discord` and `web` (by name), the web incident
-    # open at the right edge (seconds old, so drawn as the one-pixel incident mark).
+    # With the picture of the day: rows `discord`, `hub` and `web` (by name), the web
+    # incident open at the right edge (seconds old, so drawn as the one-pixel incident mark).
     assert status["image"] == {"url": "attachment://timeline.png"}
     [answer] = fake.interaction_requests()
     with Image.open(io.BytesIO(answer.file("timeline.png"))) as picture:
-        place = layout([ComponentHistory("discord", ()), ComponentHistory("web", ())], 0.0)
+        place = layout([ComponentHistory(name, ()) for name in ("discord", "hub", "web")],
+                       0.0)
         assert picture.size == (place.width, place.height)
         edge = picture.convert("RGB").getpixel((place.right - 1,
-                                                place.row_top(1) + ROW_HEIGHT // 2))
+                                                place.row_top(2) + ROW_HEIGHT // 2))
     assert edge in {BAND_COLOURS[s] for s in HealthState if s.is_incident_open}
     # The token is in no log line and no message; our own logs hold no channel id either.
     assert fake.token not in caplog.text

@@ -299,7 +299,7 @@ def test_run_notifies_ready_pings_the_watchdog_and_stops_cleanly_on_sigterm(kind
     assert ready["READY"] == "1", ready
     assert ready["STATUS"].startswith("running · status page http://127.0.0.1:")
     assert all(messages[-1]["WATCHDOG"] == "1" for messages in pings)
-    assert "1 component: 1 healthy" in " ".join(m.get("STATUS", "")
+    assert "2 components: 2 healthy" in " ".join(m.get("STATUS", "")
                                                  for messages in pings for m in messages)
     assert stopping[-1]["STOPPING"] == "1"
     assert after == []  # nothing after STOPPING, no ping in particular

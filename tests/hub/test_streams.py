@@ -181,3 +181,42 @@ def test_timers_fire_even_when_the_scheduler_rounds_the_due_time(due):
     health_notices(reactivex.never(), machines, scheduler).subscribe()
     scheduler.advance_to(due + 1e-3)
     assert machines.state("bus") is HealthState.HEALTHY
+
+
+def faulty_machines() -> HealthMachines:
+    """`bus` restored with a reminder due in the year 10**292 (a damaged journal, say):
+    scheduling its timer raises OverflowError."""
+    machines = HealthMachines()
+    machines.restore(Snapshot(component="bus", state=HealthState.ALERTING, since=0,
+                              failures=3, first_failure_at=0, next_reminder_at=1e300,
+                              last_seen_at=0), Policy())
+    return machines
+
+
+def test_an_exception_while_handling_one_component_is_handed_on_and_the_stream_goes_on():
+    scheduler = TestScheduler()
+    outcomes = reactivex.hot("-s-f-f-f", timespan=10, scheduler=scheduler, lookup={
+        "s": Outcome.success("bus", 0), "f": Outcome.failure("weather", 0, "timeout")})
+    faults: list[tuple[str, str]] = []
+    seen: list[Notice] = []
+    errors: list[Exception] = []
+    health_notices(outcomes, faulty_machines(), scheduler, lambda _: Policy(),
+                   on_fault=lambda where, err: faults.append((where, type(err).__name__))
+                   ).subscribe(seen.append, errors.append)
+    scheduler.advance_to(100)
+    # bus's timer could not be set at start; its recovery still went out (and set the
+    # settle timer as usual), and weather alerts as usual.
+    assert faults == [("the timer of bus", "OverflowError")]
+    assert [(n.kind.value, n.component, n.at) for n in seen] == [
+        ("recovery", "bus", 10.0), ("alert", "weather", 70.0)]
+    assert errors == []
+
+
+def test_without_on_fault_the_exception_ends_the_stream_as_an_error():
+    scheduler = TestScheduler()
+    errors: list[Exception] = []
+    outcomes = reactivex.hot("-s", timespan=10, scheduler=scheduler,
+                             lookup={"s": Outcome.success("nobody", 0)})
+    health_notices(outcomes, HealthMachines(), scheduler).subscribe(on_error=errors.append)
+    scheduler.advance_to(100)
+    assert [type(e) for e in errors] == [KeyError]
