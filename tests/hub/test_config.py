@@ -132,6 +132,16 @@ def test_listening_beyond_loopback_without_a_token_is_one_line_and_exit_2(tmp_pa
     assert not (tmp_path / "state").exists()  # refused before anything started
 
 
+def test_the_demo_on_a_public_address_without_a_token_is_one_line_and_exit_2(tmp_path):
+    done = run_cli("demo", "--http-listen", "0.0.0.0:0", "--seconds", "30",
+                   "--state-dir", str(tmp_path / "demo"), cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "divoom-hub demo: refusing to serve the status page on 0.0.0.0:0 without an access "
+        "token: set HUB_HTTP_TOKEN in the environment or .env (clients then send "
+        "'Authorization: Bearer <token>' or '?token=<token>'), or listen on 127.0.0.1 only\n")
+
+
 def test_a_token_in_the_dotenv_beside_the_config_lets_check_pass_a_public_listen(tmp_path):
     path = write(tmp_path, "[hub]\nhttp_listen = '0.0.0.0:8787'\n")
     (tmp_path / ".env").write_text("HUB_HTTP_TOKEN=a-long-random-string\n", encoding="utf-8")
