@@ -8,11 +8,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from hub.config import CONFIG_ENV, ConfigError, load_config
+from hub.config import CONFIG_ENV, ConfigError, check_http_access, load_config
 from hub.notify.embeds import embed_for, message_payload
-from hub.replay import ReplayError, notice_record, parse_history, replay
+from hub.replay import ReplayError, check_until, notice_record, parse_history, replay
 from hub.secrets import RedactingFilter, Secrets, SecretsError, load_secrets
 from machines.diagram import DIAGRAMS
 
@@ -20,6 +21,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_STALE = 1
 EXIT_USAGE = 2
+DISTRIBUTION = "divoom-hub"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="divoom-hub",
         description="A Pixoo 64 dashboard that watches what it depends on and tells you "
                     "on Discord.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -70,8 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         "replay", help="dry-run the policies on a recorded history (JSON lines)")
     rep.add_argument("file", help="history file, or - for standard input")
     _config_argument(rep)
-    rep.add_argument("--until", type=float, default=None, metavar="T",
-                     help="run virtual time until T seconds (default: the last event)")
+    # Read as text and checked by `check_until`, so a bad value is one line like the rest.
+    rep.add_argument("--until", default=None, metavar="T",
+                     help="run virtual time until T seconds (default: the latest event)")
     rep.add_argument("--embeds", action="store_true",
                      help="print the Discord payloads instead of the notices")
     rep.set_defaults(handler=_replay)
@@ -98,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), as pip knows it."""
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "(not installed: run `pip install .`)"
+
+
 def _config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, default=None,
                         help=f"hub.toml to use (default: ${CONFIG_ENV}, else built-in defaults)")
@@ -109,16 +121,18 @@ def _dotenv_for(config_path: Path | None) -> Path:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    if args.file == "-":
-        events = parse_history(sys.stdin, "<stdin>")
-    else:
-        try:
-            with open(args.file, encoding="utf-8") as handle:
+    until = check_until(args.until) if args.until is not None else None
+    try:
+        if args.file == "-":
+            events = parse_history(sys.stdin.buffer, "<stdin>")
+        else:
+            with open(args.file, "rb") as handle:
                 events = parse_history(handle, args.file)
-        except OSError as err:
-            raise ReplayError(f"{args.file}: cannot read: {err.strerror}") from None
-    for scenario, notice in replay(events, config, until=args.until):
+    except OSError as err:
+        raise ReplayError(f"{args.file}: cannot read: {err.strerror}") from None
+    # `[policy.<name>]` may name any component of the history (README, "replay").
+    config = load_config(args.config, history={event.component for event in events})
+    for scenario, notice in replay(events, config, until=until):
         if args.embeds:
             line = message_payload([embed_for(notice, config.hub.name)])
         else:
@@ -196,6 +210,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     secrets = load_secrets(os.environ, _dotenv_for(config.path))
+    check_http_access(config, has_token=bool(secrets.hub_http_token))
     _log_to_stderr(secrets, verbose=args.verbose)
 
     async def main_task() -> int:
@@ -220,6 +235,7 @@ def _check(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     secrets = load_secrets(os.environ, _dotenv_for(config.path))
+    check_http_access(config, has_token=bool(secrets.hub_http_token))
     findings = run_checks(config, secrets)
     for finding in findings:
         print(finding.line())
@@ -230,6 +246,7 @@ def _demo(args: argparse.Namespace) -> int:
     from hub.app import StartupError
     from hub.config import default_state_dir
     from hub.demo import DEMO_LISTEN, run_demo  # asyncio wiring that replay does not need
+    from hub.web import StatusServerError
 
     secrets = load_secrets(os.environ, _dotenv_for(None))
     _log_to_stderr(secrets, verbose=False)
@@ -238,6 +255,6 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         return run_demo(lambda line: print(line, flush=True), secrets, state_dir=state_dir,
                         http_listen=listen, seconds=args.seconds)
-    except StartupError as err:
+    except (StartupError, StatusServerError) as err:  # a bad or public --http-listen
         print(f"divoom-hub demo: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,9 +7,11 @@ key and what was expected.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,12 @@ if TYPE_CHECKING:
 CONFIG_ENV = "HUB_CONFIG"
 #: Kinds of `[[monitor]]` this version runs (see the README).
 MONITOR_KINDS = ("http", "heartbeat", "threshold")
+#: Components the hub always has, whatever the config: its sources, the device, Discord
+#: (when it carries the notices), and `hub`, the hub's own health. No monitor takes these
+#: names, and `[policy.<name>]` may always name them.
+BUILT_IN_COMPONENTS = ("bus", "weather", "pixoo", "discord", "hub")
+#: `host:port`, the host maybe in brackets (`[::1]:8787`); the port in ASCII digits.
+_LISTEN = re.compile(r"(?P<host>\[[^\]]*\]|[^\s\[\]]+):(?P<port>[0-9]{1,5})")
 
 
 class ConfigError(ValueError):
@@ -77,26 +85,55 @@ class Config:
         return self.policies.get(component, self.policy)
 
 
-def load_config(path: Path | str | None = None) -> Config:
-    """Load `path`, or `$HUB_CONFIG`, or return the defaults when neither is given."""
+def load_config(path: Path | str | None = None, *,
+                history: Collection[str] | None = None) -> Config:
+    """Load `path`, or `$HUB_CONFIG`, or return the defaults when neither is given.
+
+    `history` is for `replay`: the component names of the history it replays, which
+    `[policy.<name>]` may name besides the configured components.
+    """
     if path is None:
         path = os.environ.get(CONFIG_ENV) or None
     if path is None:
         return Config()
     path = Path(path)
     try:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    return parse_config(read_toml(data, path), path, history=history)
+
+
+def read_toml(data: bytes, path: Path) -> dict[str, Any]:
+    """The TOML document in `data`; anything else is a `ConfigError` naming `path`."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        number = data.count(b"\n", 0, err.start) + 1
+        raise ConfigError(f"{path}:{number}: not UTF-8 text (byte 0x{data[err.start]:02x}): "
+                          "save the file as UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    return parse_config(raw, path)
+    except ValueError:
+        # tomllib turns digits into an int with `int()`, which refuses more than 4300.
+        digits = re.search(r"[0-9_]{4300,}", text)
+        line = f":{text.count(chr(10), 0, digits.start()) + 1}" if digits else ""
+        raise ConfigError(f"{path}{line}: not valid TOML: a number with more than 4300 "
+                          "digits") from None
+    except RecursionError:
+        nest = re.search(r"(?:[\[{]\s*){100,}", text)  # where the nesting runs that deep
+        line = f":{text.count(chr(10), 0, nest.start()) + 1}" if nest else ""
+        raise ConfigError(f"{path}{line}: not valid TOML: arrays or tables nested too "
+                          "deeply") from None
 
 
-def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
+def parse_config(raw: Mapping[str, Any], path: Path, *,
+                 history: Collection[str] | None = None) -> Config:
+    """The validated `Config` of one TOML document; `history` as in `load_config`."""
     where = _Where(path)
     where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather", "pixoo",
                               "display", "messages", "channel"})
@@ -112,10 +149,66 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     channels = parse_channels(raw.get("channel", []), path,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
                                *(t.name for t in thresholds)])
-    return Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
-                  heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
-                  pixoo=pixoo, display=display, messages=messages, channels=channels,
-                  path=path)
+    config = Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
+                    heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
+                    pixoo=pixoo, display=display, messages=messages, channels=channels,
+                    path=path)
+    _check_policy_names(config, where, history)
+    _check_derived_policies(config, raw, where)
+    return config
+
+
+def known_components(config: Config) -> tuple[str, ...]:
+    """Every component name the config knows: built-in, `[[monitor]]`, silent channels."""
+    return (*BUILT_IN_COMPONENTS, *(m.name for m in config.monitors),
+            *(h.name for h in config.heartbeats), *(t.name for t in config.thresholds),
+            *(c.component for c in config.channels if c.silent_after_minutes is not None))
+
+
+def _check_policy_names(config: Config, where: _Where,
+                        history: Collection[str] | None) -> None:
+    """A `[policy.<name>]` for no component is a typo that would silently do nothing."""
+    known = known_components(config)
+    for name in config.policies:
+        if name not in known and name not in (history or ()):
+            besides = ", or a component of the history" if history is not None else ""
+            raise ConfigError(
+                f"{where.path}: [policy.{name}]: no component is named {name!r} (known: "
+                f"{', '.join(known)}{besides})")
+
+
+def _check_derived_policies(config: Config, raw: Mapping[str, Any], where: _Where) -> None:
+    """Heartbeats and silent channels set `stale_after_seconds` from their own keys: the
+    policy that makes must hold too, or the daemon would refuse it only once running."""
+    monitors = raw.get("monitor", [])
+    for heartbeat in config.heartbeats:
+        index = next(i for i, t in enumerate(monitors, start=1)
+                     if t.get("name") == heartbeat.name)
+        try:
+            heartbeat.policy(config.policy_for(heartbeat.name))
+        except PolicyError as err:
+            raise ConfigError(f"{where.path}: [[monitor]] #{index} (heartbeat): period_seconds "
+                              f"+ grace_seconds: {err.message}") from None
+    for index, channel in enumerate(config.channels, start=1):
+        try:
+            channel.policy(config.policy_for(channel.component))
+        except PolicyError as err:
+            raise ConfigError(f"{where.path}: [[channel]] #{index}: silent_after_minutes: "
+                              f"{err.message}") from None
+
+
+def check_http_access(config: Config, has_token: bool) -> None:
+    """Beyond loopback the status page needs `HUB_HTTP_TOKEN` (hub/web.py refuses to serve
+    without one): said at start-up, naming the file and the key, before anything runs."""
+    from hub.web import TOKEN_ENV, is_loopback, parse_listen  # aiohttp: only when needed
+
+    listen = config.hub.http_listen
+    if not listen or has_token or is_loopback(parse_listen(listen)[0]):
+        return
+    where = f"{config.path}: [hub] http_listen" if config.path else "http_listen"
+    raise ConfigError(f"{where}: {listen!r} is beyond loopback, so the status page needs an "
+                      f"access token: set {TOKEN_ENV} in the environment or .env, or listen "
+                      "on 127.0.0.1 only")
 
 
 def _parse_messages(raw: Mapping[str, Any], where: _Where) -> MessageSettings | None:
@@ -196,7 +289,8 @@ def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettin
     if not name.strip():
         raise where.error("hub", "name", "a non-empty name", name)
     state_dir_text = where.string(table, "hub", "state_dir", "")
-    state_dir = (base / Path(state_dir_text).expanduser()) if state_dir_text else defaults.state_dir
+    state_dir = _state_dir(state_dir_text, where, base) if state_dir_text \
+        else defaults.state_dir
     http_listen = where.string(table, "hub", "http_listen", defaults.http_listen)
     if http_listen:
         _check_listen(http_listen, where)
@@ -216,9 +310,21 @@ def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettin
                        timezone=timezone, history_days=float(history_days))
 
 
+def _state_dir(text: str, where: _Where, base: Path) -> Path:
+    """`state_dir` relative to the config's folder, `~` and `~user` expanded."""
+    if "\0" in text:
+        raise where.error("hub", "state_dir", "a folder path (no NUL character)", text)
+    try:
+        return base / Path(text).expanduser()
+    except RuntimeError:  # what pathlib raises for an unknown `~user`
+        user = text.split("/", 1)[0]
+        raise where.error("hub", "state_dir", f"a folder path ({user} names no user of this "
+                          "system)", text) from None
+
+
 def _check_listen(value: str, where: _Where) -> None:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    match = _LISTEN.fullmatch(value)
+    if match is None or int(match["port"]) > 65535:
         raise where.error("hub", "http_listen",
                           "'host:port' such as '127.0.0.1:8787' (port 0: any free port), or ''",
                           value)
@@ -252,7 +358,7 @@ class _Where:
 
     def error(self, section: str, key: str, expected: str, got: Any) -> ConfigError:
         place = f"[{section}] {key}" if section else key
-        return ConfigError(f"{self.path}: {place}: expected {expected}, got {got!r}")
+        return ConfigError(f"{self.path}: {place}: expected {expected}, got {shown(got)}")
 
     def only_keys(self, table: Mapping[str, Any], section: str, known: set[str]) -> None:
         for key in table:
@@ -272,3 +378,16 @@ class _Where:
         if not isinstance(value, str):
             raise self.error(section, key, "a string", value)
         return value
+
+
+#: A value shown in an error is cut to this many characters: one line, readable.
+SHOWN_MAX_CHARS = 80
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message shows it: its repr, an integer too long to read by its
+    size, anything long cut short."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
+        return f"a number of {int(math.log10(abs(value))) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= SHOWN_MAX_CHARS else text[:SHOWN_MAX_CHARS - 1] + "…"

@@ -11,9 +11,11 @@ is read: the id of the channel `[[channel]] name = "<name>"` watches (hub.source
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 NAMES = ("DISCORD_BOT_TOKEN", "DISCORD_MONITOR_CHANNEL_ID", "DISCORD_CHANNEL_ID",
          "DISCORD_WEBHOOK_URL", "HUB_HTTP_TOKEN")
@@ -21,6 +23,13 @@ NAMES = ("DISCORD_BOT_TOKEN", "DISCORD_MONITOR_CHANNEL_ID", "DISCORD_CHANNEL_ID"
 SETTINGS = ("DISCORD_API_BASE", "DISCORD_GATEWAY_URL")
 #: Watched channels' ids: `DISCORD_WATCH_DEPLOYS` for `[[channel]] name = "deploys"`.
 WATCH_PREFIX = "DISCORD_WATCH_"
+#: The URL schemes each redirect may use, and the default it replaces: discord.py speaks
+#: REST over HTTP and its gateway over a websocket.
+URL_SCHEMES = {"DISCORD_API_BASE": (("http", "https"), "https://discord.com/api/v10"),
+               "DISCORD_GATEWAY_URL": (("ws", "wss"), "wss://gateway.discord.gg")}
+#: A Discord id is a snowflake: ASCII digits (`str.isdigit` also takes '²', which `int`
+#: refuses).
+_SNOWFLAKE = re.compile(r"[0-9]+")
 
 
 class SecretsError(ValueError):
@@ -90,6 +99,8 @@ def load_secrets(environ: Mapping[str, str], dotenv: Path | None) -> Secrets:
         found[name.lower()] = _read(source, name)
     for name in ("DISCORD_MONITOR_CHANNEL_ID", "DISCORD_CHANNEL_ID"):
         _check_channel_id(name, found[name.lower()])
+    for name, (schemes, example) in URL_SCHEMES.items():
+        _check_url(name, found[name.lower()], schemes, example)
     watched = sorted({key.removesuffix("_FILE") for key in source
                       if key.startswith(WATCH_PREFIX) and len(key) > len(WATCH_PREFIX)
                       and key.removesuffix("_FILE") != WATCH_PREFIX.rstrip("_")})
@@ -108,13 +119,37 @@ def _read(source: Mapping[str, str], name: str) -> str:
             value = Path(file_name).read_text(encoding="utf-8").strip()
         except OSError as err:
             raise SecretsError(f"{name}_FILE: cannot read the file: {err.strerror}") from None
+        except UnicodeDecodeError:
+            raise SecretsError(f"{name}_FILE: the file is not UTF-8 text") from None
+    try:
+        # An environment of undecodable bytes reaches Python as lone surrogates, which
+        # no request, log line or file could carry.
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SecretsError(f"{name}: not UTF-8 text") from None
     return value.strip()
 
 
 def _check_channel_id(name: str, value: str) -> None:
-    if value and not value.isdigit():
+    if value and not _SNOWFLAKE.fullmatch(value):
         raise SecretsError(f"{name}: expected a numeric channel id (Discord: right-click "
                            "the channel → Copy Channel ID)")
+
+
+def _check_url(name: str, value: str, schemes: tuple[str, ...], example: str) -> None:
+    """A redirect must be a URL with one of `schemes` and a host (the value is not shown:
+    a proxy's URL may hold a password)."""
+    if not value:
+        return
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - reading it checks it: a port beyond 65535 is refused
+    except ValueError:  # e.g. "ws://[::1/": an unclosed IPv6 bracket
+        parts = None
+    if parts is None or parts.scheme not in schemes or not parts.hostname \
+            or any(c.isspace() for c in value):
+        raise SecretsError(f"{name}: expected a URL such as {example} "
+                           f"({' or '.join(s + '://' for s in schemes)}, with a host)")
 
 
 class RedactingFilter(logging.Filter):

@@ -9,21 +9,24 @@ so that `[bus]`, `[[monitor]]` and `[[channel]]` errors read alike:
 
 from __future__ import annotations
 
-import math
 import re
+import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.config import ConfigError
+from hub.config import BUILT_IN_COMPONENTS as BUILT_IN_COMPONENTS  # for [[channel]]
+from hub.config import ConfigError, shown
+from machines.policy import MAX_SECONDS
 
-#: Names of the built-in components; a monitor may not take one of them over.
-BUILT_IN_COMPONENTS = ("bus", "weather", "pixoo", "discord")
 #: Short, lowercase, URL-safe: a monitor's name is also its path (`/ping/<name>`).
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 HTTP_URL = "an http:// or https:// URL"
+#: Every duration in hub.toml says its unit in its name; none may be longer than a
+#: policy's (30 days): `every_seconds = 1e300` would overflow the clock in the loop.
+MAX_DURATIONS = {"_seconds": MAX_SECONDS, "_minutes": MAX_SECONDS // 60}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,7 @@ class Table:
         return ConfigError(f"{self.path}: {where} {key}: {message}")
 
     def expected(self, key: str, expected: str, got: Any) -> ConfigError:
-        return self.error(key, f"expected {expected}, got {got!r}")
+        return self.error(key, f"expected {expected}, got {shown(got)}")
 
     def missing(self, key: str, expected: str) -> ConfigError:
         if self.is_entry:
@@ -95,8 +98,12 @@ class Table:
 
     def url(self, key: str, default: str | None = None) -> str:
         value = self.string(key, default, expected=HTTP_URL if self.is_entry else "a string")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - reading it checks it: a port beyond 65535 is refused
+        except ValueError:  # e.g. "http://[::1/": an unclosed IPv6 bracket
+            raise self.expected(key, HTTP_URL, value) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self.expected(key, HTTP_URL, value)
         return value
 
@@ -119,7 +126,12 @@ class Table:
         value = self.values.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.expected(key, expected if self.is_entry else "a number", value)
-        if not math.isfinite(value) \
+        for unit, longest in MAX_DURATIONS.items():
+            if key.endswith(unit) and value > longest:
+                raise self.expected(key, f"at most {longest} ({unit[1:]}: 30 days)", value)
+        # Range tests, not `math.isfinite`: NaN fails them too, and they take an integer of
+        # any size, where converting it to a float would overflow.
+        if not -sys.float_info.max <= value <= sys.float_info.max \
                 or (minimum is not None and value < minimum) \
                 or (maximum is not None and value > maximum) \
                 or (above is not None and value <= above):

@@ -11,6 +11,15 @@ from typing import Any
 #: where a float resolves only ~2e-7 s: a shorter interval can vanish when added to one,
 #: leaving the machine due again at the same instant forever.
 MIN_REPEAT_SECONDS = 0.001
+#: The longest duration a policy may hold: 30 days. A longer wait says "never" less
+#: clearly than 0 does, and a deadline far enough out lies past the year 9999, where the
+#: clock cannot follow and the component would freeze.
+MAX_SECONDS = 30 * 24 * 3600
+#: The most consecutive outcomes a count may ask for: beyond this a duration says it
+#: better (`failing_for_seconds`), and a count nobody reaches never alerts or recovers.
+MAX_COUNT = 1000
+#: The steepest reminder backoff: 10 already goes 15 min, 2.5 h, 25 h before the cap.
+MAX_BACKOFF = 10.0
 
 
 class PolicyError(ValueError):
@@ -38,28 +47,30 @@ class Policy:
     def __post_init__(self) -> None:
         for name in ("failures_before_alert", "successes_before_recovery"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise PolicyError(name, f"expected a whole number >= 1, got {value!r}")
-            if value < 1:
-                raise PolicyError(name, f"expected a whole number >= 1, got {value}")
+            if isinstance(value, bool) or not isinstance(value, int) \
+                    or not 1 <= value <= MAX_COUNT:
+                raise PolicyError(name, f"expected a whole number from 1 to {MAX_COUNT}, "
+                                        f"got {_shown(value)}")
         for name in ("failing_for_seconds", "remind_after_seconds", "remind_backoff",
                      "remind_max_seconds", "settle_seconds", "stale_after_seconds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise PolicyError(name, f"expected a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise PolicyError(name, f"expected a finite number >= 0, got {value}")
+                raise PolicyError(name, f"expected a number, got {_shown(value)}")
+            # Range tests, not `math.isfinite`: NaN fails them too, and they take an integer
+            # of any size, where converting it to a float would overflow.
+            if name == "remind_backoff":
+                if not 1 <= value <= MAX_BACKOFF:
+                    raise PolicyError(name, f"expected >= 1 (reminders never come faster) "
+                                            f"and at most {MAX_BACKOFF:g}, got {_shown(value)}")
+            elif not 0 <= value <= MAX_SECONDS:
+                raise PolicyError(name, f"expected a finite number of seconds from 0 to "
+                                        f"{MAX_SECONDS} (30 days), got {_shown(value)}")
             object.__setattr__(self, name, float(value))
         for name in ("remind_after_seconds", "stale_after_seconds"):
             value = getattr(self, name)
             if 0 < value < MIN_REPEAT_SECONDS:
                 raise PolicyError(
                     name, f"expected 0 (off) or at least {MIN_REPEAT_SECONDS:g}, got {value:g}")
-        if self.remind_backoff < 1:
-            raise PolicyError(
-                "remind_backoff",
-                f"expected >= 1 (reminders never come faster), got {self.remind_backoff}",
-            )
         if self.remind_after_seconds > 0 and self.remind_max_seconds < self.remind_after_seconds:
             raise PolicyError(
                 "remind_max_seconds",
@@ -88,3 +99,10 @@ class Policy:
         except OverflowError:
             raw = math.inf
         return min(raw, self.remind_max_seconds)
+
+
+def _shown(value: object) -> str:
+    """`value` for an error message: an integer too long to read is told by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
+        return f"a number of {int(math.log10(abs(value))) + 1} digits"
+    return repr(value)

@@ -58,7 +58,7 @@ class MessageSettings:
             # Discord ids are 64-bit snowflakes: TOML integers hold them, strings too.
             if not isinstance(value, list) or not all(
                     (isinstance(v, int) and not isinstance(v, bool) and v > 0)
-                    or (isinstance(v, str) and v.isdigit()) for v in value):
+                    or (isinstance(v, str) and v.isascii() and v.isdigit()) for v in value):
                 raise reader.expected(key, "a list of Discord ids (right-click → Copy ID)",
                                       value)
             return frozenset(int(v) for v in value)

@@ -91,10 +91,10 @@ def command_url(address: str) -> str | None:
     if not text or any(c.isspace() for c in text):
         return None
     has_scheme = "://" in text
-    parts = urlsplit(text if has_scheme else f"http://{text}")
     try:
+        parts = urlsplit(text if has_scheme else f"http://{text}")
         port = parts.port
-    except ValueError:
+    except ValueError:  # an unclosed IPv6 bracket, a port beyond 65535
         return None
     if (parts.scheme != "http" or not parts.hostname or parts.query or parts.fragment
             or parts.username or parts.password or (port is not None and not 0 < port < 65536)

@@ -7,7 +7,6 @@ The render loop builds each frame's `DashboardView` with `DisplaySettings.view(.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -43,8 +42,9 @@ class DisplaySettings:
 
         def seconds(key: str, default: float, low: float) -> float:
             value = table.get(key, default)
+            # The range test also refuses NaN, and an integer too large for a float.
             if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or math.isnan(value) or not low <= value <= DAY_SECONDS:
+                    or not low <= value <= DAY_SECONDS:
                 raise reader.expected(key, f"seconds from {low:g} to {DAY_SECONDS:g}", value)
             return float(value)
 

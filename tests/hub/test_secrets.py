@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -84,3 +87,66 @@ def test_an_unreadable_dotenv_is_a_clear_error_not_a_crash(tmp_path):
     dotenv.write_bytes(b"DISCORD_BOT_TOKEN=\xff\xfe\n")
     with pytest.raises(SecretsError, match=r"\.env: cannot read: not UTF-8 text"):
         read_dotenv(dotenv)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("DISCORD_GATEWAY_URL", "ws://[::1/"),
+    ("DISCORD_GATEWAY_URL", "http://127.0.0.1:8080/"),
+    ("DISCORD_GATEWAY_URL", "gateway.discord.gg"),
+    ("DISCORD_GATEWAY_URL", "wss://"),
+    ("DISCORD_GATEWAY_URL", "ws://127.0.0.1:99999/"),
+    ("DISCORD_GATEWAY_URL", "ws://proxy host/"),
+    ("DISCORD_API_BASE", "https://[::1/api"),
+    ("DISCORD_API_BASE", "ftp://discord.com/api"),
+    ("DISCORD_API_BASE", "discord.com/api/v10"),
+])
+def test_a_malformed_redirect_url_names_the_variable_and_not_the_value(name, value):
+    with pytest.raises(SecretsError) as caught:
+        load_secrets({name: value}, None)
+    assert str(caught.value) == {
+        "DISCORD_GATEWAY_URL": "DISCORD_GATEWAY_URL: expected a URL such as "
+                               "wss://gateway.discord.gg (ws:// or wss://, with a host)",
+        "DISCORD_API_BASE": "DISCORD_API_BASE: expected a URL such as "
+                            "https://discord.com/api/v10 (http:// or https://, with a host)",
+    }[name]
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("DISCORD_GATEWAY_URL", "ws://127.0.0.1:8080"),
+    ("DISCORD_GATEWAY_URL", "wss://gateway.discord.gg/"),
+    ("DISCORD_API_BASE", "https://discord.com/api/v10"),
+    ("DISCORD_API_BASE", "http://[::1]:8080/api"),
+])
+def test_well_formed_redirect_urls_are_kept(name, value):
+    assert getattr(load_secrets({name: value}, None), name.lower()) == value
+
+
+def test_a_malformed_gateway_url_stops_check_with_one_line_and_exit_2(tmp_path):
+    config = tmp_path / "hub.toml"
+    config.write_text("[hub]\nname = 'x'\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "HUB_"))}
+    done = subprocess.run([sys.executable, "-m", "hub", "check", "-c", str(config)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**env, "DISCORD_GATEWAY_URL": "ws://[::1/"})
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == ("divoom-hub check: DISCORD_GATEWAY_URL: expected a URL such as "
+                           "wss://gateway.discord.gg (ws:// or wss://, with a host)\n")
+
+
+def test_a_channel_id_needs_ascii_digits():
+    # '²'.isdigit() is true, but int('²') fails: the id would crash the bot at start.
+    with pytest.raises(SecretsError, match="DISCORD_MONITOR_CHANNEL_ID: expected a numeric"):
+        load_secrets({"DISCORD_MONITOR_CHANNEL_ID": "12\u00b2"}, None)
+
+
+def test_a_secret_file_that_is_not_utf8_names_the_variable(tmp_path):
+    (tmp_path / "token").write_bytes(b"\xff\xfe-token")
+    with pytest.raises(SecretsError, match="^DISCORD_BOT_TOKEN_FILE: the file is not UTF-8"):
+        load_secrets({"DISCORD_BOT_TOKEN_FILE": str(tmp_path / "token")}, None)
+
+
+def test_an_undecodable_environment_value_names_the_variable_and_not_the_value():
+    # Python hands bytes that are not UTF-8 in the environment over as lone surrogates.
+    with pytest.raises(SecretsError) as caught:
+        load_secrets({"DISCORD_BOT_TOKEN": "tok\udcffen"}, None)
+    assert str(caught.value) == "DISCORD_BOT_TOKEN: not UTF-8 text"

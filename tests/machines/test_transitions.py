@@ -22,6 +22,7 @@ from machines import (
     Snapshot,
     UnknownComponentError,
 )
+from machines.policy import MAX_BACKOFF, MAX_COUNT, MAX_SECONDS
 
 H, S, A, R, V = (HealthState.HEALTHY, HealthState.SUSPECT, HealthState.ALERTING,
                  HealthState.REMINDING, HealthState.RECOVERED)
@@ -518,6 +519,34 @@ def test_invalid_policy_value_is_rejected_naming_the_key(key, value):
         Policy(**{key: value})
     assert caught.value.key == key
     assert str(caught.value).startswith(f"{key}: expected")
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("stale_after_seconds", 1e12, "from 0 to 2592000 (30 days), got 1000000000000.0"),
+    ("remind_after_seconds", 2_592_001, "from 0 to 2592000 (30 days), got 2592001"),
+    ("settle_seconds", 10**400, "from 0 to 2592000 (30 days), got a number of 401 digits"),
+    ("failing_for_seconds", 1e300, "from 0 to 2592000 (30 days), got 1e+300"),
+    ("remind_max_seconds", 2_592_000.5, "from 0 to 2592000 (30 days), got 2592000.5"),
+    ("failures_before_alert", 1001, "a whole number from 1 to 1000, got 1001"),
+    ("successes_before_recovery", 10**400, "from 1 to 1000, got a number of 401 digits"),
+    ("remind_backoff", 10.5, "and at most 10, got 10.5"),
+])
+def test_policy_values_beyond_their_bounds_are_rejected_naming_the_key(key, value, message):
+    # A deadline a year out of the calendar froze the component ("year 33715 is out of
+    # range"), and an integer of 400 digits overflowed math.isfinite.
+    with pytest.raises(PolicyError) as caught:
+        Policy(**{key: value})
+    assert caught.value.key == key
+    assert message in str(caught.value)
+
+
+def test_the_bounds_themselves_are_valid():
+    policy = Policy(failures_before_alert=MAX_COUNT, successes_before_recovery=MAX_COUNT,
+                    failing_for_seconds=MAX_SECONDS, remind_after_seconds=MAX_SECONDS,
+                    remind_backoff=MAX_BACKOFF, remind_max_seconds=MAX_SECONDS,
+                    settle_seconds=MAX_SECONDS, stale_after_seconds=MAX_SECONDS)
+    assert (MAX_SECONDS, MAX_COUNT, MAX_BACKOFF) == (30 * 24 * 3600, 1000, 10)
+    assert policy.reminder_interval_seconds(50) == MAX_SECONDS
 
 
 def test_remind_max_below_remind_after_is_rejected_naming_remind_max_seconds():
