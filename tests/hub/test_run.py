@@ -77,6 +77,25 @@ def test_run_command_stops_on_sigterm_with_exit_code_zero(tmp_path):
     assert proc.returncode == 0, err
 
 
+def test_run_without_a_config_warns_that_it_watches_nothing_and_what_to_pass(tmp_path):
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("DISCORD_", "HUB_"))}
+    env.update(PYTHONUNBUFFERED="1", XDG_STATE_HOME=str(tmp_path / "state"))
+    with subprocess.Popen([sys.executable, "-m", "hub", "run"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path) as proc:
+        assert proc.stdout is not None
+        said = [proc.stdout.readline()]  # blocks until something is said: no sleeping
+        # Stop once it runs (or waits for the default port, should another program hold it).
+        while said[-1] and not any(mark in said[-1] for mark in ("STARTED", "trying again")):
+            said.append(proc.stdout.readline())
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=30)
+    assert said[0].rstrip().endswith(
+        "WARNING hub.cli: no configuration given, so nothing is watched: pass -c/--config "
+        "hub.toml or set HUB_CONFIG (start from hub.example.toml)")
+    assert proc.returncode == 0, "".join(said) + rest
+
+
 def test_bad_config_exits_with_usage_error_naming_the_key(tmp_path):
     config = tmp_path / "hub.toml"
     config.write_text("[[monitor]]\nkind = 'http'\nname = 'x'\nurl = 'ftp://nope'\n",
