@@ -254,9 +254,8 @@ def _reported_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     how = f" with 'Authorization: Bearer <{TOKEN_ENV}>'" if secrets.hub_http_token else ""
     where = f"; only this machine can reach {listen}" if is_loopback(host) else ""
     for heartbeat in config.heartbeats:
-        policy = heartbeat.policy(config.policy_for(heartbeat.name),
-                                  config.policy_keys.get(heartbeat.name, ()))
-        silence = policy.failures_before_alert * heartbeat.silence_limit_seconds
+        silence = heartbeat.policy_in(config).failures_before_alert \
+            * heartbeat.silence_limit_seconds
         yield Finding(heartbeat.name, True,
                       f"heartbeat: expects POST {base}/ping/{heartbeat.name}{how} every "
                       f"{duration(heartbeat.period_seconds)} (+ "
