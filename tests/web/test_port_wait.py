@@ -96,3 +96,20 @@ def test_without_a_wait_a_taken_port_fails_at_once_naming_the_setting_it_came_fr
         f"cannot listen on 127.0.0.1:{port} (--http-listen): the address is in use by another "
         f"program; stop that program (`ss -ltnp 'sport = :{port}'` names it) or give "
         "--http-listen another port")
+
+
+def test_an_address_not_on_this_machine_is_waited_for_as_at_boot_before_dhcp_answers():
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    # 192.0.2.1 is TEST-NET-1: documentation only, never an address of this machine.
+    server = StatusServer("192.0.2.1:8787", published, token="a-token")
+    with pytest.raises(AddressUnavailable) as caught:
+        asyncio.run(server.start(PortWait(seconds=3, sleep=sleep)))
+    assert delays == [1, 2]
+    assert str(caught.value) == (
+        "cannot listen on 192.0.2.1:8787 ([hub] http_listen): this machine has no such address "
+        "(yet), still after 3 s; give [hub] http_listen one of this machine's addresses, or "
+        "0.0.0.0 for all")
