@@ -197,7 +197,8 @@ def test_a_status_port_taken_for_the_whole_wait_exits_1_for_systemd_to_restart(
     assert code == 1  # not 2: RestartPreventExitStatus=2 would leave the hub down
     assert sum(taken.delays) == 60
     assert lines.lines == []  # neither STARTED nor a STOPPED for a start that never was
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    errors = [r.getMessage() for r in caplog.records
+              if r.name == "hub.app" and r.levelno >= logging.ERROR]
     assert errors == [
         f"cannot listen on 127.0.0.1:{taken.port} ([hub] http_listen): the address is in use "
         f"by another program, still after 60 s; stop that program (`ss -ltnp 'sport = "

@@ -65,7 +65,8 @@ def test_a_port_freed_while_waiting_is_taken_and_served(caplog):
 
     assert asyncio.run(start_and_ask()) == 200
     assert waits.delays == [1, 2]  # the port was free at the third attempt
-    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    said = [r.getMessage() for r in caplog.records
+            if r.name == "hub.web" and r.levelno >= logging.WARNING]
     assert said == [f"cannot listen on 127.0.0.1:{port} ([hub] http_listen): the address is "
                     "in use by another program; trying again for up to 60 s"]
     assert f"127.0.0.1:{port} ([hub] http_listen) is free now" in caplog.text
