@@ -16,12 +16,14 @@ world.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import reactivex
@@ -50,7 +52,7 @@ from hub.sources.channels import ChannelWatch, channel_watch
 from hub.state_file import prepare_state_file
 from hub.status_recorder import StatusRecorder
 from hub.streams import health_notices, to_seconds
-from hub.web import StatusServer, StatusServerError
+from hub.web import AddressUnavailable, PortWait, StatusServer, StatusServerError
 from hub.world import Watched, World, WorldFactory, real_world
 from machines import Notice, NoticeKind, Outcome
 
@@ -64,6 +66,11 @@ EXIT_FAILURE = 1  # the pipeline failed; systemd's Restart=on-failure restarts t
 DRAIN_SECONDS = 5.0
 #: How stale the `status` reply may be at most; notices republish at once.
 STATUS_PUBLISH_SECONDS = 1.0
+#: How long `run` waits for a status address that is taken (or not yet there) before it
+#: exits 1 for systemd to restart it: at boot the port is usually freed, or the LAN
+#: address assigned, within seconds, and exit 2 would stop systemd from trying again.
+#: Well within the unit's TimeoutStartSec=120 (READY=1 comes after the wait).
+PORT_WAIT = PortWait(seconds=60.0)
 
 
 class StartupError(RuntimeError):
@@ -187,12 +194,16 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
                      stop: asyncio.Event, *, world: WorldFactory = real_world,
                      drain_seconds: float = DRAIN_SECONDS,
                      on_ready: Callable[[DaemonInfo], None] | None = None,
-                     self_check_seconds: float = SELF_CHECK_SECONDS) -> int:
+                     self_check_seconds: float = SELF_CHECK_SECONDS,
+                     port_wait: PortWait = PORT_WAIT,
+                     listen_setting: str = "[hub] http_listen") -> int:
     """Run until `stop` is set, then send **stopped**, drain and return the exit code.
 
     `world` builds the sources and the device (the demo passes a simulated world);
     `on_ready` is told where the status page and the frames are once everything runs;
     `self_check_seconds` is how often the hub checks itself (hub/selfcheck.py).
+    A taken status address is tried again as `port_wait` says (a stop ends the wait:
+    exit 0), then is exit 1; `listen_setting` is how errors name the address's setting.
     """
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOThreadSafeScheduler(loop)
@@ -290,7 +301,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
                               notify=accept,
                               heartbeats=config.heartbeats, thresholds=config.thresholds,
                               token=secrets.hub_http_token, clock=clock,
-                              zone=config.hub.zone())
+                              zone=config.hub.zone(), setting=listen_setting)
     failures: list[Exception] = []
 
     def on_error(error: Exception) -> None:
@@ -308,7 +319,11 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     try:
         if server is not None:
             try:
-                await server.start()
+                if not await _unless_stopped(server.start(port_wait), stop):
+                    return EXIT_OK  # stopped while waiting for the address: nothing started
+            except AddressUnavailable as err:
+                log.error("%s. Exiting with 1: under systemd the hub is started again", err)
+                return EXIT_FAILURE
             except StatusServerError as err:
                 raise StartupError(str(err)) from None
         info = DaemonInfo(status_url=server.url if server is not None else None,
@@ -366,3 +381,21 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         outbox.close()
         journal.close()
     return EXIT_FAILURE if failures else EXIT_OK
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `work` to its end, unless `stop` is set first (then cancel it); whether it ended.
+    Its exception, if it raised one, is raised here."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopping), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()
+    return True

@@ -1,24 +1,32 @@
 """`divoom-hub check`: is the configuration valid, and can the hub reach what it needs?
 
-Each line of the report names one thing, says ok or FAIL, and why. Nothing is posted to
-Discord: the webhook is verified with a GET, which needs the same token as posting. Each
-source is polled once exactly as the daemon polls it, and the Pixoo is pinged (no frame
-is drawn).
+Each line of the report names one thing, says ok, WARN or FAIL, and why; a WARN (the hub
+runs, but not as you probably meant) needs no fix to start, a FAIL does (exit code 1).
+In order: the config, the transport, `state_dir`, the status server, the Discord
+webhook or bot and its channels, then every component: each source polled once exactly
+as the daemon polls it, the Pixoo pinged (no frame is drawn), and each heartbeat and
+pushed threshold with the address it must be sent to. Nothing is posted to Discord: the
+webhook is verified with a GET, which needs the same token as posting. Nothing is left
+behind in `state_dir`: it is tested with a file that never gets a name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
 from hub.config import Config
 from hub.display.pixoo import PixooClient
 from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, WatchedId, verify_bot
+from hub.notify.embeds import duration
 from hub.notify.transport import TransportError
 from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport, WebhookUrlError
 from hub.secrets import Secrets
@@ -26,7 +34,11 @@ from hub.sources.bus import BusSource
 from hub.sources.http import check_http
 from hub.sources.threshold import read_threshold
 from hub.sources.weather import WeatherSource
+from hub.web import TOKEN_ENV, StatusServerError, is_loopback, parse_listen
 from machines import Outcome
+
+#: Where a channel id comes from, said wherever one is missing.
+COPY_CHANNEL_ID = "Discord: right-click the channel → Copy Channel ID"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +46,23 @@ class Finding:
     subject: str
     ok: bool
     message: str
+    #: ok for the exit code, but not what the owner probably meant: shown as WARN.
+    is_warning: bool = False
 
     def line(self) -> str:
-        return f"{self.subject:<12} {'ok' if self.ok else 'FAIL':<5} {self.message}"
+        mark = "FAIL" if not self.ok else "WARN" if self.is_warning else "ok"
+        return f"{self.subject:<12} {mark:<5} {self.message}"
+
+
+def warning(subject: str, message: str) -> Finding:
+    return Finding(subject, True, message, is_warning=True)
 
 
 def run_checks(config: Config, secrets: Secrets) -> list[Finding]:
-    return [*_config_findings(config, secrets), *_webhook_findings(secrets),
-            *_bot_findings(config, secrets), *_source_findings(config)]
+    return [*_config_findings(config, secrets), _state_dir_finding(config.hub.state_dir),
+            _status_server_finding(config, secrets), *_webhook_findings(secrets),
+            *_bot_findings(config, secrets), *_source_findings(config),
+            *_reported_findings(config, secrets)]
 
 
 def _config_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
@@ -52,16 +73,101 @@ def _config_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     yield Finding("config", True, f"{where}: {', '.join(sources) or 'no sources'}, "
                                   f"{monitors} monitors, {len(config.policies)} component "
                                   "policies")
-    ok = True
-    if secrets.discord_bot_token and secrets.discord_monitor_channel_id:
-        transport = "bot (DISCORD_BOT_TOKEN + DISCORD_MONITOR_CHANNEL_ID)"
+    yield from _transport_findings(config, secrets)
+
+
+def _transport_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
+    """Which transport `run` will choose (`hub.app.choose_transport`), and what in the
+    Discord settings it will ignore or refuse."""
+    has_bot = bool(secrets.discord_bot_token and secrets.discord_monitor_channel_id)
+    set_monitor_channel = ("set DISCORD_MONITOR_CHANNEL_ID to the monitoring channel's id "
+                           f"({COPY_CHANNEL_ID})")
+    if has_bot:
+        yield Finding("transport", True, "bot (DISCORD_BOT_TOKEN + DISCORD_MONITOR_CHANNEL_ID)")
     elif secrets.discord_monitor_channel_id:
-        transport, ok = "DISCORD_MONITOR_CHANNEL_ID is set but DISCORD_BOT_TOKEN is not", False
+        yield Finding("transport", False,
+                      "DISCORD_MONITOR_CHANNEL_ID is set but DISCORD_BOT_TOKEN is not")
     elif secrets.discord_webhook_url:
-        transport = "webhook"
+        yield Finding("transport", True, "webhook")
+        if secrets.discord_bot_token:
+            yield warning("bot", "DISCORD_BOT_TOKEN is set but not used: without "
+                                 f"DISCORD_MONITOR_CHANNEL_ID notices go to the webhook; "
+                                 f"to use the bot, {set_monitor_channel}")
+    elif secrets.discord_bot_token:
+        yield warning("transport", "console: DISCORD_BOT_TOKEN is set, but without "
+                                   "DISCORD_MONITOR_CHANNEL_ID notices are only printed on "
+                                   f"the console; {set_monitor_channel}")
     else:
-        transport = "console (no DISCORD_WEBHOOK_URL or bot token and monitor channel set)"
-    yield Finding("transport", ok, transport)
+        yield Finding("transport", True,
+                      "console (no DISCORD_WEBHOOK_URL or bot token and monitor channel set)")
+    if secrets.discord_channel_id and not has_bot:
+        yield warning("display", "DISCORD_CHANNEL_ID is set, but display messages need the "
+                                 "bot (DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID): "
+                                 "nothing posted there reaches the display")
+    if config.channels and not has_bot:
+        yield Finding("watched", False, "[[channel]] watches Discord channels through the bot: "
+                                        "set DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID, "
+                                        "or remove the [[channel]] tables")
+
+
+def _state_dir_finding(state_dir: Path) -> Finding:
+    """Whether the hub can keep its outbox, journal and frames in `state_dir`; the probe is
+    an unnamed temporary file, so nothing is left there (nor is the directory created)."""
+    state_dir = state_dir.absolute()
+    fix = "the outbox, journal and frames live there: give the hub's user that directory, " \
+          "or set [hub] state_dir"
+    if state_dir.exists() and not state_dir.is_dir():
+        return Finding("state_dir", False, f"{state_dir} is not a directory; {fix}")
+    existing = next(p for p in (state_dir, *state_dir.parents) if p.exists())
+    if not existing.is_dir():
+        return Finding("state_dir", False, f"{state_dir} cannot be created ({existing} is not "
+                                           f"a directory); {fix}")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        what = (f"cannot write there ({err.strerror})" if existing == state_dir
+                else f"cannot be created ({existing}: {err.strerror})")
+        return Finding("state_dir", False, f"{state_dir}: {what}; {fix}")
+    if existing == state_dir:
+        return Finding("state_dir", True, f"{state_dir}: writable")
+    return Finding("state_dir", True, f"{state_dir}: not there yet; the hub creates it at "
+                                      f"start ({existing} is writable)")
+
+
+def _status_server_finding(config: Config, secrets: Secrets) -> Finding:
+    """Whether `run` can serve the status page (and the heartbeats' and thresholds' POSTs)
+    as configured; whether the port is free is not asked (a running hub holds it)."""
+    listen = config.hub.http_listen
+    reported = [h.name for h in config.heartbeats] + \
+        [t.name for t in config.thresholds if t.is_pushed]
+    if not listen:
+        if reported:
+            return Finding("status", False, f"[hub] http_listen is \"\" (off), but "
+                                            f"{', '.join(reported)} report to it: set it, e.g. "
+                                            "\"127.0.0.1:8787\"")
+        return Finding("status", True, "off ([hub] http_listen = \"\")")
+    try:
+        host, _ = parse_listen(listen)
+    except StatusServerError as err:
+        return Finding("status", False, str(err))
+    if is_loopback(host):
+        return Finding("status", True, f"page at {_base_url(listen)}/ (from this machine only)")
+    if not secrets.hub_http_token:
+        return Finding("status", False, f"[hub] http_listen {listen} reaches beyond this "
+                                        f"machine, so the hub refuses to start without an "
+                                        f"access token: set {TOKEN_ENV} in .env (or listen on "
+                                        "127.0.0.1 only)")
+    return Finding("status", True, f"page at {_base_url(listen)}/ ({TOKEN_ENV} required)")
+
+
+def _base_url(listen: str) -> str:
+    """The status server's address as another machine writes it."""
+    host, port = parse_listen(listen)
+    if host in ("0.0.0.0", "::", ""):  # every interface: the machine's name reaches it
+        host = socket.gethostname()
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}" if port else f"http://{host}:<port chosen at start>"
 
 
 def _webhook_findings(secrets: Secrets) -> Iterator[Finding]:
@@ -106,8 +212,7 @@ def _bot_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     for channel in config.channels:
         if not ids[channel.name]:
             yield Finding("watched", False, f"[[channel]] {channel.name!r}: {channel.env_name} "
-                                            "is not set (Discord: right-click the channel → "
-                                            "Copy Channel ID)")
+                                            f"is not set ({COPY_CHANNEL_ID})")
 
 
 def _source_findings(config: Config) -> Iterator[Finding]:
@@ -133,3 +238,31 @@ def _source_findings(config: Config) -> Iterator[Finding]:
                 yield Finding(name, True, f"answered{latency}")
             else:
                 yield Finding(name, False, f"{outcome.error_type}: {outcome.detail}")
+
+
+def _reported_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
+    """A line for each component that reports in instead of being polled: what it must
+    send, where, and (for a heartbeat) how soon silence alerts."""
+    listen = config.hub.http_listen
+    if not listen:
+        return  # the status line already failed, naming them
+    try:
+        base = _base_url(listen)
+        host, _ = parse_listen(listen)
+    except StatusServerError:
+        return  # named by the status line
+    how = f" with 'Authorization: Bearer <{TOKEN_ENV}>'" if secrets.hub_http_token else ""
+    where = f"; only this machine can reach {listen}" if is_loopback(host) else ""
+    for heartbeat in config.heartbeats:
+        silence = heartbeat.policy_in(config).failures_before_alert \
+            * heartbeat.silence_limit_seconds
+        yield Finding(heartbeat.name, True,
+                      f"heartbeat: expects POST {base}/ping/{heartbeat.name}{how} every "
+                      f"{duration(heartbeat.period_seconds)} (+ "
+                      f"{duration(heartbeat.grace_seconds)} grace): alerts after "
+                      f"{duration(silence)} without one{where}")
+    for threshold in config.thresholds:
+        if threshold.is_pushed:
+            yield Finding(threshold.name, True,
+                          f"threshold: expects POST {base}/api/metric/{threshold.name}{how} "
+                          f'{{"value": <number>}}{where}')

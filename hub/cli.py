@@ -212,6 +212,10 @@ def _run(args: argparse.Namespace) -> int:
     secrets = load_secrets(os.environ, _dotenv_for(config.path))
     check_http_access(config, has_token=bool(secrets.hub_http_token))
     _log_to_stderr(secrets, verbose=args.verbose)
+    if config.path is None:  # the built-in defaults watch no source, monitor or device
+        logging.getLogger(__name__).warning(
+            "no configuration given, so nothing is watched: pass -c/--config hub.toml or "
+            "set %s (start from hub.example.toml)", CONFIG_ENV)
 
     async def main_task() -> int:
         stop = asyncio.Event()

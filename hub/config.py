@@ -69,6 +69,8 @@ class Config:
     hub: HubSettings = field(default_factory=HubSettings)
     policy: Policy = field(default_factory=Policy)
     policies: Mapping[str, Policy] = field(default_factory=dict)
+    #: The keys each `[policy.<component>]` sets itself (the rest come from `[policy]`).
+    policy_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
     monitors: tuple[HttpCheck, ...] = ()
     heartbeats: tuple[HeartbeatMonitor, ...] = ()  # [[monitor]] kind = "heartbeat"
     thresholds: tuple[ThresholdMonitor, ...] = ()  # [[monitor]] kind = "threshold"
@@ -149,10 +151,13 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     channels = parse_channels(raw.get("channel", []), path,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
                                *(t.name for t in thresholds)])
+    policy_keys = {component: frozenset(values)
+                   for component, values in where.table(raw, "policy").items()
+                   if isinstance(values, dict)}
     config = Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                     heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
                     pixoo=pixoo, display=display, messages=messages, channels=channels,
-                    path=path)
+                    path=path, policy_keys=policy_keys)
     _check_policy_names(config, where, history)
     _check_derived_policies(config, raw, where)
     return config

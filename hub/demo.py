@@ -29,6 +29,7 @@ from hub.journal import Journal
 from hub.secrets import Secrets
 from hub.sources.data import BusBoard, Departure, Forecast
 from hub.streams import health_notices, to_seconds
+from hub.web import PortWait
 from hub.world import Watched, World
 from machines import HealthMachines, Notice, Outcome, Policy
 
@@ -170,7 +171,9 @@ def run_demo(write: Callable[[str], None], secrets: Secrets, *, state_dir: Path,
             loop.add_signal_handler(signum, stop.set)
         if seconds is not None:
             loop.call_later(seconds, stop.set)
+        # A taken port is the user's to choose again, at once: no waiting as for a service.
         return await run_daemon(demo_config(state_dir, http_listen), secrets, write, stop,
-                                world=demo_world)
+                                world=demo_world, port_wait=PortWait(),
+                                listen_setting="--http-listen")
 
     return asyncio.run(main())

@@ -37,6 +37,7 @@ needs `Authorization: Bearer <token>` or `?token=<token>`.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import io
 import ipaddress
@@ -102,6 +103,39 @@ _NOTIFY_EXAMPLE = ('{"level": "warning", "service": "backup", "message": "disk 9
 
 class StatusServerError(RuntimeError):
     """The server cannot start as configured; the message says what to change."""
+
+
+class AddressUnavailable(StatusServerError):
+    """The address stayed taken (or absent) through the whole `PortWait`: a later start
+    may find it free, so this is no configuration error."""
+
+
+#: The system errors that may clear by themselves: another program still holds the
+#: port (the previous hub shutting down, a service starting at boot), or the address is
+#: not there yet (a LAN address before DHCP has answered).
+_MAY_CLEAR = {errno.EADDRINUSE: "the address is in use by another program",
+              errno.EADDRNOTAVAIL: "this machine has no such address (yet)"}
+
+
+@dataclass(frozen=True, slots=True)
+class PortWait:
+    """How long `StatusServer.start` keeps trying an address that may clear by itself:
+    waits of `first_seconds`, doubling up to `max_seconds`, `seconds` in all (0: fail at
+    once). `sleep` waits; tests pass one that lets no real time pass."""
+
+    seconds: float = 0.0
+    first_seconds: float = 1.0
+    max_seconds: float = 10.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def delays(self) -> Iterator[float]:
+        """The waits between attempts: 1, 2, 4, 8, 10, 10, … s, `seconds` in all."""
+        waited, delay = 0.0, self.first_seconds
+        while waited < self.seconds:
+            step = min(delay, self.max_seconds, self.seconds - waited)
+            yield step
+            waited += step
+            delay *= 2
 
 
 # -- health and JSON (pure) ------------------------------------------------------------
@@ -350,8 +384,10 @@ class StatusServer:
                  token: str = "",
                  clock: Callable[[], float] = time.time,
                  zone: ZoneInfo | None = None,
-                 status_max_age_seconds: float = STATUS_MAX_AGE_SECONDS) -> None:
+                 status_max_age_seconds: float = STATUS_MAX_AGE_SECONDS,
+                 setting: str = "[hub] http_listen") -> None:
         self._host, self._port = parse_listen(listen)
+        self._setting = setting  # where `listen` came from, for errors
         if not token and not is_loopback(self._host):
             raise StatusServerError(
                 f"refusing to serve the status page on {listen} without an access token: "
@@ -397,21 +433,58 @@ class StatusServer:
         app.router.add_post("/api/notify", self._diagnostic)
         return app
 
-    async def start(self) -> None:
-        """Bind and serve; a port already in use is a `StatusServerError`."""
-        # In-flight requests get a second at shutdown: they are small and never stream.
-        runner = web.AppRunner(self.application(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
-        try:
-            await site.start()
-        except OSError as err:
-            await runner.cleanup()
-            raise StatusServerError(f"cannot listen on {self._host}:{self._port}: "
-                                    f"{err.strerror or err}") from None
+    async def start(self, wait: PortWait = PortWait()) -> None:
+        """Bind and serve. An address in use or not (yet) on this machine is tried again
+        as `wait` says, then is an `AddressUnavailable`; with no wait, and for any other
+        reason, a `StatusServerError` naming the setting."""
+        where = f"{self._host}:{self._port} ({self._setting})"
+        delays = wait.delays()
+        runner: web.AppRunner | None = None
+        has_waited = False
+        while runner is None:
+            try:
+                runner = await self._bind()
+            except OSError as err:
+                reason = _MAY_CLEAR.get(err.errno or 0)
+                if reason is None:
+                    raise StatusServerError(f"cannot listen on {where}: "
+                                            f"{err.strerror or err}") from None
+                delay = next(delays, None)
+                if delay is None:
+                    raise self._unavailable(where, reason, wait.seconds) from None
+                if not has_waited:  # said once, not at every attempt
+                    log.warning("cannot listen on %s: %s; trying again for up to %g s",
+                                where, reason, wait.seconds)
+                has_waited = True
+                await wait.sleep(delay)
+        if has_waited:
+            log.info("%s is free now", where)
         self._runner = runner
         self._bound_port = int(runner.addresses[0][1])
         log.info("status page on %s", self.url)
+
+    async def _bind(self) -> web.AppRunner:
+        """One attempt to serve on the address; nothing is left open when it fails."""
+        # In-flight requests get a second at shutdown: they are small and never stream.
+        runner = web.AppRunner(self.application(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self._host, self._port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        return runner
+
+    def _unavailable(self, where: str, reason: str, waited_seconds: float) -> StatusServerError:
+        """What to do about an address that stayed unusable."""
+        still = f", still after {waited_seconds:g} s" if waited_seconds else ""
+        if reason == _MAY_CLEAR[errno.EADDRINUSE]:
+            fix = (f"stop that program (`ss -ltnp 'sport = :{self._port}'` names it) or give "
+                   f"{self._setting} another port")
+        else:
+            fix = f"give {self._setting} one of this machine's addresses, or 0.0.0.0 for all"
+        message = f"cannot listen on {where}: {reason}{still}; {fix}"
+        return AddressUnavailable(message) if waited_seconds else StatusServerError(message)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -20,6 +20,7 @@ device is fragile, so the client keeps it safe by construction:
 Failures are `Outcome`s, never exceptions; their `error_type`:
 
     connect        refused, reset, closed without a reply, no route, DNS
+                   (worded by `hub.connection_errors`, as for every source)
     timeout        no answer within `timeout_seconds`
     http_<status>  an HTTP status other than 200
     bad_reply      a body that is not JSON, or JSON without an integer `error_code`
@@ -45,6 +46,7 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image
 
+from hub.connection_errors import connection_reason
 from hub.display.brightness import BrightnessSchedule, parse_day_hours
 from hub.display.frame import FRAME_SIZE, encode_frame
 from hub.settings_table import Table
@@ -398,7 +400,7 @@ class PixooClient:
         except requests.Timeout:
             return _Failed("timeout", f"{command}: no answer within {timeout:g} s")
         except requests.ConnectionError as err:
-            reason = _connect_reason(err)
+            reason = connection_reason(err)
             return _Failed("connect", f"{command}: {reason}",
                            try_other_endpoint=reason == "connection refused")
         except requests.RequestException as err:
@@ -431,20 +433,3 @@ def _where(url: str) -> str:
 
 def _short(failed: _Failed) -> str:
     return failed.detail.partition(": ")[2] or failed.detail
-
-
-def _connect_reason(err: requests.ConnectionError) -> str:
-    text = str(err)
-    for marker, reason in (
-            ("Connection refused", "connection refused"),
-            ("RemoteDisconnected", "closed the connection without a reply"),
-            ("Connection aborted", "closed the connection without a reply"),
-            ("Connection reset", "connection reset"),
-            ("Name or service not known", "unknown host"),
-            ("nodename nor servname", "unknown host"),
-            ("Temporary failure in name resolution", "unknown host"),
-            ("No route to host", "no route to host"),
-            ("Network is unreachable", "network is unreachable")):
-        if marker in text:
-            return reason
-    return "cannot connect"

@@ -71,6 +71,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from hub.connection_errors import connection_reason
 from hub.history import ComponentHistory
 from hub.notify.commands import Decision, RateLimiter, StatusCommands, Verdict
 from hub.notify.embeds import duration
@@ -680,7 +681,7 @@ def transport_error(err: BaseException) -> TransportError:
     if isinstance(err, discord.LoginFailure):
         return PermanentError("Discord rejected the bot token", "auth")
     if isinstance(err, aiohttp.ClientError | OSError):
-        return RetryableError(f"cannot reach Discord: {type(err).__name__}", "connect")
+        return RetryableError(f"cannot reach Discord: {connection_reason(err)}", "connect")
     return RetryableError(f"Discord failed: {type(err).__name__}", "error")
 
 
@@ -705,6 +706,10 @@ def _describe(err: BaseException | None) -> str:
         return f"HTTP {err.status}"
     if isinstance(err, discord.RateLimited):
         return f"rate limited for {err.retry_after:g} s"
+    if isinstance(err, TimeoutError):
+        return "no answer in time"
+    if isinstance(err, aiohttp.ClientConnectionError | OSError):
+        return connection_reason(err)
     return type(err).__name__
 
 

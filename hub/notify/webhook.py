@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from hub.connection_errors import connection_reason
 from hub.notify.transport import (
     PayloadRejected,
     PermanentError,
@@ -127,7 +128,7 @@ async def _discord_errors() -> AsyncIterator[None]:
     except TimeoutError:
         raise RetryableError("Discord did not answer in time", "timeout") from None
     except aiohttp.ClientConnectionError as err:
-        raise RetryableError(f"cannot reach Discord: {type(err).__name__}", "connect") from None
+        raise RetryableError(f"cannot reach Discord: {connection_reason(err)}", "connect") from None
     except aiohttp.ClientError as err:
         raise RetryableError(f"request to Discord failed: {type(err).__name__}",
                              "error") from None

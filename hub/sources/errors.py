@@ -13,26 +13,15 @@ for "MET is down" reads like the one for "Entur is down" or for a `[[monitor]]` 
 
 The order matters: `ConnectTimeout` is both a `Timeout` and a `ConnectionError` (it is
 reported as `timeout`), and `SSLError` is a `ConnectionError`. The detail never holds the
-exception text as is: it can carry a URL with a secret in its query.
+exception text as is: it can carry a URL with a secret in its query. Why a connection
+failed is worded by `hub.connection_errors`, as it is for Discord.
 """
 
 from __future__ import annotations
 
 import requests
 
-#: Phrases of the socket and resolver errors that `requests` wraps, in the order they are
-#: looked for; the detail is the phrase in lower case.
-_CONNECT_MARKERS = ("Connection refused", "Name or service not known", "No route to host",
-                    "Connection reset", "Network is unreachable", "Temporary failure")
-
-
-def connect_detail(err: requests.ConnectionError) -> str:
-    """Why a connection failed, in a few words (`connection refused`, …)."""
-    text = str(err)
-    for marker in _CONNECT_MARKERS:
-        if marker in text:
-            return marker.lower()
-    return "cannot connect"
+from hub.connection_errors import connection_reason
 
 
 def request_failure(err: requests.RequestException, timeout_seconds: float,
@@ -49,7 +38,7 @@ def request_failure(err: requests.RequestException, timeout_seconds: float,
     if isinstance(err, requests.exceptions.SSLError):
         return "tls", "TLS handshake or certificate failed"
     if isinstance(err, requests.ConnectionError):
-        reason = connect_detail(err)
+        reason = connection_reason(err)
         return "connect", f"cannot reach {peer}: {reason}" if peer else reason
     if isinstance(err, requests.TooManyRedirects):
         return "too_many_redirects", "redirect loop"

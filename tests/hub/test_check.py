@@ -99,6 +99,168 @@ timeout_seconds = 1
     assert pinged == ["Channel/GetAllConf"]  # a ping, and nothing drawn
 
 
+# --- what run would do, said before it runs ----------------------------------------------------
+
+
+def check_report(tmp_path, monkeypatch, capsys, toml: str,
+                 env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """`divoom-hub check` on `toml` (state in `tmp_path/state` unless it says otherwise) with
+    only the Discord and HTTP variables of `env` set; the exit code and the report's lines."""
+    for name in list(os.environ):
+        if name.startswith(("DISCORD_", "HUB_")):
+            monkeypatch.delenv(name)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "hub.toml"
+    path.write_text(toml, encoding="utf-8")
+    code = main(["check", "-c", str(path)])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_a_bot_token_without_a_monitoring_channel_is_a_warning_saying_what_to_set(
+        tmp_path, monkeypatch, capsys):
+    code, lines = check_report(tmp_path, monkeypatch, capsys, "[hub]\nstate_dir = 'state'\n",
+                               env={"DISCORD_BOT_TOKEN": "Xq7-s3cr3t"})
+    assert code == 0  # the hub runs: notices go to the console
+    assert line_of("\n".join(lines), "transport") == (
+        "transport    WARN  console: DISCORD_BOT_TOKEN is set, but without "
+        "DISCORD_MONITOR_CHANNEL_ID notices are only printed on the console; set "
+        "DISCORD_MONITOR_CHANNEL_ID to the monitoring channel's id (Discord: right-click the "
+        "channel → Copy Channel ID)")
+    assert "Xq7-s3cr3t" not in "\n".join(lines)
+
+
+def test_watched_channels_without_the_bot_fail_as_run_would_refuse_them(
+        tmp_path, monkeypatch, capsys):
+    code, lines = check_report(tmp_path, monkeypatch, capsys,
+                               "[hub]\nstate_dir = 'state'\n[[channel]]\nname = 'deploys'\n")
+    assert code == 1
+    assert line_of("\n".join(lines), "watched").startswith(
+        "watched      FAIL  [[channel]] watches Discord channels through the bot")
+
+
+REPORTING = """
+[hub]
+state_dir = "state"
+http_listen = "127.0.0.1:8787"
+
+[[monitor]]
+kind = "heartbeat"
+name = "backup"
+period_seconds = 86400
+grace_seconds = 3600
+
+[[monitor]]
+kind = "heartbeat"
+name = "cron"
+period_seconds = 300
+
+[policy.cron]
+failures_before_alert = 2
+
+[[monitor]]
+kind = "threshold"
+name = "fridge"
+max = 6
+"""
+
+
+def test_each_heartbeat_and_pushed_threshold_gets_a_line_saying_where_to_send_it(
+        tmp_path, monkeypatch, capsys):
+    code, lines = check_report(tmp_path, monkeypatch, capsys, REPORTING)
+    assert code == 0
+    assert "3 monitors" in lines[0]
+    report = "\n".join(lines)
+    assert line_of(report, "status") == (
+        "status       ok    page at http://127.0.0.1:8787/ (from this machine only)")
+    assert line_of(report, "backup") == (
+        "backup       ok    heartbeat: expects POST http://127.0.0.1:8787/ping/backup every "
+        "1 d (+ 1 h grace): alerts after 1 d 1 h without one; only this machine can reach "
+        "127.0.0.1:8787")
+    # the default grace (a minute), and the owner's debounce of two silent stretches
+    assert line_of(report, "cron") == (
+        "cron         ok    heartbeat: expects POST http://127.0.0.1:8787/ping/cron every "
+        "5 min (+ 1 min grace): alerts after 12 min without one; only this machine can reach "
+        "127.0.0.1:8787")
+    assert line_of(report, "fridge") == (
+        "fridge       ok    threshold: expects POST http://127.0.0.1:8787/api/metric/fridge "
+        '{"value": <number>}; only this machine can reach 127.0.0.1:8787')
+
+
+def test_beyond_loopback_the_lines_name_the_token_and_without_one_the_status_fails(
+        tmp_path, monkeypatch, capsys):
+    import socket
+
+    listening = REPORTING.replace("127.0.0.1:8787", "0.0.0.0:8787")
+    code, lines = check_report(tmp_path, monkeypatch, capsys, listening,
+                               env={"HUB_HTTP_TOKEN": "t0ken-Xq7"})
+    report = "\n".join(lines)
+    assert code == 0
+    host = socket.gethostname()
+    assert line_of(report, "backup").startswith(
+        f"backup       ok    heartbeat: expects POST http://{host}:8787/ping/backup with "
+        "'Authorization: Bearer <HUB_HTTP_TOKEN>' every 1 d")
+    assert "t0ken-Xq7" not in report
+    code, lines = check_report(tmp_path, monkeypatch, capsys, listening)
+    assert code == 1
+    assert line_of("\n".join(lines), "status") == (
+        "status       FAIL  [hub] http_listen 0.0.0.0:8787 reaches beyond this machine, so the "
+        "hub refuses to start without an access token: set HUB_HTTP_TOKEN in .env (or listen "
+        "on 127.0.0.1 only)")
+
+
+def test_heartbeats_without_a_status_server_fail_naming_them(tmp_path, monkeypatch, capsys):
+    code, lines = check_report(tmp_path, monkeypatch, capsys,
+                               REPORTING.replace('"127.0.0.1:8787"', '""'))
+    assert code == 1
+    assert line_of("\n".join(lines), "status") == (
+        'status       FAIL  [hub] http_listen is "" (off), but backup, cron, fridge report to '
+        'it: set it, e.g. "127.0.0.1:8787"')
+
+
+def test_every_component_gets_a_line_of_its_own(tmp_path, monkeypatch, capsys):
+    with Target().running() as target:
+        toml = REPORTING + (f"[[monitor]]\nkind = 'http'\nname = 'site'\nurl = '{target.url}'\n"
+                            "[[monitor]]\nkind = 'threshold'\nname = 'sensor'\nmax = 6\n"
+                            f"url = '{target.url}'\ntimeout_seconds = 1\n")
+        _, lines = check_report(tmp_path, monkeypatch, capsys, toml)
+    subjects = [line.split()[0] for line in lines]
+    assert subjects == ["config", "transport", "state_dir", "status",
+                        "site", "sensor", "backup", "cron", "fridge"]
+
+
+def test_a_writable_state_dir_passes_and_keeps_nothing_from_the_check(
+        tmp_path, monkeypatch, capsys):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "outbox.sqlite").write_bytes(b"")
+    code, lines = check_report(tmp_path, monkeypatch, capsys, "[hub]\nstate_dir = 'state'\n")
+    assert code == 0
+    assert line_of("\n".join(lines), "state_dir") == f"state_dir    ok    {state}: writable"
+    assert [p.name for p in state.iterdir()] == ["outbox.sqlite"]
+
+
+def test_a_state_dir_still_to_be_made_passes_without_being_made(tmp_path, monkeypatch, capsys):
+    code, lines = check_report(tmp_path, monkeypatch, capsys,
+                               "[hub]\nstate_dir = 'var/state'\n")
+    assert code == 0
+    assert line_of("\n".join(lines), "state_dir") == (
+        f"state_dir    ok    {tmp_path / 'var' / 'state'}: not there yet; the hub creates it "
+        f"at start ({tmp_path} is writable)")
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_state_dir_that_cannot_be_made_fails_saying_what_to_do(tmp_path, monkeypatch, capsys):
+    (tmp_path / "blocker").write_text("a file where a directory should be", encoding="utf-8")
+    code, lines = check_report(tmp_path, monkeypatch, capsys,
+                               "[hub]\nstate_dir = 'blocker/state'\n")
+    assert code == 1
+    assert line_of("\n".join(lines), "state_dir") == (
+        f"state_dir    FAIL  {tmp_path / 'blocker' / 'state'} cannot be created "
+        f"({tmp_path / 'blocker'} is not a directory); the outbox, journal and frames live "
+        "there: give the hub's user that directory, or set [hub] state_dir")
+
+
 # --- the bot's channels -----------------------------------------------------------------------
 
 

@@ -100,3 +100,21 @@ def test_each_demo_starts_afresh_whatever_an_earlier_demo_left(tmp_path):
     kinds = [line.split()[1] for line in done.stdout.splitlines()]
     assert kinds == ["STARTED", "STOPPED"], done.stdout
     assert done.returncode == 0, done.stderr
+
+
+def test_the_demo_on_a_taken_port_fails_at_once_naming_its_option(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "hub", "demo", "--state-dir",
+                               str(tmp_path), "--http-listen", f"127.0.0.1:{port}"],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith(
+        f"divoom-hub demo: cannot listen on 127.0.0.1:{port} (--http-listen): the address is "
+        f"in use by another program; stop that program (`ss -ltnp 'sport = :{port}'` names "
+        "it) or give --http-listen another port")
+    assert done.stdout == ""

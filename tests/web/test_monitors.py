@@ -56,9 +56,9 @@ def test_heartbeat_and_threshold_tables_become_monitors_beside_http_checks():
     ({"kind": "heartbeat", "name": "nas", "grace_seconds": 60},
      "[[monitor]] #1 (heartbeat): period_seconds: expected a number > 0 (how often the "
      "device pings, in seconds), got None"),
-    ({"kind": "heartbeat", "name": "nas", "period_seconds": 300},
+    ({"kind": "heartbeat", "name": "nas", "period_seconds": 300, "grace_seconds": -1},
      "[[monitor]] #1 (heartbeat): grace_seconds: expected a number >= 0 (how late a ping may "
-     "be before it counts as missed), got None"),
+     "be before it counts as missed), got -1"),
     ({"kind": "heartbeat", "name": "nas", "period_seconds": 0, "grace_seconds": 1},
      "period_seconds: expected a number > 0"),
     ({"kind": "heartbeat", "name": "nas", "period_seconds": 60, "grace_seconds": 1,
@@ -229,9 +229,11 @@ def kinds(notices: list[Notice]) -> list[tuple[float, str]]:
     return [(n.at, n.kind.value) for n in notices]
 
 
-def test_a_silent_heartbeat_alerts_after_its_debounced_silences_and_recovers_on_a_ping():
+def test_a_heartbeat_whose_owner_debounces_it_alerts_after_that_many_silences_and_recovers():
     nas = HeartbeatMonitor("nas", period_seconds=60, grace_seconds=30)  # silence limit 90 s
-    policy = nas.policy(Policy(failures_before_alert=3, remind_after_seconds=0))
+    # as from `[policy.nas] failures_before_alert = 3`
+    policy = nas.policy(Policy(failures_before_alert=3, remind_after_seconds=0),
+                        owner_keys={"failures_before_alert", "remind_after_seconds"})
     scheduler = TestScheduler()
     machines = HealthMachines()
     machines.add("nas", policy, 0.0)  # before subscribing: a device that never pings counts
@@ -313,3 +315,70 @@ def test_a_polled_sensor_alerts_and_recovers_on_virtual_time(sensor, session):
 
 def test_the_outcome_of_a_ping_is_a_plain_success():
     assert HeartbeatMonitor("nas", 1, 1).ping(12.5) == Outcome.success("nas", 12.5)
+
+
+# -- when a heartbeat alerts, from hub.toml through the real world and machines ----------
+
+NIGHTLY = """
+[[monitor]]
+kind = "heartbeat"
+name = "backup"
+period_seconds = 86400
+"""
+
+
+def first_heartbeat_alert(toml: str, ping_at: float | None = None) -> float | None:
+    """When the `backup` heartbeat of `toml` first alerts, on virtual time: its policy is
+    the one `divoom-hub run` gives it (`real_world`), its machine is added at 0, and it
+    pings once at `ping_at` (or never)."""
+    import tomllib
+
+    from hub.world import real_world
+
+    config = parse_config(tomllib.loads(toml), PATH)
+    scheduler = TestScheduler()
+    world = real_world(config, scheduler)
+    try:
+        machines = HealthMachines()
+        for watched in world.watched:
+            machines.add(watched.name, watched.policy, 0.0)
+        (backup,) = config.heartbeats
+        pings: reactivex.Observable[Outcome] = reactivex.never()
+        if ping_at is not None:  # one ping, and the stream stays open like the server's
+            pings = reactivex.concat(reactivex.timer(ping_at, scheduler=scheduler).pipe(
+                ops.map(lambda _: backup.ping(to_seconds(scheduler.now)))), pings)
+        seen: list[Notice] = []
+        health_notices(pings, machines, scheduler).subscribe(seen.append)
+        scheduler.advance_to(30 * 86400)
+    finally:
+        world.close()
+    alerts = [n.at for n in seen if n.kind.value == "alert"]
+    return alerts[0] if alerts else None
+
+
+def test_a_nightly_heartbeat_alerts_one_period_and_its_grace_after_the_last_ping():
+    # No grace given: a tenth of the day, 2.4 hours.
+    assert first_heartbeat_alert(NIGHTLY) == 86400 + 8640
+    assert first_heartbeat_alert(NIGHTLY, ping_at=3600) == 3600 + 86400 + 8640
+    assert first_heartbeat_alert(NIGHTLY + "grace_seconds = 3600\n") == 86400 + 3600
+
+
+def test_the_default_grace_is_a_tenth_of_the_period_but_a_minute_at_least():
+    from hub.sources.heartbeat import default_grace_seconds
+
+    assert default_grace_seconds(86400) == 8640
+    assert default_grace_seconds(60) == 60
+
+
+def test_the_debounce_in_policy_is_for_polled_sources_not_for_a_heartbeat():
+    debounced = "[policy]\nfailures_before_alert = 5\nfailing_for_seconds = 600\n"
+    assert first_heartbeat_alert(debounced + NIGHTLY) == 86400 + 8640
+
+
+def test_the_owners_policy_for_the_heartbeat_still_wins():
+    # Alert at the third silent period: three days and three graces.
+    owner = "[policy.backup]\nfailures_before_alert = 3\n"
+    assert first_heartbeat_alert(owner + NIGHTLY) == 3 * (86400 + 8640)
+    # A [policy.backup] that says nothing about the debounce leaves the first miss alerting.
+    reminders = "[policy.backup]\nremind_after_seconds = 3600\n"
+    assert first_heartbeat_alert(reminders + NIGHTLY) == 86400 + 8640
