@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,45 @@ def test_long_destinations_are_cut_before_the_minutes() -> None:
     label_right = max(x for x in range(row.width) for y in range(row.height)
                       if row.getpixel((x, y)) not in ((0, 0, 0), YELLOW, LINE_COLOR))
     assert label_right < minutes_left - 1
+
+
+# -- the fonts -------------------------------------------------------------------------------
+
+def glyph_rows(char: str, font: BitmapFont) -> list[str]:
+    cell = Image.new("1", (font.cell_width, font.cell_height), 0)
+    ImageDraw.Draw(cell).text((0, 0), char, font=font.font, fill=1)
+    return ["".join("#" if cell.getpixel((x, y)) else "." for x in range(cell.width))
+            for y in range(cell.height)]
+
+
+@pytest.mark.parametrize(("name", "is_letter_whole"), [
+    ("tiny", False),  # 4x6 has no row to spare: its own "å" draws the letter a row shorter
+    ("small", True),
+])
+def test_the_ring_of_a_small_a_ring_stands_apart_from_the_letter(
+        name: str, is_letter_whole: bool) -> None:
+    """At 5x7 the ring sat on the letter's top bar, and "nå" read as "nd"."""
+    font = getattr(load_fonts(), name)
+    ring, a = glyph_rows("å", font), glyph_rows("a", font)
+    inked = [y for y, row in enumerate(ring) if "#" in row]
+    assert inked[0] == 0  # the ring on the top row
+    assert inked != list(range(inked[0], inked[-1] + 1))  # a blank row under it
+    assert (ring[2:] == a[2:]) is is_letter_whole
+
+
+def test_the_shipped_fonts_hold_the_glyphs_the_conversion_script_redraws() -> None:
+    """The checked-in fonts are what `scripts/convert_fonts.py` writes, fixes included."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "convert_fonts.py"
+    spec = importlib.util.spec_from_file_location("convert_fonts", script)
+    assert spec is not None and spec.loader is not None
+    convert_fonts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert_fonts)
+    fonts = {font.name: font for font in (load_fonts().tiny, load_fonts().small,
+                                          load_fonts().medium, load_fonts().large)}
+    assert convert_fonts.GLYPH_FIXES
+    for name, glyphs in convert_fonts.GLYPH_FIXES.items():
+        for char, rows in glyphs.items():
+            assert glyph_rows(char, fonts[name]) == list(rows), (name, char)
 
 
 # -- staleness and health --------------------------------------------------------------------
