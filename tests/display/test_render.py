@@ -27,6 +27,7 @@ from hub.display.render import (
     BUS_TOP,
     CLOCK_TOP,
     COOL,
+    GREY,
     LINE_COLOR,
     MESSAGE_MAX_PAGES,
     RED,
@@ -185,6 +186,62 @@ def test_long_destinations_are_cut_before_the_minutes() -> None:
     label_right = max(x for x in range(row.width) for y in range(row.height)
                       if row.getpixel((x, y)) not in ((0, 0, 0), YELLOW, LINE_COLOR))
     assert label_right < minutes_left - 1
+
+
+def test_the_minutes_leave_a_blank_column_at_the_right_edge() -> None:
+    frame = render(rainy_morning())  # "nå", 3, 7 and 17 minutes, right-aligned
+    bus_area = range(BUS_TOP, SIZE)
+    assert {frame.getpixel((SIZE - 1, y)) for y in bus_area} == {(0, 0, 0)}
+    assert {frame.getpixel((SIZE - 2, y)) for y in bus_area} & set(URGENCY)
+
+
+def grey_columns(frame: Image.Image, row: int) -> dict[int, list[int]]:
+    """The label's (grey) ink of a bus row: the inked ys of each column that has any."""
+    left, top, right, bottom = bus_row_box(row)
+    columns: dict[int, list[int]] = {}
+    for x in range(left, right):
+        for y in range(top, bottom):
+            if frame.getpixel((x, y)) == GREY:
+                columns.setdefault(x, []).append(y)
+    return columns
+
+
+def test_a_destination_cut_to_fit_ends_in_an_ellipsis() -> None:
+    fonts = load_fonts()
+    view = view_with(300)
+    assert view.bus is not None
+    long = dataclasses.replace(view.bus.departures[0], destination="Kolsåstoppen via Bærum")
+    frame = render(dataclasses.replace(view, bus=dataclasses.replace(view.bus,
+                                                                      departures=(long,))))
+    columns = grey_columns(frame, 0)
+    last = max(columns)
+    # three one-pixel dots on the baseline, a blank column apart, end the label ...
+    baseline = BUS_TOP + 2 + 4  # the row's label top (y + 1) + the 4x6 full stop's row
+    assert [columns.get(x) for x in range(last - 4, last + 1)] == \
+        [[baseline], None, [baseline], None, [baseline]]
+    # ... after the whole characters that fit before them, and before the minutes
+    prefix = frame.crop((0, BUS_TOP, last - 5, BUS_TOP + BUS_ROW_PITCH))
+    assert ink(prefix, (0, 0, prefix.width, prefix.height), (GREY,)) == \
+        text_ink("Kolsåstop", fonts.tiny)
+    minutes_left = min(x for x in range(SIZE) for y in range(BUS_TOP, BUS_TOP + BUS_ROW_PITCH)
+                       if frame.getpixel((x, y)) == YELLOW)
+    assert last < minutes_left - 1
+
+
+def test_a_destination_that_fits_gets_no_ellipsis() -> None:
+    fonts = load_fonts()
+    frame = render(view_with(300))  # "Sentrum": 7 characters, room for 8
+    assert ink(frame, bus_row_box(0), (GREY,)) == text_ink("Sentrum", fonts.tiny)
+
+
+@given(text=st.text(min_size=1, max_size=30), max_width=st.integers(0, 60))
+def test_cut_text_and_its_ellipsis_stay_within_the_width(text: str, max_width: int) -> None:
+    font = load_fonts().tiny
+    canvas = Image.new("RGB", (200, font.cell_height))
+    used = draw_text(ImageDraw.Draw(canvas), (0, 0), text, font, WHITE, max_width=max_width)
+    box = canvas.getbbox()
+    assert box is None or box[2] <= max_width  # the last inked column is max_width - 1
+    assert used <= max_width + 1
 
 
 # -- the fonts -------------------------------------------------------------------------------
