@@ -288,10 +288,12 @@ def _component_rows(status: HubStatus, view: PageView) -> str:
                                                      s.state is HealthState.HEALTHY,
                                                      s.component))
     for s in ordered:
-        error = ""
+        error, error_class = "", "error"
         if s.last_error_type and s.state is not HealthState.HEALTHY:
             error = s.last_error_type + (f": {s.last_error}" if s.last_error
                                          and s.last_error != s.last_error_type else "")
+            if s.state is HealthState.RECOVERED:  # history now, not a failure: no red
+                error, error_class = f"last error (before recovery): {error}", "resolved"
         notes = []
         if s.component in values:
             notes.append(f"value {values[s.component]:g}")
@@ -308,7 +310,7 @@ def _component_rows(status: HubStatus, view: PageView) -> str:
             f'<td class="num">{escape(duration(status.at - s.since))}</td>'
             f'<td class="num">{s.failures or ""}</td>'
             f'<td class="num">{last_success}</td>'
-            f'<td class="detail"><span class="error">{escape(error[:200])}</span>'
+            f'<td class="detail"><span class="{error_class}">{escape(error[:200])}</span>'
             f'{"<br>" if error and notes else ""}'
             f'<span class="notes">{escape(" · ".join(notes))}</span></td></tr>')
     if not rows:
@@ -430,14 +432,17 @@ header .sub { color: #adb5bd; }
 main { padding: 18px 24px; max-width: 1180px; }
 section { background: #fff; border-radius: 12px; padding: 16px 18px; margin-bottom: 16px;
           box-shadow: 0 1px 2px rgba(0,0,0,.06); }
-section.top { display: flex; gap: 24px; align-items: flex-start; }
+/* On a phone the summary goes under the frame instead of squeezing beside it. */
+section.top { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
 h2 { margin: 0 0 10px; font-size: 15px; color: #495057; font-weight: 650; }
 figure { margin: 0; text-align: center; }
 figcaption { font-size: 12px; color: #868e96; margin-top: 6px; }
+/* The frame whole and square: no rounded corners (the alert mark is the top-right
+   pixels), hard pixel edges if the browser zooms. */
 .frame { display: block; width: 256px; height: 256px; image-rendering: pixelated;
-         border-radius: 6px; background: #000; }
+         background: #000; }
 .noframe { display: flex; align-items: center; justify-content: center; color: #868e96; }
-.summary { flex: 1; min-width: 0; }
+.summary { flex: 1 1 360px; min-width: 0; }
 .health { margin: 0 0 6px; font-size: 17px; font-weight: 600; padding-left: 10px;
           border-left: 5px solid; }
 .reasons { margin: 4px 0 6px; padding-left: 22px; color: #495057; }
@@ -452,6 +457,7 @@ tbody th { font-weight: 600; white-space: nowrap; }
 td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.detail { width: 40%; overflow-wrap: anywhere; }
 .error { color: #c92a2a; }
+.resolved { color: #495057; }
 .notes { color: #868e96; }
 .empty { color: #868e96; }
 .diagram-wrap { overflow-x: auto; }
