@@ -21,9 +21,11 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub.history import DAY_SECONDS
 from hub.notify.console import diagnostic_line
 from hub.notify.embeds import duration
 from hub.notify.status import HubStatus
+from hub.timeline import span_label, span_start
 from machines import HealthState, Notice, NoticeKind, Snapshot
 from machines.health import STATES, TRANSITIONS
 
@@ -362,7 +364,7 @@ def render_live(status: HubStatus, view: PageView) -> str:
         '<th>failures</th><th>last success</th><th>detail</th></tr></thead>'
         f'<tbody>{_component_rows(status, view)}</tbody></table>'
         '</div></section>'
-        f'{_timeline_section(view)}'
+        f'{_timeline_section(status, view)}'
         '<section><h2>Health machine</h2>'
         f'<div class="diagram-wrap">{health_svg(status.machines, status.at)}</div></section>'
         f'<section><h2>Recent notices</h2><ol class="notices">{_notice_items(status, view)}'
@@ -370,12 +372,18 @@ def render_live(status: HubStatus, view: PageView) -> str:
     )
 
 
-def _timeline_section(view: PageView) -> str:
+def _timeline_section(status: HubStatus, view: PageView) -> str:
+    """The timeline picture under a heading that says its span (hub/timeline.py)."""
     if view.timeline_src is None:
         return ""
-    return ('<section><h2>Last 24 hours</h2>'
+    start = span_start(status.history, view.now)
+    span = span_label(start, view.now)
+    heading = "Last 24 hours"
+    if view.now - start < DAY_SECONDS:  # a young history: the picture begins with it
+        heading = f"Since {_clock(start, view.zone)[:5]} (last {span})"
+    return (f'<section><h2>{escape(heading)}</h2>'
             f'<img class="timeline" src="{escape(view.timeline_src)}" '
-            'alt="every component\'s states over the last 24 hours"></section>')
+            f'alt="every component\'s states over the last {escape(span)}"></section>')
 
 
 SCRIPT = f"""
