@@ -13,7 +13,7 @@ from PIL import Image, ImageChops
 
 from hub.sources.heartbeat import HeartbeatMonitor
 from hub.web import StatusServer
-from hub.web_page import STATE_COLOURS, STATE_TINTS
+from hub.web_diagram import STATE_COLOURS, STATE_TINTS
 from machines import HealthState, Notice, NoticeKind
 from tests.web.browser import chromium, needs_chromium, screenshot
 from tests.web.conftest import MARKER, NOW, frame_png, published, snap, weather_alert
