@@ -1,4 +1,5 @@
-"""The last 24 hours of every machine as a picture: coloured bands and hour marks (pure).
+"""Every machine's states over the last day as a picture: coloured bands and time marks
+(pure).
 
     ┌──────────────────────────────────────────────────────────────────────┐
     │ last 24 h · Europe/Oslo                                    now 14:05 │
@@ -11,9 +12,12 @@
 
 `timeline_png(history, now, zone)` draws it from `HubStatus.history` for the status page
 (`/timeline.png`) and the bot's `status` reply (attached as `timeline.png`). Time runs
-left to right, linearly, from `now − 24 h` to `now`; the hour marks fall on the full
-hours of `zone`. A state shorter than a pixel still shows as one pixel when it is an
-incident (suspect, alerting, reminding), so a short outage is never drawn away.
+left to right, linearly, to `now`, from `now − 24 h` — or, while the recorded history is
+shorter (a hub started ten minutes ago), from where it begins, so the picture shows the
+data rather than a day of "no data"; `MIN_SPAN_SECONDS` at least (`span_start`). The
+header says the span; the marks fall on the full hours of `zone`, or on its whole
+minutes for a short span. A state shorter than a pixel still shows as one pixel when it
+is an incident (suspect, alerting, reminding), so a short outage is never drawn away.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from zoneinfo import ZoneInfo
 from PIL import Image, ImageDraw, ImageFont
 
 from hub.history import DAY_SECONDS, ComponentHistory
+from hub.notify.embeds import duration
 from machines import HealthState
 
 RGB = tuple[int, int, int]
@@ -57,12 +62,18 @@ RIGHT_MARGIN = 16
 HEADER_HEIGHT = 30
 ROW_HEIGHT = 20
 ROW_GAP = 6
-AXIS_HEIGHT = 30     # ticks and hour labels
+AXIS_HEIGHT = 30     # ticks and time labels
 LEGEND_HEIGHT = 28
 FONT_SIZE = 12
-#: Hour labels at least this far apart (a label "00:00" is about 32 px wide).
+#: Labels at least this far apart (a label "00:00" is about 32 px wide).
 LABEL_SPACING_PX = 44
-_LABEL_STEPS_HOURS = (1, 2, 3, 4, 6, 12)
+#: (label every, mark every) in minutes, finest first: the first whose labels are far
+#: enough apart is used. From an hour up the marks stay on the full hours.
+_MARK_STEPS_MINUTES = ((1, 1), (2, 1), (5, 1), (10, 5), (15, 5), (30, 10), (60, 60),
+                       (120, 60), (180, 60), (240, 60), (360, 60), (720, 60))
+#: The shortest span drawn, however new the history: a minute is then 80 px or so at the
+#: default width, and the first seconds after a start are not stretched across it all.
+MIN_SPAN_SECONDS = 10 * 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +109,27 @@ class TimelineLayout:
         return self.axis_top + AXIS_HEIGHT + LEGEND_HEIGHT
 
 
+def span_start(history: Sequence[ComponentHistory], now: float) -> float:
+    """Where the picture begins: 24 h before `now`, or the first recorded change when
+    that is later, but at least `MIN_SPAN_SECONDS` before `now`."""
+    first = min((h.changes[0].at for h in history if h.changes), default=now)
+    return min(max(first, now - DAY_SECONDS), now - MIN_SPAN_SECONDS)
+
+
+def span_label(start: float, now: float) -> str:
+    """The span in words, to the minute: "24 h", "10 min", "3 h 25 min"."""
+    return duration(round((now - start) / 60) * 60) if now - start < DAY_SECONDS else "24 h"
+
+
 def layout(history: Sequence[ComponentHistory], now: float,
            width: int = DEFAULT_WIDTH) -> TimelineLayout:
     if width < MIN_WIDTH:
         raise ValueError(f"width: at least {MIN_WIDTH} px, got {width}")
-    return TimelineLayout(width, max(len(history), 1), now - DAY_SECONDS, now)
+    return TimelineLayout(width, max(len(history), 1), span_start(history, now), now)
 
 
 @dataclass(frozen=True, slots=True)
-class HourMark:
+class TimeMark:
     at: float
     label: str  # "" for an unlabelled mark; the date at midnight ("14 Nov")
     is_midnight: bool
@@ -117,30 +140,40 @@ def _local(at: float, zone: ZoneInfo | None) -> datetime:
     return datetime.fromtimestamp(at, tz=UTC).astimezone(zone)
 
 
-def hour_marks(start: float, now: float, zone: ZoneInfo | None, step_hours: int = 1
-               ) -> list[HourMark]:
-    """The full hours of `zone` in `(start, now]`, labelled every `step_hours` hours.
+def time_marks(start: float, now: float, zone: ZoneInfo | None, label_minutes: int = 60,
+               mark_minutes: int = 60) -> list[TimeMark]:
+    """The whole `mark_minutes` of `zone`'s wall clock in `(start, now]`, labelled every
+    `label_minutes` (a multiple of it), and with the date at midnight.
 
-    Steps are in real time (3600 s), so a daylight-saving change gives 23 or 25 marks
-    and labels that skip or repeat an hour, as the wall clock does.
+    Steps are in real time, so a daylight-saving change gives 23 or 25 hours of marks and
+    labels that skip or repeat an hour, as the wall clock does.
     """
     local = _local(start, zone)
-    first = local.replace(minute=0, second=0, microsecond=0)
+    first = local.replace(minute=local.minute - local.minute % mark_minutes, second=0,
+                          microsecond=0)
+    step = mark_minutes * 60.0
     at = first.timestamp()
     while at <= start:
-        at += 3600.0
+        at += step
     marks = []
     while at <= now:
         moment = _local(at, zone)
-        is_midnight = moment.hour == 0
+        is_midnight = moment.hour == 0 and moment.minute == 0
         label = ""
         if is_midnight:
             label = f"{moment.day} {moment:%b}"
-        elif moment.hour % step_hours == 0:
+        elif (moment.hour * 60 + moment.minute) % label_minutes == 0:
             label = f"{moment:%H:%M}"
-        marks.append(HourMark(at, label, is_midnight))
-        at += 3600.0
+        marks.append(TimeMark(at, label, is_midnight))
+        at += step
     return marks
+
+
+def mark_steps(place: TimelineLayout) -> tuple[int, int]:
+    """(label every, mark every) in minutes for the span and width of `place`."""
+    per_minute = (place.right - place.left) / ((place.now - place.start) / 60)
+    return next(((label, mark) for label, mark in _MARK_STEPS_MINUTES
+                 if label * per_minute >= LABEL_SPACING_PX), (1440, 60))
 
 
 @lru_cache(maxsize=4)
@@ -166,13 +199,14 @@ def timeline_image(history: Sequence[ComponentHistory], now: float, zone: ZoneIn
     font = _font(FONT_SIZE)
     clock = _local(now, zone)
     zone_name = zone.key if zone is not None else f"local time ({clock:%Z})"
-    draw.text((8, 8), f"last 24 h · {zone_name}", fill=MUTED, font=font)
+    span = f"last {span_label(place.start, now)}"
+    if now - place.start < DAY_SECONDS:
+        span += f" · since {_local(place.start, zone):%H:%M}"
+    draw.text((8, 8), f"{span} · {zone_name}", fill=MUTED, font=font)
     stamp = f"now {clock:%H:%M}"
     draw.text((place.right - draw.textlength(stamp, font=font), 8), stamp, fill=MUTED,
               font=font)
-    per_hour = (place.right - place.left) / 24
-    step = next((s for s in _LABEL_STEPS_HOURS if s * per_hour >= LABEL_SPACING_PX), 24)
-    marks = hour_marks(place.start, now, zone, step)
+    marks = time_marks(place.start, now, zone, *mark_steps(place))
     chart_bottom = place.axis_top
     for mark in marks:  # grid first: the bands cover it, the gaps between rows show it
         x = int(place.x_of(mark.at))

@@ -1,52 +1,32 @@
-"""The status page: HTML and the health machine's diagram as inline SVG (pure).
+"""The status page as HTML (pure); the health machine in it is hub/web_diagram.py's SVG.
 
 Everything is rendered here, on the server, from a published `HubStatus`; the page's
 small script only fetches the live part again (`/live`) every few seconds and swaps it
 in, so there is one rendering of every state and nothing is fetched from elsewhere.
-
-The diagram is laid out from `machines.health.STATES` / `TRANSITIONS`, the table that
-runs: states in a row in table order, forward transitions arc above, backward ones
-below (higher for longer jumps), a self-transition loops under its state. Every
-component sits as a badge in the state it is in, in that state's colour.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub.history import DAY_SECONDS
 from hub.notify.console import diagnostic_line
 from hub.notify.embeds import duration
 from hub.notify.status import HubStatus
-from machines import HealthState, Notice, NoticeKind, Snapshot
-from machines.health import STATES, TRANSITIONS
+from hub.timeline import span_label, span_start
+from hub.web_diagram import STATE_COLOURS, health_svg
+from machines import HealthState, Notice, NoticeKind
 
 #: Seconds between refreshes of the live part; the page is for people, not a scraper.
 REFRESH_SECONDS = 5
 #: Pixels per Pixoo pixel for the frame on the page (64 × 4 = 256 px).
 PAGE_FRAME_SCALE = 4
 
-#: Colour of each state (badges, state pills, highlighted boxes), and a pale tint of it.
-STATE_COLOURS = {
-    HealthState.HEALTHY: "#2f9e44",
-    HealthState.SUSPECT: "#e8b500",
-    HealthState.ALERTING: "#e5484d",
-    HealthState.REMINDING: "#f76b15",
-    HealthState.RECOVERED: "#0d9488",
-}
-STATE_TINTS = {
-    HealthState.HEALTHY: "#ebfbee",
-    HealthState.SUSPECT: "#fff9db",
-    HealthState.ALERTING: "#ffe3e3",
-    HealthState.REMINDING: "#fff0e6",
-    HealthState.RECOVERED: "#e6fcf5",
-}
 HEALTH_COLOURS = {"healthy": "#2f9e44", "degraded": "#f76b15", "unhealthy": "#e5484d"}
 _KIND_COLOURS = {
     NoticeKind.ALERT: "#e5484d",
@@ -56,187 +36,6 @@ _KIND_COLOURS = {
     NoticeKind.STOPPED: "#95a5a6",
     NoticeKind.DIAGNOSTIC: "#7950f2",  # a report from another app, whatever its level
 }
-
-
-# -- the diagram ---------------------------------------------------------------------
-
-BOX_WIDTH = 150
-BOX_GAP = 62
-MARGIN_X = 44
-HEAD_HEIGHT = 30
-CHIP_HEIGHT = 20
-CHIP_GAP = 4
-LEVEL_HEIGHT = 36  # vertical room per arc level (span of the jump)
-FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
-
-
-def _text_width(text: str, size: float) -> float:
-    """A generous estimate of a sans-serif string's width (no font metrics on a server)."""
-    return len(text) * size * 0.6
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    source: HealthState
-    dest: HealthState
-    label: str
-
-
-def diagram_edges() -> list[Edge]:
-    """The table's state-changing rows (and real self-transitions), one edge per pair.
-
-    Internal rows (`dest: None`) only update counters and are left out, as in the legend
-    of `diagrams/health.md`.
-    """
-    labels: dict[tuple[HealthState, HealthState], list[tuple[str, str]]] = {}
-    for row in TRANSITIONS:
-        if row["dest"] is None:
-            continue
-        sources = row["source"] if isinstance(row["source"], list) else [row["source"]]
-        conditions = row.get("conditions")
-        condition = conditions if isinstance(conditions, str) else " ".join(conditions or ())
-        for source in sources:
-            pair = labels.setdefault((source, row["dest"]), [])
-            if (row["trigger"], condition) not in pair:
-                pair.append((row["trigger"], condition))
-    edges = []
-    for (source, dest), rows in labels.items():
-        conditions = {condition for _, condition in rows}
-        if len(conditions) == 1:
-            triggers = " | ".join(trigger for trigger, _ in rows)
-            condition = conditions.pop()
-            label = f"{triggers} [{condition}]" if condition else triggers
-        else:
-            label = " | ".join(f"{t} [{c}]" if c else t for t, c in rows)
-        edges.append(Edge(source, dest, label))
-    return edges
-
-
-def _chip_rows(names: Sequence[str], width: float) -> list[list[tuple[str, float]]]:
-    rows: list[list[tuple[str, float]]] = [[]]
-    used = 0.0
-    for name in names:
-        shown = name if len(name) <= 18 else name[:17] + "…"
-        chip = _text_width(shown, 11) + 14
-        if rows[-1] and used + chip > width:
-            rows.append([])
-            used = 0.0
-        rows[-1].append((shown, chip))
-        used += chip + CHIP_GAP
-    return rows if rows[0] else []
-
-
-def health_svg(machines: Iterable[Snapshot], at: float) -> str:
-    """The health machine with each component as a badge in its current state."""
-    order = [state["name"] for state in STATES]
-    column = {state: i for i, state in enumerate(order)}
-    members: dict[HealthState, list[Snapshot]] = {state: [] for state in order}
-    for snapshot in sorted(machines, key=lambda s: s.component):
-        members[snapshot.state].append(snapshot)
-    rows = {state: _chip_rows([s.component for s in members[state]], BOX_WIDTH - 16)
-            for state in order}
-    box_height = HEAD_HEIGHT + max(1, max(len(r) for r in rows.values())) \
-        * (CHIP_HEIGHT + CHIP_GAP) + 8
-    edges = diagram_edges()
-    span_above = max([column[e.dest] - column[e.source] for e in edges
-                      if column[e.dest] > column[e.source]], default=1)
-    span_below = max([column[e.source] - column[e.dest] for e in edges
-                      if column[e.dest] < column[e.source]], default=1)
-    top = 24 + span_above * LEVEL_HEIGHT
-    width = MARGIN_X * 2 + len(order) * BOX_WIDTH + (len(order) - 1) * BOX_GAP
-    height = top + box_height + 24 + span_below * LEVEL_HEIGHT
-    bottom = top + box_height
-
-    def left(state: HealthState) -> float:
-        return MARGIN_X + column[state] * (BOX_WIDTH + BOX_GAP)
-
-    def centre(state: HealthState) -> float:
-        return left(state) + BOX_WIDTH / 2
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="diagram" viewBox="0 0 {width} '
-        f'{height:.0f}" width="{width}" height="{height:.0f}" role="img" '
-        f'aria-label="health machine with each component in its current state" '
-        f'font-family="{FONT}">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#5c6370"/></marker></defs>',
-    ]
-    # the initial pseudo-state
-    first = order[0]
-    mid_y = top + HEAD_HEIGHT / 2
-    parts.append(f'<circle cx="{MARGIN_X - 30}" cy="{mid_y}" r="6" fill="#343a40"/>'
-                 f'<line x1="{MARGIN_X - 24}" y1="{mid_y}" x2="{left(first) - 2}" y2="{mid_y}" '
-                 'stroke="#5c6370" stroke-width="1.5" marker-end="url(#arrow)"/>')
-    for edge in edges:
-        parts.append(_edge_svg(edge, column, centre, top, bottom))
-    for state in order:
-        parts.append(_state_svg(state, members[state], rows[state], left(state), top,
-                                box_height, at))
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _edge_svg(edge: Edge, column: dict[HealthState, int], centre: Any, top: float,
-              bottom: float) -> str:
-    span = column[edge.dest] - column[edge.source]
-    label = escape(edge.label)
-    stroke = 'stroke="#5c6370" stroke-width="1.4" fill="none" marker-end="url(#arrow)"'
-    text = 'font-size="11" fill="#343a40" text-anchor="middle"'
-    if span == 0:  # a self-transition: a loop under the box
-        x = centre(edge.source)
-        y = bottom
-        return (f'<path d="M{x - 18},{y} C{x - 30},{y + 34} {x + 30},{y + 34} {x + 18},{y}" '
-                f'{stroke}/><text x="{x}" y="{y + 40}" {text} dominant-baseline="hanging">'
-                f'{label}</text>')
-    above = span > 0
-    level = abs(span)
-    apex = 24 + (level - 1) * LEVEL_HEIGHT
-    offset = 22 if above else -22  # leave from the right, arrive from the left (or reverse)
-    x1, x2 = centre(edge.source) + offset, centre(edge.dest) - offset
-    y = top if above else bottom
-    control_y = y - 2 * apex if above else y + 2 * apex
-    label_y = y - apex - 5 if above else y + apex + 13
-    return (f'<path d="M{x1},{y} Q{(x1 + x2) / 2},{control_y} {x2},{y}" {stroke}/>'
-            f'<text x="{(x1 + x2) / 2}" y="{label_y}" {text} paint-order="stroke" '
-            f'stroke="#f8f9fa" stroke-width="4">{label}</text>')
-
-
-def _state_svg(state: HealthState, members: list[Snapshot],
-               rows: list[list[tuple[str, float]]], x: float, top: float, height: float,
-               at: float) -> str:
-    colour, tint = STATE_COLOURS[state], STATE_TINTS[state]
-    occupied = bool(members)
-    fill = tint if occupied else "#ffffff"
-    stroke = colour if occupied else "#adb5bd"
-    parts = [
-        f'<g class="state{" occupied" if occupied else ""}" data-state="{state.value}">',
-        f'<rect x="{x}" y="{top}" width="{BOX_WIDTH}" height="{height}" rx="10" '
-        f'fill="{fill}" stroke="{stroke}" stroke-width="{3 if occupied else 1.5}"/>',
-        f'<text x="{x + BOX_WIDTH / 2}" y="{top + 20}" font-size="14" font-weight="600" '
-        f'text-anchor="middle" fill="{colour if occupied else "#495057"}">{state.value}'
-        f'{f" ({len(members)})" if occupied else ""}</text>',
-    ]
-    by_name = {s.component if len(s.component) <= 18 else s.component[:17] + "…": s
-               for s in members}
-    y = top + HEAD_HEIGHT
-    for row in rows:
-        cx = x + 8
-        for shown, chip in row:
-            snapshot = by_name[shown]
-            tip = escape(f"{snapshot.component}: {state.value} for "
-                         f"{duration(at - snapshot.since)}")
-            parts.append(
-                f'<g class="badge" data-component="{escape(snapshot.component)}">'
-                f'<title>{tip}</title>'
-                f'<rect x="{cx:.1f}" y="{y}" width="{chip:.1f}" height="{CHIP_HEIGHT}" rx="10" '
-                f'fill="{colour}"/><text x="{cx + chip / 2:.1f}" y="{y + 14}" font-size="11" '
-                f'text-anchor="middle" fill="#ffffff" font-weight="600">{escape(shown)}</text>'
-                '</g>')
-            cx += chip + CHIP_GAP
-        y += CHIP_HEIGHT + CHIP_GAP
-    parts.append("</g>")
-    return "".join(parts)
 
 
 # -- the page ------------------------------------------------------------------------
@@ -288,10 +87,12 @@ def _component_rows(status: HubStatus, view: PageView) -> str:
                                                      s.state is HealthState.HEALTHY,
                                                      s.component))
     for s in ordered:
-        error = ""
+        error, error_class = "", "error"
         if s.last_error_type and s.state is not HealthState.HEALTHY:
             error = s.last_error_type + (f": {s.last_error}" if s.last_error
                                          and s.last_error != s.last_error_type else "")
+            if s.state is HealthState.RECOVERED:  # history now, not a failure: no red
+                error, error_class = f"last error (before recovery): {error}", "resolved"
         notes = []
         if s.component in values:
             notes.append(f"value {values[s.component]:g}")
@@ -308,7 +109,7 @@ def _component_rows(status: HubStatus, view: PageView) -> str:
             f'<td class="num">{escape(duration(status.at - s.since))}</td>'
             f'<td class="num">{s.failures or ""}</td>'
             f'<td class="num">{last_success}</td>'
-            f'<td class="detail"><span class="error">{escape(error[:200])}</span>'
+            f'<td class="detail"><span class="{error_class}">{escape(error[:200])}</span>'
             f'{"<br>" if error and notes else ""}'
             f'<span class="notes">{escape(" · ".join(notes))}</span></td></tr>')
     if not rows:
@@ -360,7 +161,7 @@ def render_live(status: HubStatus, view: PageView) -> str:
         '<th>failures</th><th>last success</th><th>detail</th></tr></thead>'
         f'<tbody>{_component_rows(status, view)}</tbody></table>'
         '</div></section>'
-        f'{_timeline_section(view)}'
+        f'{_timeline_section(status, view)}'
         '<section><h2>Health machine</h2>'
         f'<div class="diagram-wrap">{health_svg(status.machines, status.at)}</div></section>'
         f'<section><h2>Recent notices</h2><ol class="notices">{_notice_items(status, view)}'
@@ -368,12 +169,18 @@ def render_live(status: HubStatus, view: PageView) -> str:
     )
 
 
-def _timeline_section(view: PageView) -> str:
+def _timeline_section(status: HubStatus, view: PageView) -> str:
+    """The timeline picture under a heading that says its span (hub/timeline.py)."""
     if view.timeline_src is None:
         return ""
-    return ('<section><h2>Last 24 hours</h2>'
+    start = span_start(status.history, view.now)
+    span = span_label(start, view.now)
+    heading = "Last 24 hours"
+    if view.now - start < DAY_SECONDS:  # a young history: the picture begins with it
+        heading = f"Since {_clock(start, view.zone)[:5]} (last {span})"
+    return (f'<section><h2>{escape(heading)}</h2>'
             f'<img class="timeline" src="{escape(view.timeline_src)}" '
-            'alt="every component\'s states over the last 24 hours"></section>')
+            f'alt="every component\'s states over the last {escape(span)}"></section>')
 
 
 SCRIPT = f"""
@@ -430,14 +237,17 @@ header .sub { color: #adb5bd; }
 main { padding: 18px 24px; max-width: 1180px; }
 section { background: #fff; border-radius: 12px; padding: 16px 18px; margin-bottom: 16px;
           box-shadow: 0 1px 2px rgba(0,0,0,.06); }
-section.top { display: flex; gap: 24px; align-items: flex-start; }
+/* On a phone the summary goes under the frame instead of squeezing beside it. */
+section.top { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
 h2 { margin: 0 0 10px; font-size: 15px; color: #495057; font-weight: 650; }
 figure { margin: 0; text-align: center; }
 figcaption { font-size: 12px; color: #868e96; margin-top: 6px; }
+/* The frame whole and square: no rounded corners (the alert mark is the top-right
+   pixels), hard pixel edges if the browser zooms. */
 .frame { display: block; width: 256px; height: 256px; image-rendering: pixelated;
-         border-radius: 6px; background: #000; }
+         background: #000; }
 .noframe { display: flex; align-items: center; justify-content: center; color: #868e96; }
-.summary { flex: 1; min-width: 0; }
+.summary { flex: 1 1 360px; min-width: 0; }
 .health { margin: 0 0 6px; font-size: 17px; font-weight: 600; padding-left: 10px;
           border-left: 5px solid; }
 .reasons { margin: 4px 0 6px; padding-left: 22px; color: #495057; }
@@ -452,6 +262,7 @@ tbody th { font-weight: 600; white-space: nowrap; }
 td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.detail { width: 40%; overflow-wrap: anywhere; }
 .error { color: #c92a2a; }
+.resolved { color: #495057; }
 .notes { color: #868e96; }
 .empty { color: #868e96; }
 .diagram-wrap { overflow-x: auto; }

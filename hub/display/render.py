@@ -57,6 +57,9 @@ CLOCK_TOP = 1
 WEATHER_TOP = 13
 BUS_TOP = 28
 BUS_ROW_PITCH = 9
+#: The last column the minutes may ink: one blank column at the right edge, as the line
+#: numbers keep one at the left, so a number never reads as running off the panel.
+BUS_RIGHT = SIZE - 2
 MESSAGE_MAX_PAGES = 4
 
 
@@ -262,7 +265,7 @@ def _draw_buses(draw: ImageDraw.ImageDraw, fonts: Fonts, view: DashboardView,
         minutes = minutes_text(departure, view.now, view.zone, words)
         # Clock times are longer: they take the small font so the label keeps its room.
         minutes_font = line_font if ":" not in minutes else label_font
-        minutes_x = _right_aligned_x(minutes_font, minutes)
+        minutes_x = _right_aligned_x(minutes_font, minutes, BUS_RIGHT)
         minutes_y = y if minutes_font is line_font else y + 1
         draw_text(draw, (minutes_x, minutes_y), minutes, minutes_font,
                   dim(urgency_color(departure, view), factor))

@@ -2,8 +2,9 @@
 
 The fonts are the X11 misc-fixed fonts (Latin-1, monospaced; see `fonts/README.md`).
 Everything here measures in whole character cells, so a string is cut before it is
-drawn instead of being clipped mid-glyph, and any text at all can be drawn: characters
-the fonts lack become `?` (a few typographic ones get their plain look-alike first, and
+drawn instead of being clipped mid-glyph (and ends in a narrow drawn ellipsis, so a cut
+word never passes for a whole one), and any text at all can be drawn: characters the
+fonts lack become `?` (a few typographic ones get their plain look-alike first, and
 arrows, common as quay labels, get small drawn glyphs).
 """
 
@@ -170,11 +171,39 @@ def draw_big_text(image: Image.Image, xy: tuple[int, int], text: str, fonts: Fon
 
 def draw_text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: BitmapFont,
               fill: Color, max_width: int | None = None) -> int:
-    """Draw one line of `text` at `xy`, cut to `max_width` pixels (whole characters);
-    returns the width used. `text` is sanitized here, so anything may be passed."""
+    """Draw one line of `text` at `xy`, cut to `max_width` pixels (whole characters, then
+    an ellipsis when there is room for one); returns the width used. `text` is sanitized
+    here, so anything may be passed."""
     text = sanitize(text)
-    if max_width is not None:
-        text = font.fit(text, max_width)
+    if max_width is not None and font.width(text) > max_width + 1:
+        dots = _ellipsis(font)
+        kept = font.fit(text, max_width - dots.width - 1).rstrip()
+        if not kept:  # no room for a character and the dots: show what fits
+            return _draw_run(draw, xy, font.fit(text, max_width), font, fill)
+        width = _draw_run(draw, xy, kept, font, fill)
+        draw.bitmap((xy[0] + width, xy[1]), dots, fill=fill)
+        return width + dots.width + 1
+    return _draw_run(draw, xy, text, font, fill)
+
+
+@lru_cache(maxsize=8)
+def _ellipsis(font: BitmapFont) -> Image.Image:
+    """Three of the font's full stops one blank column apart (mode "1", a cell high): a
+    third of "..." in whole cells, which would eat the room of the word it shortens."""
+    cell = Image.new("1", (font.cell_width, font.cell_height), 0)
+    ImageDraw.Draw(cell).text((0, 0), ".", font=font.font, fill=1)
+    box = cell.getbbox()
+    assert box is not None, f"{font.name} has an empty full stop"
+    dot = cell.crop((box[0], 0, box[2], font.cell_height))
+    dots = Image.new("1", (dot.width * 3 + 2, font.cell_height), 0)
+    for index in range(3):
+        dots.paste(dot, (index * (dot.width + 1), 0))
+    return dots
+
+
+def _draw_run(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: BitmapFont,
+              fill: Color) -> int:
+    """Draw `text` (sanitized, already cut) at `xy`; returns its width in whole cells."""
     x, y = xy
     for run, is_arrow in _runs(text):
         if is_arrow:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from hub.display.render import (
     BUS_TOP,
     CLOCK_TOP,
     COOL,
+    GREY,
     LINE_COLOR,
     MESSAGE_MAX_PAGES,
     RED,
@@ -184,6 +186,103 @@ def test_long_destinations_are_cut_before_the_minutes() -> None:
     label_right = max(x for x in range(row.width) for y in range(row.height)
                       if row.getpixel((x, y)) not in ((0, 0, 0), YELLOW, LINE_COLOR))
     assert label_right < minutes_left - 1
+
+
+def test_the_minutes_leave_a_blank_column_at_the_right_edge() -> None:
+    frame = render(rainy_morning())  # "nå", 3, 7 and 17 minutes, right-aligned
+    bus_area = range(BUS_TOP, SIZE)
+    assert {frame.getpixel((SIZE - 1, y)) for y in bus_area} == {(0, 0, 0)}
+    assert {frame.getpixel((SIZE - 2, y)) for y in bus_area} & set(URGENCY)
+
+
+def grey_columns(frame: Image.Image, row: int) -> dict[int, list[int]]:
+    """The label's (grey) ink of a bus row: the inked ys of each column that has any."""
+    left, top, right, bottom = bus_row_box(row)
+    columns: dict[int, list[int]] = {}
+    for x in range(left, right):
+        for y in range(top, bottom):
+            if frame.getpixel((x, y)) == GREY:
+                columns.setdefault(x, []).append(y)
+    return columns
+
+
+def test_a_destination_cut_to_fit_ends_in_an_ellipsis() -> None:
+    fonts = load_fonts()
+    view = view_with(300)
+    assert view.bus is not None
+    long = dataclasses.replace(view.bus.departures[0], destination="Kolsåstoppen via Bærum")
+    frame = render(dataclasses.replace(view, bus=dataclasses.replace(view.bus,
+                                                                      departures=(long,))))
+    columns = grey_columns(frame, 0)
+    last = max(columns)
+    # three one-pixel dots on the baseline, a blank column apart, end the label ...
+    baseline = BUS_TOP + 2 + 4  # the row's label top (y + 1) + the 4x6 full stop's row
+    assert [columns.get(x) for x in range(last - 4, last + 1)] == \
+        [[baseline], None, [baseline], None, [baseline]]
+    # ... after the whole characters that fit before them, and before the minutes
+    prefix = frame.crop((0, BUS_TOP, last - 5, BUS_TOP + BUS_ROW_PITCH))
+    assert ink(prefix, (0, 0, prefix.width, prefix.height), (GREY,)) == \
+        text_ink("Kolsåstop", fonts.tiny)
+    minutes_left = min(x for x in range(SIZE) for y in range(BUS_TOP, BUS_TOP + BUS_ROW_PITCH)
+                       if frame.getpixel((x, y)) == YELLOW)
+    assert last < minutes_left - 1
+
+
+def test_a_destination_that_fits_gets_no_ellipsis() -> None:
+    fonts = load_fonts()
+    frame = render(view_with(300))  # "Sentrum": 7 characters, room for 8
+    assert ink(frame, bus_row_box(0), (GREY,)) == text_ink("Sentrum", fonts.tiny)
+
+
+@given(text=st.text(min_size=1, max_size=30), max_width=st.integers(0, 60))
+def test_cut_text_and_its_ellipsis_stay_within_the_width(text: str, max_width: int) -> None:
+    font = load_fonts().tiny
+    canvas = Image.new("RGB", (200, font.cell_height))
+    used = draw_text(ImageDraw.Draw(canvas), (0, 0), text, font, WHITE, max_width=max_width)
+    box = canvas.getbbox()
+    # The cells drawn (their last column blank in all but a few glyphs such as "æ") fit,
+    # and the ink, dots included, stays within them.
+    assert used <= max_width + 1
+    assert box is None or box[2] <= used
+
+
+# -- the fonts -------------------------------------------------------------------------------
+
+def glyph_rows(char: str, font: BitmapFont) -> list[str]:
+    cell = Image.new("1", (font.cell_width, font.cell_height), 0)
+    ImageDraw.Draw(cell).text((0, 0), char, font=font.font, fill=1)
+    return ["".join("#" if cell.getpixel((x, y)) else "." for x in range(cell.width))
+            for y in range(cell.height)]
+
+
+@pytest.mark.parametrize(("name", "is_letter_whole"), [
+    ("tiny", False),  # 4x6 has no row to spare: its own "å" draws the letter a row shorter
+    ("small", True),
+])
+def test_the_ring_of_a_small_a_ring_stands_apart_from_the_letter(
+        name: str, is_letter_whole: bool) -> None:
+    """At 5x7 the ring sat on the letter's top bar, and "nå" read as "nd"."""
+    font = getattr(load_fonts(), name)
+    ring, a = glyph_rows("å", font), glyph_rows("a", font)
+    inked = [y for y, row in enumerate(ring) if "#" in row]
+    assert inked[0] == 0  # the ring on the top row
+    assert inked != list(range(inked[0], inked[-1] + 1))  # a blank row under it
+    assert (ring[2:] == a[2:]) is is_letter_whole
+
+
+def test_the_shipped_fonts_hold_the_glyphs_the_conversion_script_redraws() -> None:
+    """The checked-in fonts are what `scripts/convert_fonts.py` writes, fixes included."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "convert_fonts.py"
+    spec = importlib.util.spec_from_file_location("convert_fonts", script)
+    assert spec is not None and spec.loader is not None
+    convert_fonts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert_fonts)
+    fonts = {font.name: font for font in (load_fonts().tiny, load_fonts().small,
+                                          load_fonts().medium, load_fonts().large)}
+    assert convert_fonts.GLYPH_FIXES
+    for name, glyphs in convert_fonts.GLYPH_FIXES.items():
+        for char, rows in glyphs.items():
+            assert glyph_rows(char, fonts[name]) == list(rows), (name, char)
 
 
 # -- staleness and health --------------------------------------------------------------------

@@ -15,8 +15,10 @@ from hub.timeline import (
     BAND_COLOURS,
     NO_DATA,
     TICK,
-    hour_marks,
     layout,
+    mark_steps,
+    span_label,
+    time_marks,
     timeline_png,
 )
 from machines import HealthState, Snapshot
@@ -49,7 +51,7 @@ def row_middle(index: int) -> int:
 # -- the layout ----------------------------------------------------------------------------
 
 def test_time_runs_linearly_from_24_hours_ago_at_the_bands_left_edge_to_now_at_the_right():
-    place = layout((), NOW, width=960)
+    place = layout((history("bus", (START - HOUR, HEALTHY)),), NOW, width=960)
     assert (place.left, place.right) == (120, 944)  # names take 120 px, 16 px margin
     assert place.x_of(START) == 120
     assert place.x_of(NOW) == 944
@@ -146,12 +148,72 @@ def test_an_empty_history_is_a_picture_with_no_band_at_all():
     assert not rows & (set(BAND_COLOURS.values()) | {NO_DATA})
 
 
+# -- a history shorter than a day -----------------------------------------------------------
+
+MINUTE = 60.0
+
+
+def test_a_history_shorter_than_a_day_is_drawn_from_where_it_begins():
+    young = (history("bus", (NOW - 10 * MINUTE, HEALTHY), (NOW - 4 * MINUTE, ALERTING)),
+             history("weather", (NOW - 6 * MINUTE, HEALTHY)))
+    place = layout(young, NOW)
+    assert (place.start, place.now) == (NOW - 10 * MINUTE, NOW)  # the earliest row decides
+    image = picture(young)
+    y = row_middle(0)
+    # 10 min over 824 px: the alert began 6 min in, at x = 120 + 0.6 × 824 = 614.4
+    assert {image.getpixel((x, y)) for x in range(120, 614)} == {BAND_COLOURS[HEALTHY]}
+    assert {image.getpixel((x, y)) for x in range(615, 944)} == {BAND_COLOURS[ALERTING]}
+    # weather came 4 min in (x 449.6): grey only before that
+    assert {image.getpixel((x, row_middle(1))) for x in range(120, 449)} == {NO_DATA}
+    assert {image.getpixel((x, row_middle(1))) for x in range(451, 944)} == \
+        {BAND_COLOURS[HEALTHY]}
+
+
+def test_a_history_of_a_few_seconds_is_drawn_over_ten_minutes():
+    fresh = (history("bus", (NOW - 30, HEALTHY)),)
+    place = layout(fresh, NOW)
+    assert place.start == NOW - 10 * MINUTE
+    image = picture(fresh)
+    # 30 s of 600 s: the last 41 px are healthy, the rest is not known
+    assert image.getpixel((900, row_middle(0))) == NO_DATA
+    assert image.getpixel((905, row_middle(0))) == BAND_COLOURS[HEALTHY]
+    assert layout((), NOW).start == NOW - 10 * MINUTE  # nothing at all recorded yet
+
+
+def test_a_short_span_has_a_labelled_mark_on_every_minute():
+    young = (history("bus", (NOW - 10 * MINUTE, HEALTHY)),)
+    image = picture(young)
+    axis_top = 30 + 26 - 6 + 4
+    marks = time_marks(NOW - 10 * MINUTE, NOW, UTC, label_minutes=1, mark_minutes=1)
+    assert [m.at for m in marks] == [NOW - k * MINUTE for k in range(9, -1, -1)]
+    assert [m.label for m in marks[:3]] == ["21:51", "21:52", "21:53"]
+    for k in range(1, 10):
+        x = int(120 + k * 824 / 10)
+        assert image.getpixel((x, axis_top + 6)) == TICK, k  # a labelled mark is 8 px
+        assert image.getpixel((x + 20, axis_top + 2)) == BACKGROUND, k
+
+
+def test_a_span_of_a_few_hours_has_marks_every_few_minutes():
+    place = layout((history("bus", (NOW - 3 * HOUR, HEALTHY)),), NOW)
+    assert place.start == NOW - 3 * HOUR
+    assert mark_steps(place) == (10, 5)  # 10 min is 45.8 px: labels just far enough apart
+    assert mark_steps(layout(KNOWN, NOW)) == (120, 60)  # a day: every other hour, as ever
+
+
+@pytest.mark.parametrize(("span", "label"), [
+    (10 * MINUTE, "10 min"), (10 * MINUTE + 20, "10 min"), (3 * HOUR + 25 * MINUTE,
+                                                            "3 h 25 min"),
+    (24 * HOUR, "24 h"), (30 * HOUR, "24 h")])
+def test_the_span_is_said_to_the_minute(span, label):
+    assert span_label(NOW - span, NOW) == label
+
+
 # -- the hour marks --------------------------------------------------------------------------
 
 def test_hour_marks_fall_on_every_full_hour_and_are_labelled_every_other_hour():
     image = picture(KNOWN)
     axis_top = 30 + 3 * 26 - 6 + 4
-    marks = hour_marks(START, NOW, UTC, step_hours=2)
+    marks = time_marks(START, NOW, UTC, label_minutes=120)
     assert [m.at for m in marks] == [START + k * HOUR for k in range(1, 25)]
     assert [m.label for m in marks[:5]] == ["", "14 Nov", "", "02:00", ""]
     assert marks[-1].label == "22:00"
@@ -162,13 +224,13 @@ def test_hour_marks_fall_on_every_full_hour_and_are_labelled_every_other_hour():
 
 
 def test_hour_marks_follow_the_zone_half_hour_offsets_and_daylight_saving():
-    kolkata = hour_marks(START, NOW, ZoneInfo("Asia/Kolkata"))
+    kolkata = time_marks(START, NOW, ZoneInfo("Asia/Kolkata"))
     assert len(kolkata) == 24
     assert all(m.at % HOUR == 1800 for m in kolkata)  # UTC+5:30: local hours at :30 UTC
     assert kolkata[0].label == "04:00"  # 22:30 UTC
     # Oslo springs forward at 01:00 UTC on 31 March 2024: 02:00 local never happens.
     spring = 1_711_886_400.0  # 2024-03-31 12:00 UTC
-    oslo = hour_marks(spring - 86400, spring, ZoneInfo("Europe/Oslo"))
+    oslo = time_marks(spring - 86400, spring, ZoneInfo("Europe/Oslo"))
     labels = [m.label for m in oslo]
     assert len(oslo) == 24
     assert "01:00" in labels and "03:00" in labels and "02:00" not in labels
@@ -272,7 +334,7 @@ def test_without_a_configured_zone_the_marks_follow_the_systems_zone(monkeypatch
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     time.tzset()
     try:
-        marks = hour_marks(START, NOW, None)
+        marks = time_marks(START, NOW, None)
     finally:
         monkeypatch.undo()
         time.tzset()

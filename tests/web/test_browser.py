@@ -7,12 +7,13 @@ CI installs Debian's `chromium` (.ci/run); without the binary this module is ski
 from __future__ import annotations
 
 import asyncio
+import io
 
 from PIL import Image, ImageChops
 
 from hub.sources.heartbeat import HeartbeatMonitor
 from hub.web import StatusServer
-from hub.web_page import STATE_COLOURS, STATE_TINTS
+from hub.web_diagram import STATE_COLOURS, STATE_TINTS
 from machines import HealthState, Notice, NoticeKind
 from tests.web.browser import chromium, needs_chromium, screenshot
 from tests.web.conftest import MARKER, NOW, frame_png, published, snap, weather_alert
@@ -95,3 +96,48 @@ def test_the_page_script_refreshes_the_states_from_the_server(tmp_path):
     # and the frame image it points at is a real, enlarged PNG
     assert 'src="frame.png?scale=4&amp;v=' in dom
 
+
+
+def framed_png(corner: tuple[int, int, int]) -> bytes:
+    """The test frame with a 3 × 3 mark of `corner` in each of its four corners, as the
+    renderer marks an alert in the top-right one."""
+    with Image.open(io.BytesIO(frame_png())) as image:
+        frame = image.convert("RGB")
+    for left, top in ((0, 0), (61, 0), (0, 61), (61, 61)):
+        for x in range(left, left + 3):
+            for y in range(top, top + 3):
+                frame.putpixel((x, y), corner)
+    out = io.BytesIO()
+    frame.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_the_frame_is_shown_whole_square_and_pixel_for_pixel(tmp_path):
+    corner = (255, 45, 35)  # the renderer's alert red
+    png = framed_png(corner)
+    server = StatusServer("127.0.0.1:0", lambda: ALERTING_STATUS, frame_png=lambda: png,
+                          clock=lambda: NOW)
+    page = screenshot(server, tmp_path, 1024, 900)
+    left, top, _, _ = bounding_box(page, MARKER)
+    left, top = left - 8 * 4, top - 20 * 4  # the marker sits at Pixoo pixel (8, 20)
+    # Every corner mark is there in full, 3 × 3 Pixoo pixels at 4 × 4 screen pixels each:
+    # rounded corners would cut the outermost pixels away, smoothing would blur the edges.
+    for x, y in ((0, 0), (255, 0), (0, 255), (255, 255)):
+        assert page.getpixel((left + x, top + y)) == corner, (x, y)
+    assert count(page, corner, tolerance=0) == 4 * 12 * 12
+    assert bounding_box(page, corner) == (left, top, left + 256, top + 256)
+
+
+def test_an_error_from_before_a_recovery_is_not_shown_in_red(tmp_path):
+    error_red = rgb("#c92a2a")  # the page's colour of a current error
+
+    def status(state: HealthState):
+        return published(snap("bus", HealthState.HEALTHY),
+                         snap("nas", state, last_error_type="timeout",
+                              last_error="no answer in 5 s at 192.168.1.20"))
+
+    for state, is_red in ((HealthState.ALERTING, True), (HealthState.RECOVERED, False)):
+        shown = status(state)
+        server = StatusServer("127.0.0.1:0", lambda shown=shown: shown, clock=lambda: NOW)
+        page = screenshot(server, tmp_path / state.value, 1024, 600)
+        assert (count(page, error_red, tolerance=8) > 50) is is_red, state

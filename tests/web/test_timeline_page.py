@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from PIL import Image
@@ -19,6 +20,7 @@ from tests.web.browser import needs_chromium, screenshot
 from tests.web.conftest import NOW, call, request, serving
 
 HOUR = 3600.0
+UTC = ZoneInfo("UTC")
 START = NOW - 24 * HOUR
 
 
@@ -82,6 +84,21 @@ def test_the_page_links_a_timeline_that_changes_with_the_minute_and_with_each_ch
                                               state=HealthState.SUSPECT, since=NOW)], None, 0)
     assert changed.history[0].changes[-1] == StateChange(NOW, HealthState.SUSPECT)
     assert source(changed, NOW - 10) != same
+
+
+def test_a_young_hubs_page_says_the_span_its_timeline_shows():
+    started = NOW - 10 * 60  # 22:03:20 UTC; the page is read at 22:13:20
+    recorder = StatusRecorder("shelf-pi", started)
+    status = recorder.publish(NOW, [Snapshot(component="bus", state=HealthState.HEALTHY,
+                                             since=started)], None, 0)
+    server = StatusServer("127.0.0.1:0", lambda: status, clock=lambda: NOW, zone=UTC)
+    page = call(server, "GET", "/").text
+    assert '<h2>Since 22:03 (last 10 min)</h2><img class="timeline" ' in page
+    assert 'alt="every component\'s states over the last 10 min"' in page
+    with Image.open(io.BytesIO(call(server, "GET", "/timeline.png").body)) as image:
+        picture = image.convert("RGB")
+    # the picture begins with the history: its first band pixel is healthy, not "no data"
+    assert picture.getpixel((120, 30 + 10)) == BAND_COLOURS[HealthState.HEALTHY]
 
 
 def test_with_a_token_the_timeline_needs_it():
