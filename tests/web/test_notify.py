@@ -47,7 +47,9 @@ def server_with(sink: list[Notice], clock: Callable[[], float] = lambda: NOW,
 
 def post_all(server: StatusServer, bodies: list[Any], between: Callable[[int], None] | None
              = None, **kwargs: Any) -> list[Reply]:
-    """POST each body (JSON, or raw bytes) in order; `between(i)` runs before the i-th."""
+    """POST each body (JSON, or raw bytes) in order, as `application/json` unless `headers`
+    say otherwise; `between(i)` runs before the i-th."""
+    headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
 
     async def scenario(session: aiohttp.ClientSession, base: str) -> list[Reply]:
         replies = []
@@ -56,10 +58,10 @@ def post_all(server: StatusServer, bodies: list[Any], between: Callable[[int], N
                 between(i)
             if isinstance(body, bytes):
                 replies.append(await request(session, "POST", base + "/api/notify",
-                                             data=body, **kwargs))
+                                             data=body, headers=headers, **kwargs))
             else:
                 replies.append(await request(session, "POST", base + "/api/notify",
-                                             json=body, **kwargs))
+                                             json=body, headers=headers, **kwargs))
         return replies
 
     return serving(server, scenario)
@@ -132,6 +134,18 @@ def test_text_details_travel_as_one_unlabelled_pair_and_survive_the_outbox_round
     (report(details={" ": "x"}), "details: a label must have 1 to 64 characters, got ' '"),
     (report(details={str(i): i for i in range(21)}), "details: at most 20 entries, got 21"),
     (report(details="t" * 4001), "details: at most 4000 characters of text, got 4001"),
+    (b"[" * 7000 + b"]" * 7000, 'expected a JSON object such as {"level": "warning", "service": '
+                                '"backup", "message": "disk 91% full"}: nested deeper than 64 '
+                                "levels"),
+    (b'{"level": "info", "service": "backup", "message": "\\ud800"}',
+     'expected a JSON object such as {"level": "warning", "service": "backup", "message": '
+     '"disk 91% full"}: a string holds a lone surrogate (such as \\ud800): it is not text'),
+    (b'{"level": "info", "service": "backup", "message": "m", "details": {"\\udfff": 1}}',
+     'expected a JSON object such as {"level": "warning", "service": "backup", "message": '
+     '"disk 91% full"}: a string holds a lone surrogate (such as \\ud800): it is not text'),
+    (b'{"level": "info", "service": "backup", "message": "m", "details": {"n": ' + b"9" * 400
+     + b"}}", 'expected a JSON object such as {"level": "warning", "service": "backup", '
+              '"message": "disk 91% full"}: a number with 400 digits is out of range'),
     (report(colour="red"), "unknown field 'colour' (expected level, service, message and "
                            "optionally details)"),
 ])
@@ -144,6 +158,17 @@ def test_a_malformed_report_is_400_naming_the_field_and_queues_nothing(body, mes
     assert sink == []
     samples = metric_samples(server)
     assert samples[("divoom_hub_diagnostics_refused_total", (("reason", "invalid"),))] == 1
+
+
+def test_a_refused_report_spends_no_rate_limit_token():
+    sink: list[Notice] = []
+    surrogate = b'{"level": "info", "service": "backup", "message": "\\ud800"}'
+    nested = b"[" * 7000 + b"]" * 7000
+    bodies: list[Any] = [surrogate] * 6 + [nested] * 6 + [report()] * 6
+    replies = post_all(server_with(sink), bodies)
+    # 5 a minute for a service: the five after the refusals all pass, the sixth does not
+    assert [r.status for r in replies] == [400] * 12 + [202] * 5 + [429]
+    assert len(sink) == 5
 
 
 def test_an_oversized_report_is_413_and_queues_nothing():
