@@ -34,7 +34,11 @@ machine.
 
 Access: on a loopback address anyone on the machine may read. Beyond loopback the server
 refuses to start without an access token (`HUB_HTTP_TOKEN`); with a token, every request
-needs `Authorization: Bearer <token>` or `?token=<token>`.
+needs `Authorization: Bearer <token>` or `?token=<token>`. A web page open in a browser
+on the same machine must not be able to post: a POST whose `Origin` is another site is
+refused (403; scripts send no `Origin`), and a JSON body must say so
+(`Content-Type: application/json`, else 415), which a page cannot send to another site
+without the browser asking first.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -388,7 +392,8 @@ class StatusServer:
     # -- lifecycle ----------------------------------------------------------------------
 
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors_as_json, self._authorize],
+        app = web.Application(middlewares=[self._errors_as_json, self._authorize,
+                                           self._same_origin_posts],
                               client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/", self._page)
         app.router.add_get("/live", self._live)
@@ -471,6 +476,18 @@ class StatusServer:
                                "<token>' or add '?token=<token>'",
                           headers={"WWW-Authenticate": 'Bearer realm="divoom-hub"'})
         return await handler(request)
+
+    @web.middleware
+    async def _same_origin_posts(self, request: web.Request, handler: Handler
+                                 ) -> web.StreamResponse:
+        """A browser names the page that posts in `Origin`; only our own page may post."""
+        origin = request.headers.get("Origin")
+        if request.method in ("GET", "HEAD") or origin is None or _is_same_origin(origin,
+                                                                                   request):
+            return await handler(request)
+        return _error(403, f"refusing a cross-origin {request.method}: Origin {_quoted(origin)} "
+                           f"is not this server (a web page may not post here; scripts send "
+                           f"no Origin header)")
 
     # -- pages and reads ----------------------------------------------------------------
 
@@ -645,7 +662,7 @@ def _enlarge(png: bytes, scale: int) -> bytes:
 
 
 class BadBody(ValueError):
-    """A request body the handler cannot read; `status` is the answer's."""
+    """A request body the handler cannot read; `status` is the answer's (400, 415)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -654,11 +671,25 @@ class BadBody(ValueError):
 
 async def _json_body(request: web.Request, example: str) -> tuple[bytes, Any]:
     """The body and the JSON document in it, or `BadBody` saying what is wrong."""
+    if request.content_type != "application/json":
+        given = request.headers.get("Content-Type")
+        raise BadBody(415, f"expected Content-Type: application/json, got "
+                           f"{_quoted(given) if given is not None else 'none'}")
     body = await request.read()
     try:
         return body, strict_json.loads(body)
     except ValueError as err:  # not UTF-8, not JSON, or JSON the hub cannot use
         raise BadBody(400, f"expected a JSON object such as {example}: {err}") from None
+
+
+def _is_same_origin(origin: str, request: web.Request) -> bool:
+    """Whether `Origin` names the host and port the request was sent to."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.netloc)
+            and parts.netloc.lower() == (request.host or "").lower())
 
 
 _QUOTED_BYTES = re.compile(r"b?'[^']{12,}'|b?\"[^\"]{12,}\"")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import socket
 
@@ -420,6 +421,71 @@ def test_an_oversized_report_is_413_json():
     assert reply.status == 413
     assert reply.json() == {"error": "request body too large (at most 16384 bytes)"}
     assert reports == []
+
+
+def raw_post(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """A POST exactly as given: aiohttp's client would add a Content-Type of its own."""
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+@pytest.mark.parametrize(("content_type", "shown"), [
+    (None, "none"),
+    ("text/plain", "'text/plain'"),
+    ("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'"),
+])
+def test_a_pushed_value_must_say_it_is_json(content_type, shown):
+    reports: list[Outcome] = []
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    status, response = raw_call(reporting_server(reports),
+                                raw_post("/api/metric/fridge", b'{"value": 4}', headers))
+    assert status == 415
+    assert json.loads(response.partition(b"\r\n\r\n")[2]) == {
+        "error": f"expected Content-Type: application/json, got {shown}"}
+    assert reports == []
+
+
+# -- posts from web pages ----------------------------------------------------------------
+
+EVIL = "http://evil.example"
+
+
+def test_a_web_page_elsewhere_can_neither_ping_nor_push():
+    reports: list[Outcome] = []
+    server = reporting_server(reports)
+
+    async def scenario(session: aiohttp.ClientSession, base: str):
+        return [
+            await request(session, "POST", base + "/ping/nas", headers={"Origin": EVIL}),
+            await request(session, "POST", base + "/api/metric/fridge", json={"value": 9},
+                          headers={"Origin": "null"}),
+            await request(session, "POST", base + "/ping/nas",
+                          headers={"Origin": base.replace("127.0.0.1", "localhost")}),
+        ]
+
+    for reply in serving(server, scenario):
+        assert reply.status == 403
+        assert reply.json()["error"].startswith("refusing a cross-origin POST: Origin ")
+        assert reply.json()["error"].endswith(" is not this server (a web page may not post "
+                                              "here; scripts send no Origin header)")
+    assert reports == []
+
+
+def test_a_ping_from_a_script_or_from_the_page_itself_counts():
+    reports: list[Outcome] = []
+    server = reporting_server(reports)
+
+    async def scenario(session: aiohttp.ClientSession, base: str):
+        return [
+            await request(session, "POST", base + "/ping/nas"),  # curl: no Origin at all
+            await request(session, "POST", base + "/ping/nas", headers={"Origin": base}),
+            await request(session, "GET", base + "/health", headers={"Origin": EVIL}),
+        ]
+
+    ping, own_page, read = serving(server, scenario)
+    assert (ping.status, own_page.status, read.status) == (202, 202, 200)
+    assert reports == [Outcome.success("nas", NOW)] * 2
 
 
 # -- malformed requests ------------------------------------------------------------------

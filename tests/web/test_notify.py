@@ -4,6 +4,7 @@ and what the notice looks like in Discord and on the console."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -184,6 +185,46 @@ def test_a_server_without_a_sink_says_it_takes_no_diagnostics():
     assert reply.status == 503
     assert reply.json() == {"error": "this server takes no diagnostics (nothing to send "
                                      "them to)"}
+
+
+# -- from a web page ------------------------------------------------------------------------
+
+def test_a_web_page_cannot_post_a_report_even_as_plain_text():
+    sink: list[Notice] = []
+    server = server_with(sink)
+    body = json.dumps(report()).encode()
+    replies = [
+        # what a page's fetch() may send anywhere without the browser asking first
+        *post_all(server, [body], headers={"Content-Type": "text/plain",
+                                           "Origin": "http://evil.example"}),
+        *post_all(server, [report()], headers={"Origin": "http://evil.example"}),
+        *post_all(server, [body], headers={"Content-Type": "text/plain"}),
+        *post_all(server, [body], headers={"Content-Type": "application/x-www-form-urlencoded"}),
+    ]
+    assert [r.status for r in replies] == [403, 403, 415, 415]
+    assert replies[0].json() == {"error": "refusing a cross-origin POST: Origin "
+                                          "'http://evil.example' is not this server (a web "
+                                          "page may not post here; scripts send no Origin "
+                                          "header)"}
+    assert replies[2].json() == {"error": "expected Content-Type: application/json, got "
+                                          "'text/plain'"}
+    assert sink == []
+
+
+def test_a_report_with_a_charset_or_from_the_page_itself_is_accepted():
+    sink: list[Notice] = []
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> list[Reply]:
+        body = json.dumps(report()).encode()
+        return [
+            await request(session, "POST", base + "/api/notify", data=body,
+                          headers={"Content-Type": "application/json; charset=utf-8"}),
+            await request(session, "POST", base + "/api/notify", data=body,
+                          headers={"Content-Type": "application/json", "Origin": base}),
+        ]
+
+    assert [r.status for r in serving(server_with(sink), scenario)] == [202, 202]
+    assert len(sink) == 2
 
 
 # -- rate limits -------------------------------------------------------------------------
