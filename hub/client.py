@@ -7,10 +7,15 @@ installed there.
     notify("warning", "backup", "disk 91% full", {"free": "12 GB"})
 
 The hub posts it to its Discord monitoring channel, coloured by level (info, warning,
-error, critical). It accepts a few a minute per service (5 by default) and refuses the
-rest with `NotifyError.retry_after_seconds` set: nothing is queued then, so send it
-again later or let it go. With an access token (`HUB_HTTP_TOKEN` on the hub), pass
-`token=`.
+error, critical). A report within the hub's limits is posted whole: `message` at most
+2000 characters, and `message` with `details` (labels and values, or the text) at most
+3500 characters together; a `details` object has at most 20 entries, labels of at most
+64 characters, values of at most 1024. The text is sent as UTF-8, which keeps any report
+within those limits under the hub's 16 KiB body cap.
+
+It accepts a few a minute per service (5 by default) and refuses the rest with
+`NotifyError.retry_after_seconds` set: nothing is queued then, so send it again later or
+let it go. With an access token (`HUB_HTTP_TOKEN` on the hub), pass `token=`.
 """
 
 from __future__ import annotations
@@ -55,8 +60,9 @@ def notify(level: str, service: str, message: str,
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(endpoint, data=json.dumps(report).encode("utf-8"),
-                                     headers=headers, method="POST")
+    # As UTF-8, not as \u escapes: "ø" is 2 bytes instead of 6, "😀" 4 instead of 12.
+    body = json.dumps(report, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer: dict[str, Any] = json.loads(response.read().decode("utf-8"))

@@ -134,7 +134,11 @@ def test_text_details_travel_as_one_unlabelled_pair_and_survive_the_outbox_round
                                            "boolean, got an object"),
     (report(details={" ": "x"}), "details: a label must have 1 to 64 characters, got ' '"),
     (report(details={str(i): i for i in range(21)}), "details: at most 20 entries, got 21"),
-    (report(details="t" * 4001), "details: at most 4000 characters of text, got 4001"),
+    (report(details="t" * 3488), "message and details: at most 3500 characters together "
+                                 "(what one Discord message can show), got 3501"),
+    (report(details={"log": "x" * 1000, "more": "y" * 1000, "and": "z" * 1000, "so": "w" * 490}),
+     "message and details: at most 3500 characters together (what one Discord message can "
+     "show), got 3515"),
     (b"[" * 7000 + b"]" * 7000, 'expected a JSON object such as {"level": "warning", "service": '
                                 '"backup", "message": "disk 91% full"}: nested deeper than 64 '
                                 "levels"),
@@ -170,6 +174,22 @@ def test_a_refused_report_spends_no_rate_limit_token():
     # 5 a minute for a service: the five after the refusals all pass, the sixth does not
     assert [r.status for r in replies] == [400] * 12 + [202] * 5 + [429]
     assert len(sink) == 5
+
+
+def test_a_report_at_the_limits_in_four_byte_characters_is_accepted_and_one_more_is_not():
+    sink: list[Notice] = []
+    at_limit = report(message="😀" * 2000, details="ø" * 1500)
+    over = report(message="😀" * 2000, details="ø" * 1501)
+    bodies = [json.dumps(r, ensure_ascii=False).encode() for r in (at_limit, over)]
+    assert len(bodies[0]) < 16 * 1024
+    accepted, refused = post_all(server_with(sink), bodies)
+    assert accepted.status == 202
+    assert (refused.status, refused.json()) == (400, {
+        "error": "message and details: at most 3500 characters together (what one Discord "
+                 "message can show), got 3501"})
+    [notice] = sink
+    assert embed_for(notice, "shelf-pi")["description"] == ("😀" * 2000 + "\n```\n"
+                                                            + "ø" * 1500 + "\n```")
 
 
 def test_an_oversized_report_is_413_and_queues_nothing():
@@ -383,6 +403,14 @@ def test_the_notify_command_sends_with_the_token_from_the_environment(monkeypatc
                            details=(("free", "2 GB"), ("path", "/srv")))]
 
 
+def test_the_helper_sends_text_as_utf8_so_a_report_at_the_limits_fits():
+    sink: list[Notice] = []
+    answer = in_thread_beside(server_with(sink), lambda url: notify(
+        "info", "backup", "😀" * 2000, "æ" * 1500, url=url))
+    assert answer["accepted"] is True
+    assert sink[0].error_detail == "😀" * 2000
+
+
 def test_the_notify_command_fails_clearly(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HUB_HTTP_TOKEN", raising=False)
@@ -427,19 +455,23 @@ def test_the_embed_is_coloured_by_level_and_titled_with_the_service(level, mark,
 
 def test_the_embed_shows_untrusted_text_sanitized_truncated_and_pinging_nobody():
     message = "@everyone \u202eevil\x00 " + "m" * 5000
-    trace = "```\nbreak out\n```" + "\n" * 3 + "x" * 3000
     embed = embed_for(diagnostic("error", message=message,
-                                 details=(("who\x07", "<@&123>\x1b[31m"), ("", trace))),
-                      "shelf-pi")
+                                 details=(("who\x07", "<@&123>\x1b[31m"),)), "shelf-pi")
     assert embed["description"].startswith("@everyone evil mmm")
     assert len(embed["description"]) == 4096 and embed["description"].endswith("…")
     assert embed["fields"][0] == {"name": "who", "value": "<@&123>[31m", "inline": True}
-    details = embed["fields"][1]
-    assert details["name"] == "Details" and details["inline"] is False
-    assert details["value"].startswith("```\n`ˋ`\nbreak out")
-    assert details["value"].endswith("…\n```") and len(details["value"]) <= 1024
-    assert details["value"].count("```") == 2  # the text cannot close the block early
     assert message_payload([embed])["allowed_mentions"] == NO_MENTIONS
+
+
+def test_a_traceback_follows_the_message_in_a_code_block_it_cannot_break_out_of():
+    trace = "```\nbreak out\n```" + "\n" * 3 + "x" * 5000
+    embed = embed_for(diagnostic("error", message="it failed", details=(("", trace),)),
+                      "shelf-pi")
+    description = embed["description"]
+    assert description.startswith("it failed\n```\n`ˋ`\nbreak out")
+    assert description.endswith("x…\n```") and len(description) == 4096
+    assert description.count("```") == 2  # the text cannot close the block early
+    assert embed["fields"] == []
 
 
 def test_an_unknown_stored_level_is_shown_as_info():
