@@ -15,7 +15,10 @@ within those limits under the hub's 16 KiB body cap.
 
 It accepts a few a minute per service (5 by default) and refuses the rest with
 `NotifyError.retry_after_seconds` set: nothing is queued then, so send it again later or
-let it go. With an access token (`HUB_HTTP_TOKEN` on the hub), pass `token=`.
+let it go. Any refusal (`NotifyError`) means nothing was queued. An answer with a
+`"warning"` means the report was kept but cannot go out yet (delivery to Discord is
+stopped, e.g. the webhook was deleted): it is sent once delivery works again, so do
+not send it twice. With an access token (`HUB_HTTP_TOKEN` on the hub), pass `token=`.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def notify(level: str, service: str, message: str,
     """Send one diagnostic; return the hub's answer, or raise `NotifyError`.
 
     `details` is an object of label → value (shown as fields) or a string (shown as a
-    block of text, e.g. a traceback).
+    block of text, e.g. a traceback). The answer is `{"accepted": True, ...}`, with a
+    `"warning"` when the hub kept the report but cannot deliver it yet.
     """
     report: dict[str, Any] = {"level": level, "service": service, "message": message}
     if details is not None:

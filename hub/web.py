@@ -637,8 +637,13 @@ class StatusServer:
                      "in all" if limited == "*" else f"from {diagnostic.service!r}")
         notice = diagnostic_notice(diagnostic, now)
         self._notify(notice)
-        return _json(202, {"accepted": True, "kind": notice.kind.value,
-                           "service": diagnostic.service, "level": diagnostic.level.value})
+        answer: dict[str, Any] = {"accepted": True, "kind": notice.kind.value,
+                                  "service": diagnostic.service,
+                                  "level": diagnostic.level.value}
+        warning = delivery_warning(self._status())
+        if warning:
+            answer["warning"] = warning
+        return _json(202, answer)
 
     def _hand_over(self, outcome: Outcome) -> None:
         assert self._report is not None  # checked in __init__ whenever monitors exist
@@ -680,6 +685,20 @@ async def _json_body(request: web.Request, example: str) -> tuple[bytes, Any]:
         return body, strict_json.loads(body)
     except ValueError as err:  # not UTF-8, not JSON, or JSON the hub cannot use
         raise BadBody(400, f"expected a JSON object such as {example}: {err}") from None
+
+
+def delivery_warning(status: HubStatus) -> str:
+    """What an accepted report should know about delivery: "" while it works.
+
+    A report accepted while delivery is stopped for good is still kept (the outbox holds
+    it until it can be sent), so the answer stays 202: a 5xx would make a careful client
+    send it again, and the notice would go out twice.
+    """
+    delivery = status.delivery
+    if delivery is None or delivery.state != "stopped":
+        return ""
+    return (f"delivery via {delivery.transport} is stopped ({delivery.detail}): the report "
+            f"is kept and will be sent once delivery works again")
 
 
 def _is_same_origin(origin: str, request: web.Request) -> bool:

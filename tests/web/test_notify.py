@@ -20,6 +20,7 @@ from hub.client import NotifyError, notify
 from hub.config import load_config
 from hub.diagnostics import RateLimits
 from hub.notify.console import console_line
+from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import NO_MENTIONS, embed_for, message_payload
 from hub.notify.outbox import Outbox
 from hub.secrets import Secrets
@@ -247,6 +248,33 @@ def test_a_report_with_a_charset_or_from_the_page_itself_is_accepted():
     assert len(sink) == 2
 
 
+# -- while delivery is stopped ---------------------------------------------------------------
+
+STOPPED = DeliveryStatus("webhook", "stopped", "webhook deleted (404)", 3, 1)
+STOPPED_WARNING = ("delivery via webhook is stopped (webhook deleted (404)): the report is "
+                   "kept and will be sent once delivery works again")
+
+
+def test_a_report_while_delivery_is_stopped_is_kept_and_the_answer_says_so():
+    sink: list[Notice] = []
+    server = StatusServer(LISTEN, lambda: published(delivery=STOPPED), notify=sink.append,
+                          clock=lambda: NOW)
+    [reply] = post_all(server, [report()])
+    assert reply.status == 202
+    assert reply.json() == {"accepted": True, "kind": "diagnostic", "service": "backup",
+                            "level": "warning", "warning": STOPPED_WARNING}
+    assert len(sink) == 1
+
+
+def test_a_report_while_delivery_retries_has_no_warning():
+    sink: list[Notice] = []
+    retrying = DeliveryStatus("webhook", "retrying", "503 (attempt 2)", 3, 1)
+    server = StatusServer(LISTEN, lambda: published(delivery=retrying), notify=sink.append,
+                          clock=lambda: NOW)
+    [reply] = post_all(server, [report()])
+    assert reply.status == 202 and "warning" not in reply.json()
+
+
 # -- rate limits -------------------------------------------------------------------------
 
 def test_a_service_over_its_limit_gets_429_with_retry_after_and_nothing_is_queued():
@@ -401,6 +429,26 @@ def test_the_notify_command_sends_with_the_token_from_the_environment(monkeypatc
     assert sink == [Notice(kind=NoticeKind.DIAGNOSTIC, component="backup", at=NOW,
                            error_type="error", error_detail="it broke",
                            details=(("free", "2 GB"), ("path", "/srv")))]
+
+
+def test_the_helper_and_the_command_show_that_delivery_is_stopped(monkeypatch, tmp_path,
+                                                                   capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUB_HTTP_TOKEN", raising=False)
+    sink: list[Notice] = []
+
+    def both(url: str) -> tuple[dict[str, Any], int]:
+        return notify("error", "backup", "it broke", url=url), main(
+            ["notify", "error", "backup", "it broke", "--url", url])
+
+    server = StatusServer(LISTEN, lambda: published(delivery=STOPPED), notify=sink.append,
+                          clock=lambda: NOW)
+    answer, code = in_thread_beside(server, both)
+    assert answer["warning"] == STOPPED_WARNING
+    assert code == 0
+    assert capsys.readouterr() == ("sent: error from backup\n",
+                                   f"divoom-hub notify: warning: {STOPPED_WARNING}\n")
+    assert len(sink) == 2
 
 
 def test_the_helper_sends_text_as_utf8_so_a_report_at_the_limits_fits():
