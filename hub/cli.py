@@ -178,12 +178,14 @@ def _notify(args: argparse.Namespace) -> int:
         details[label.strip()] = value
     secrets = load_secrets(os.environ, _dotenv_for(None))
     try:
-        notify(args.level, args.service, args.message, details or None, url=args.url,
-               token=secrets.hub_http_token or None)
+        answer = notify(args.level, args.service, args.message, details or None, url=args.url,
+                        token=secrets.hub_http_token or None)
     except NotifyError as err:
         print(f"divoom-hub notify: {err}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"sent: {args.level} from {args.service}")
+    if answer.get("warning"):  # kept, but not deliverable yet: say so, still a success
+        print(f"divoom-hub notify: warning: {answer['warning']}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -7,10 +7,18 @@ installed there.
     notify("warning", "backup", "disk 91% full", {"free": "12 GB"})
 
 The hub posts it to its Discord monitoring channel, coloured by level (info, warning,
-error, critical). It accepts a few a minute per service (5 by default) and refuses the
-rest with `NotifyError.retry_after_seconds` set: nothing is queued then, so send it
-again later or let it go. With an access token (`HUB_HTTP_TOKEN` on the hub), pass
-`token=`.
+error, critical). A report within the hub's limits is posted whole: `message` at most
+2000 characters, and `message` with `details` (labels and values, or the text) at most
+3500 characters together; a `details` object has at most 20 entries, labels of at most
+64 characters, values of at most 1024. The text is sent as UTF-8, which keeps any report
+within those limits under the hub's 16 KiB body cap.
+
+It accepts a few a minute per service (5 by default) and refuses the rest with
+`NotifyError.retry_after_seconds` set: nothing is queued then, so send it again later or
+let it go. Any refusal (`NotifyError`) means nothing was queued. An answer with a
+`"warning"` means the report was kept but cannot go out yet (delivery to Discord is
+stopped, e.g. the webhook was deleted): it is sent once delivery works again, so do
+not send it twice. With an access token (`HUB_HTTP_TOKEN` on the hub), pass `token=`.
 """
 
 from __future__ import annotations
@@ -46,7 +54,8 @@ def notify(level: str, service: str, message: str,
     """Send one diagnostic; return the hub's answer, or raise `NotifyError`.
 
     `details` is an object of label → value (shown as fields) or a string (shown as a
-    block of text, e.g. a traceback).
+    block of text, e.g. a traceback). The answer is `{"accepted": True, ...}`, with a
+    `"warning"` when the hub kept the report but cannot deliver it yet.
     """
     report: dict[str, Any] = {"level": level, "service": service, "message": message}
     if details is not None:
@@ -55,8 +64,9 @@ def notify(level: str, service: str, message: str,
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(endpoint, data=json.dumps(report).encode("utf-8"),
-                                     headers=headers, method="POST")
+    # As UTF-8, not as \u escapes: "ø" is 2 bytes instead of 6, "😀" 4 instead of 12.
+    body = json.dumps(report, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer: dict[str, Any] = json.loads(response.read().decode("utf-8"))

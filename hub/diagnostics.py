@@ -7,9 +7,13 @@ access token):
      "message": "nightly backup took 3 h", "details": {"size": "41 GB"}}
 
 `details` is optional: an object of label → text/number/boolean (shown as fields) or a
-plain string (shown as a code block, e.g. a traceback). `parse_report` checks it and
-names the field that is wrong; `diagnostic_notice` turns it into a `Notice` of kind
-`diagnostic` that goes through the same outbox as every other notice.
+plain string (shown as a code block under the message, e.g. a traceback). `parse_report`
+checks it and names the field that is wrong; `diagnostic_notice` turns it into a
+`Notice` of kind `diagnostic` that goes through the same outbox as every other notice.
+
+The limits are chosen so that a report within them is posted whole: its text fits one
+Discord message (6000 characters with the title and footer, `REPORT_TEXT_MAX`), and as
+UTF-8 JSON, even in four-byte characters, it fits the server's 16 KiB body cap.
 
 `RateLimits` keeps a misbehaving client from flooding Discord: a token bucket per
 service and one for all services together. A refused report costs no token and is not
@@ -45,8 +49,11 @@ DETAILS_MAX = 20
 DETAIL_LABEL_MAX = 64
 #: A field value holds 1024 characters in Discord.
 DETAIL_VALUE_MAX = 1024
-#: A plain-text `details` (a traceback) is shown in a code block of one field, cut there.
-DETAILS_TEXT_MAX = 4000
+#: The message, the labels and values (or the text) of `details` together. Discord takes
+#: 6000 characters per message: this leaves room for the title (≤ 77), the footer (the
+#: hub's name and the service) and the escapes that defuse markdown. And 3500 characters
+#: of four UTF-8 bytes, with the JSON around them, stay under the 16 KiB body cap.
+REPORT_TEXT_MAX = 3500
 _FIELDS = frozenset({"level", "service", "message", "details"})
 
 #: Defaults of the limits: a chatty app still gets a message every 12 s on average, and
@@ -103,15 +110,16 @@ def parse_report(document: Any) -> Diagnostic:
     details_text = ""
     raw = document.get("details")
     if isinstance(raw, str):
-        if len(raw) > DETAILS_TEXT_MAX:
-            raise ReportError(f"details: at most {DETAILS_TEXT_MAX} characters of text, got "
-                              f"{len(raw)}")
         details_text = raw
     elif isinstance(raw, dict):
         details = _detail_pairs(raw)
     elif raw is not None:
         raise ReportError(f"details: expected an object of label → value or a string, got "
                           f"{_json_type(raw)}")
+    total = len(message) + len(details_text) + sum(len(k) + len(v) for k, v in details)
+    if total > REPORT_TEXT_MAX:
+        raise ReportError(f"message and details: at most {REPORT_TEXT_MAX} characters "
+                          f"together (what one Discord message can show), got {total}")
     return Diagnostic(level, service, message, details, details_text)
 
 

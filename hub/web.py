@@ -10,6 +10,11 @@
     POST /api/metric/<name> {"value": number} for a pushed threshold monitor
     POST /api/notify        {level, service, message, details?}: a diagnostic from an app
 
+Every bad request gets a 4xx naming what was wrong, never a 500: bodies are decoded by
+`hub.strict_json` (no NaN, no numbers beyond a float, no lone surrogates, no deep
+nesting), and a malformed request line or header is logged as one line at INFO, not as
+an error with a traceback (`HttpErrorLog`).
+
 The server reads only what it is given: `status()` returns the `HubStatus` the owner of
 the machines last published (an immutable value), `frame_png()` the latest frame.
 Pings and pushed values become `Outcome`s handed to `report`, which must move them onto
@@ -31,7 +36,11 @@ machine.
 
 Access: on a loopback address anyone on the machine may read. Beyond loopback the server
 refuses to start without an access token (`HUB_HTTP_TOKEN`); with a token, every request
-needs `Authorization: Bearer <token>` or `?token=<token>`.
+needs `Authorization: Bearer <token>` or `?token=<token>`. A web page open in a browser
+on the same machine must not be able to post: a POST whose `Origin` is another site is
+refused (403; scripts send no `Origin`), and a JSON body must say so
+(`Content-Type: application/json`, else 415), which a page cannot send to another site
+without the browser asking first.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ import io
 import ipaddress
 import json
 import logging
+import re
 import time
 import zlib
 from collections import Counter
@@ -50,16 +60,18 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from PIL import Image, UnidentifiedImageError
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
+from hub import strict_json
 from hub.diagnostics import (
     SERVICES_TRACKED_MAX,
     RateLimits,
@@ -89,6 +101,8 @@ TOKEN_ENV = "HUB_HTTP_TOKEN"
 #: The owner publishes every second or so; this much silence means it is stuck.
 STATUS_MAX_AGE_SECONDS = 30.0
 MAX_SCALE = 16  # 64 × 16 = 1024 px: big enough for any screen, small enough to encode fast
+#: ASCII digits only: `str.isdigit` also takes "²", which `int` then refuses.
+_SCALE = re.compile(r"[0-9]{1,2}")
 #: Reports are one small JSON object; a bigger body is a mistake or an attack.
 MAX_BODY_BYTES = 16 * 1024
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
@@ -99,6 +113,7 @@ REFUSED_REASONS = (RATE_LIMITED, INVALID)
 #: (a state change makes a new picture at once).
 TIMELINE_REDRAW_SECONDS = 60
 _NOTIFY_EXAMPLE = ('{"level": "warning", "service": "backup", "message": "disk 91% full"}')
+_METRIC_EXAMPLE = '{"value": 21.5}'
 
 
 class StatusServerError(RuntimeError):
@@ -419,7 +434,8 @@ class StatusServer:
     # -- lifecycle ----------------------------------------------------------------------
 
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors_as_json, self._authorize],
+        app = web.Application(middlewares=[self._errors_as_json, self._authorize,
+                                           self._same_origin_posts],
                               client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/", self._page)
         app.router.add_get("/live", self._live)
@@ -466,7 +482,8 @@ class StatusServer:
     async def _bind(self) -> web.AppRunner:
         """One attempt to serve on the address; nothing is left open when it fails."""
         # In-flight requests get a second at shutdown: they are small and never stream.
-        runner = web.AppRunner(self.application(), access_log=None, shutdown_timeout=1.0)
+        runner = web.AppRunner(self.application(), access_log=None, shutdown_timeout=1.0,
+                               logger=HttpErrorLog(log))
         await runner.setup()
         try:
             await web.TCPSite(runner, self._host, self._port).start()
@@ -530,11 +547,26 @@ class StatusServer:
             return await handler(request)
         header = request.headers.get("Authorization", "")
         given = header[7:] if header.startswith("Bearer ") else request.query.get("token", "")
-        if not given or not hmac.compare_digest(given.encode(), self._token.encode()):
+        # A header may carry any byte (aiohttp hands them over as surrogates): encode
+        # what can never equal the token rather than fail on it.
+        if not given or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                                                self._token.encode()):
             return _error(401, "an access token is required: send 'Authorization: Bearer "
                                "<token>' or add '?token=<token>'",
                           headers={"WWW-Authenticate": 'Bearer realm="divoom-hub"'})
         return await handler(request)
+
+    @web.middleware
+    async def _same_origin_posts(self, request: web.Request, handler: Handler
+                                 ) -> web.StreamResponse:
+        """A browser names the page that posts in `Origin`; only our own page may post."""
+        origin = request.headers.get("Origin")
+        if request.method in ("GET", "HEAD") or origin is None or _is_same_origin(origin,
+                                                                                   request):
+            return await handler(request)
+        return _error(403, f"refusing a cross-origin {request.method}: Origin {_quoted(origin)} "
+                           f"is not this server (a web page may not post here; scripts send "
+                           f"no Origin header)")
 
     # -- pages and reads ----------------------------------------------------------------
 
@@ -580,9 +612,9 @@ class StatusServer:
 
     async def _frame(self, request: web.Request) -> web.Response:
         text = request.query.get("scale", "1")
-        if not text.isdigit() or not 1 <= int(text) <= MAX_SCALE:
+        if not _SCALE.fullmatch(text) or not 1 <= int(text) <= MAX_SCALE:
             return _error(400, f"scale: expected a whole number from 1 to {MAX_SCALE}, "
-                               f"got {text!r}")
+                               f"got {_quoted(text)}")
         frame = self._frame_png()
         if frame is None:
             return _error(404, "no frame yet: the display has not rendered one")
@@ -631,14 +663,13 @@ class StatusServer:
         if not monitor.is_pushed:
             return _error(409, f"{name} reads its value from its url; it does not accept "
                                "pushed values")
-        body = await request.read()
         try:
-            document = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
-        except ValueError as err:
-            return _error(400, f'expected a JSON object such as {{"value": 21.5}}: {err}')
+            body, document = await _json_body(request, _METRIC_EXAMPLE)
+        except BadBody as err:
+            return _error(err.status, str(err))
         if not isinstance(document, dict) or "value" not in document:
             return _error(400, 'expected a JSON object with a "value" key such as '
-                               f'{{"value": 21.5}}, got {_shorten(body)}')
+                               f'{_METRIC_EXAMPLE}, got {_shorten(body)}')
         # A value that is there but not a number (null, "n/a") is a broken reading: the
         # device did report, so it is the monitor's failure (`bad_value`), not a 400.
         outcome = monitor.judge(document["value"], self._clock())
@@ -650,16 +681,15 @@ class StatusServer:
         """A report from another app: checked, rate-limited, then into the outbox."""
         if self._notify is None:
             return _error(503, "this server takes no diagnostics (nothing to send them to)")
-        body = await request.read()
         try:
-            diagnostic = parse_report(json.loads(body.decode("utf-8"),
-                                                 parse_constant=_refuse_constant))
+            _, document = await _json_body(request, _NOTIFY_EXAMPLE)
+            diagnostic = parse_report(document)
+        except BadBody as err:
+            self._refused[INVALID] += 1
+            return _error(err.status, str(err))
         except ReportError as err:
             self._refused[INVALID] += 1
             return _error(400, str(err))
-        except ValueError as err:  # not UTF-8, not JSON
-            self._refused[INVALID] += 1
-            return _error(400, f"expected a JSON object such as {_NOTIFY_EXAMPLE}: {err}")
         now = self._clock()
         key = diagnostic.service.casefold()
         verdict = self._limits.admit(key, now)
@@ -686,8 +716,13 @@ class StatusServer:
                      "in all" if limited == "*" else f"from {diagnostic.service!r}")
         notice = diagnostic_notice(diagnostic, now)
         self._notify(notice)
-        return _json(202, {"accepted": True, "kind": notice.kind.value,
-                           "service": diagnostic.service, "level": diagnostic.level.value})
+        answer: dict[str, Any] = {"accepted": True, "kind": notice.kind.value,
+                                  "service": diagnostic.service,
+                                  "level": diagnostic.level.value}
+        warning = delivery_warning(self._status())
+        if warning:
+            answer["warning"] = warning
+        return _json(202, answer)
 
     def _hand_over(self, outcome: Outcome) -> None:
         assert self._report is not None  # checked in __init__ whenever monitors exist
@@ -710,12 +745,80 @@ def _enlarge(png: bytes, scale: int) -> bytes:
     return out.getvalue()
 
 
-def _refuse_constant(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON number")
+class BadBody(ValueError):
+    """A request body the handler cannot read; `status` is the answer's (400, 415)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _json_body(request: web.Request, example: str) -> tuple[bytes, Any]:
+    """The body and the JSON document in it, or `BadBody` saying what is wrong."""
+    if request.content_type != "application/json":
+        given = request.headers.get("Content-Type")
+        raise BadBody(415, f"expected Content-Type: application/json, got "
+                           f"{_quoted(given) if given is not None else 'none'}")
+    body = await request.read()
+    try:
+        return body, strict_json.loads(body)
+    except ValueError as err:  # not UTF-8, not JSON, or JSON the hub cannot use
+        raise BadBody(400, f"expected a JSON object such as {example}: {err}") from None
+
+
+def delivery_warning(status: HubStatus) -> str:
+    """What an accepted report should know about delivery: "" while it works.
+
+    A report accepted while delivery is stopped for good is still kept (the outbox holds
+    it until it can be sent), so the answer stays 202: a 5xx would make a careful client
+    send it again, and the notice would go out twice.
+    """
+    delivery = status.delivery
+    if delivery is None or delivery.state != "stopped":
+        return ""
+    return (f"delivery via {delivery.transport} is stopped ({delivery.detail}): the report "
+            f"is kept and will be sent once delivery works again")
+
+
+def _is_same_origin(origin: str, request: web.Request) -> bool:
+    """Whether `Origin` names the host and port the request was sent to."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.netloc)
+            and parts.netloc.lower() == (request.host or "").lower())
+
+
+_QUOTED_BYTES = re.compile(r"b?'[^']{12,}'|b?\"[^\"]{12,}\"")
+
+
+class HttpErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's connection log, where a malformed request is the client's fault.
+
+    aiohttp answers a bad request line or header with 400 and logs it with a traceback at
+    ERROR; here it is one line at INFO. A failure of our own code (a 500) stays an error.
+    """
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True,
+                  **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError) and 400 <= exc_info.code < 500:
+            # What was wrong, without the bytes aiohttp quotes: a request line or header
+            # may hold a token. ("Missing 'Host' header" keeps its short quote.)
+            reason = str(exc_info.message).split("\n", 1)[0].split(":", 1)[0]
+            reason = " ".join(_QUOTED_BYTES.sub("", reason).split())
+            self.logger.info("refused a malformed HTTP request (%d): %s", exc_info.code,
+                             reason or type(exc_info).__name__)
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)
 
 
 def _shorten(body: bytes, limit: int = 60) -> str:
-    text = body.decode("utf-8", errors="replace")
+    return _quoted(body.decode("utf-8", errors="replace"), limit)
+
+
+def _quoted(text: str, limit: int = 60) -> str:
+    """Untrusted text quoted for an error message, and shortened."""
     return repr(text if len(text) <= limit else text[:limit - 1] + "…")
 
 

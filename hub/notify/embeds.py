@@ -1,9 +1,11 @@
 """Discord payloads for notices: pure functions, no I/O.
 
 Every Discord limit (DESIGN.md, "Discord facts that matter") is enforced here by
-truncation, so a send never fails with HTTP 400 because of what we wrote. Error text
-comes from the outside world and is untrusted: control characters are removed, it is
-shown in a code block, and `allowed_mentions` pings nobody.
+truncation, so a send never fails with HTTP 400 because of what we wrote; what is cut is
+what matters least (`fit_embed`). Error text, reports and other text from the outside
+world are untrusted: control characters are removed, error text is shown in a code
+block, text shown outside one has its links, headings and spoilers neutralised
+(`sanitize(..., markdown=True)`), and `allowed_mentions` pings nobody.
 """
 
 from __future__ import annotations
@@ -53,6 +55,18 @@ NO_MENTIONS: dict[str, Any] = {"parse": [], "users": [], "roles": [], "replied_u
 ELLIPSIS = "…"
 T = TypeVar("T")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+#: `[text](url)` shows `text` and hides where it leads: `]\(` is shown as `](`, no link.
+_MASKED_LINK = re.compile(r"\]\(")
+#: `# `, `## `, `### ` (headings) and `-# ` (small text) at the start of a line.
+_HEADING = re.compile(r"^([ \t]*)(#{1,3}|-#)(?=[ \t])", re.MULTILINE)
+#: `||x||` hides x. An escape pair (a backslash and what it escapes) is read as one, so
+#: what is left are runs of pipes that Discord reads as pipes.
+_PIPES = re.compile(r"\\.|\|{2,}", re.DOTALL)
+#: A smallest code block: two fences, two newlines and one character.
+_CODE_BLOCK_MIN = 9
+#: A field value cut shorter than this would show nothing useful: the field is left out.
+#: (It leaves room for a code block's fences, so a code block stays one when cut.)
+_VALUE_MIN = 16
 
 
 def truncate(text: str, limit: int) -> str:
@@ -62,9 +76,29 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(limit - 1, 0)] + ELLIPSIS if limit > 0 else ""
 
 
-def sanitize(text: str) -> str:
-    """Untrusted text made safe to show: no control or direction-changing characters."""
-    return _CONTROL.sub("", text.replace("\r\n", "\n")).strip()
+def sanitize(text: str, *, markdown: bool = False) -> str:
+    """Untrusted text made safe to show: no control or direction-changing characters.
+
+    With `markdown=True` (for text Discord renders, i.e. outside a code block) its masked
+    links, headings and spoilers are neutralised too, while every character stays
+    readable: a backslash before a character makes Discord show it as it is. Each
+    backslash goes where the text cannot have escaped it with one of its own (after `]`,
+    at a line start, after a `|`), and applying it twice changes nothing.
+    """
+    clean = _CONTROL.sub("", text.replace("\r\n", "\n")).strip()
+    if not markdown:
+        return clean
+    clean = _MASKED_LINK.sub(r"]\\(", clean)
+    clean = _HEADING.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", clean)
+    return _PIPES.sub(_defuse_pipes, clean)
+
+
+def _defuse_pipes(match: re.Match[str]) -> str:
+    """Every other pipe of a run escaped: `||x||` is shown as is (`|\\|x|\\|`)."""
+    run = match.group()
+    if run.startswith("\\"):
+        return run  # an escape pair, left as it is
+    return "".join("\\|" if i % 2 else "|" for i in range(len(run)))
 
 
 def code_block(text: str, limit: int = FIELD_VALUE_MAX) -> str:
@@ -156,17 +190,24 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
 
 
 def diagnostic_embed(notice: Notice, hub_name: str) -> dict[str, Any]:
-    """A report from another app: everything in it is untrusted text, shown as such."""
+    """A report from another app: everything in it is untrusted text, shown as such.
+
+    The message is the description; a text `details` (a traceback) follows it there in a
+    code block, and a `details` object becomes fields in the order sent. When Discord's
+    limits force a cut, the message is the last thing cut (`fit_embed`).
+    """
     report = diagnostic_of(notice)
-    service = " ".join(sanitize(report.service).split()).replace("`", "ˋ")
-    fields = [{"name": label, "value": " ".join(sanitize(value).split()) or "-",
+    service = " ".join(sanitize(report.service, markdown=True).split()).replace("`", "ˋ")
+    description = truncate(sanitize(report.message, markdown=True), DESCRIPTION_MAX)
+    room = DESCRIPTION_MAX - len(description) - 1
+    if report.details_text and room >= _CODE_BLOCK_MIN:
+        description += "\n" + code_block(report.details_text, room)
+    fields = [{"name": sanitize(label, markdown=True),
+               "value": " ".join(sanitize(value, markdown=True).split()) or "-",
                "inline": True} for label, value in report.details]
-    if report.details_text:
-        fields.append({"name": "Details", "value": code_block(report.details_text),
-                       "inline": False})
     return fit_embed({
         "title": f"{LEVEL_MARKS[report.level]} {service}: {report.level.value}",
-        "description": truncate(sanitize(report.message), DESCRIPTION_MAX),
+        "description": description,
         "color": LEVEL_COLOURS[report.level],
         "fields": fields,
         "footer": {"text": f"{hub_name} · reported by {service}"},
@@ -175,56 +216,62 @@ def diagnostic_embed(notice: Notice, hub_name: str) -> dict[str, Any]:
 
 
 def fit_embed(embed: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `embed` that satisfies every per-embed limit, truncating text as needed."""
+    """A copy of `embed` within every Discord limit, cutting what matters least first.
+
+    Each text is cut to its own limit. Then, within the 6000 characters of the whole
+    embed, the title, author and footer (short: what and whose) come first, then the
+    description (the message: it matters most), then the fields in order: each whole
+    while there is room, the first one without room cut, and the rest left out.
+    """
     fitted = dict(embed)
+    room = EMBED_TOTAL_MAX
     if "title" in fitted:
-        fitted["title"] = truncate(sanitize(fitted["title"]), TITLE_MAX)
+        fitted["title"] = truncate(sanitize(fitted["title"], markdown=True), TITLE_MAX)
+        room -= len(fitted["title"])
+    for key, text_key, limit in (("author", "name", AUTHOR_MAX), ("footer", "text", FOOTER_MAX)):
+        if key in fitted:
+            text = truncate(sanitize(fitted[key].get(text_key) or "", markdown=True), limit)
+            fitted[key] = {**fitted[key], text_key: text}
+            room -= len(text)
     if fitted.get("description"):
-        fitted["description"] = truncate(fitted["description"], DESCRIPTION_MAX)
-    if "footer" in fitted:
-        fitted["footer"] = {**fitted["footer"],
-                            "text": truncate(sanitize(fitted["footer"]["text"]), FOOTER_MAX)}
-    if "author" in fitted:
-        fitted["author"] = {**fitted["author"],
-                            "name": truncate(sanitize(fitted["author"]["name"]), AUTHOR_MAX)}
-    fields = [
-        {**f, "name": truncate(sanitize(f["name"]) or "-", FIELD_NAME_MAX),
-         "value": _fit_value(f["value"])}
-        for f in fitted.get("fields", [])[:FIELDS_MAX]
-    ]
+        fitted["description"] = _cut_text(fitted["description"], min(DESCRIPTION_MAX, room))
+        room -= len(fitted["description"])
+    fields = []
+    for field in fitted.get("fields", [])[:FIELDS_MAX]:
+        name = truncate(sanitize(field["name"], markdown=True) or "-", FIELD_NAME_MAX)
+        value = _fit_value(field["value"], FIELD_VALUE_MAX)
+        if len(name) + len(value) > room:
+            if room - len(name) >= _VALUE_MIN:  # room to show how it starts
+                fields.append({**field, "name": name,
+                               "value": _fit_value(field["value"], room - len(name))})
+            break
+        fields.append({**field, "name": name, "value": value})
+        room -= len(name) + len(value)
     fitted["fields"] = fields
-    # Shrink the longest text until the whole embed is within the total limit.
-    while embed_length(fitted) > EMBED_TOTAL_MAX:
-        excess = embed_length(fitted) - EMBED_TOTAL_MAX
-        _shrink_longest(fitted, excess)
     return fitted
 
 
-def _fit_value(value: str) -> str:
-    text = value if value.startswith("```") else sanitize(value)
-    if len(text) <= FIELD_VALUE_MAX:
-        return text or "-"
-    return code_block(text.strip("`\n"), FIELD_VALUE_MAX) if value.startswith("```") \
-        else truncate(text, FIELD_VALUE_MAX)
+def _cut_text(text: str, limit: int) -> str:
+    """`text` within `limit`, a code block it opened closed again after the cut."""
+    if len(text) <= limit:
+        return text
+    fence = "\n```"
+    cut = truncate(text, limit)
+    if cut.count("```") % 2:  # the cut fell inside a code block: close it
+        cut = truncate(text, max(limit - len(fence), 0))
+        if cut.count("```") % 2:
+            cut += fence
+    return cut
 
 
-def _shrink_longest(embed: dict[str, Any], excess: int) -> None:
-    slots: list[tuple[int, Any]] = [(len(embed.get("description") or ""), "description")]
-    slots += [(len(f["value"]), ("field", i)) for i, f in enumerate(embed["fields"])]
-    length, slot = max(slots, key=lambda pair: pair[0])
-    target = max(length - excess, 1)
-    if length <= 1:  # nothing left to shrink but names and title: drop the last field
-        embed["fields"].pop()
-        return
-    if slot == "description":
-        embed["description"] = truncate(embed["description"], target)
-    else:
-        field = embed["fields"][slot[1]]
-        value = field["value"]
-        field["value"] = (code_block(value.strip("`\n"), max(target, 8))
-                          if value.startswith("```") else truncate(value, target))
-        if len(field["value"]) >= length:  # a code block cannot get shorter: plain text
-            field["value"] = truncate(sanitize(value.strip("`\n")), target)
+def _fit_value(value: str, limit: int) -> str:
+    """A field value within `limit`; a code block stays one, room permitting."""
+    is_code = value.startswith("```") and value.endswith("```") and len(value) >= 6
+    if not is_code:
+        return truncate(sanitize(value), limit) or "-"
+    if len(value) <= limit:
+        return value
+    return code_block(value[3:-3].strip("\n"), max(limit, _CODE_BLOCK_MIN))
 
 
 def embed_length(embed: dict[str, Any]) -> int:

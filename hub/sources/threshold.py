@@ -13,7 +13,6 @@ never raises: every `requests` error becomes a failed `Outcome` (`timeout`, `con
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 import requests
 
+from hub import strict_json
 from hub.settings_table import HTTP_URL, Table
 from hub.sources.errors import request_failure
 from hub.sources.http import MIN_EVERY_SECONDS
@@ -144,7 +144,9 @@ def read_threshold(session: requests.Session, monitor: ThresholdMonitor,
     if not 200 <= status < 300:
         return failed(f"http_{status}", f"{status} {reason or ''}".strip())
     try:
-        document = _json(body)
+        # NaN, a 400-digit number or deep nesting is a ValueError here, not a
+        # RecursionError now or an OverflowError in `judge`.
+        document = strict_json.loads(body)
     except ValueError as err:
         return failed("bad_json", f"not a JSON document: {err}")
     try:
@@ -153,15 +155,6 @@ def read_threshold(session: requests.Session, monitor: ThresholdMonitor,
         return failed("bad_value", f"{'.'.join(monitor.path)}: {err}")
     now = clock()
     return monitor.judge(value, now, latency_seconds=now - started)
-
-
-def _json(body: bytes) -> Any:
-    """The stdlib parser, refusing NaN/Infinity (not JSON, and never a valid reading)."""
-
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"{constant} is not a JSON number")
-
-    return json.loads(body.decode("utf-8"), parse_constant=refuse)
 
 
 def _shown(value: Any) -> str:

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hub.diagnostics import (
+    DETAIL_LABEL_MAX,
+    DETAIL_VALUE_MAX,
+    DETAILS_MAX,
+    MESSAGE_MAX,
+    REPORT_TEXT_MAX,
+    diagnostic_notice,
+    parse_report,
+)
 from hub.notify.embeds import (
+    DESCRIPTION_MAX,
     EMBED_TOTAL_MAX,
     EMBEDS_PER_MESSAGE,
     FIELD_VALUE_MAX,
@@ -21,6 +33,7 @@ from hub.notify.embeds import (
     fit_embed,
     message_payload,
     pack_messages,
+    sanitize,
 )
 from machines import HealthState, Notice, NoticeKind
 
@@ -126,3 +139,144 @@ def test_durations_read_naturally():
 
 def test_code_block_of_empty_text_says_so():
     assert code_block("   ") == "```\n(no detail)\n```"
+
+
+# -- what is cut when a notice is too long -------------------------------------------------
+
+def diagnostic(message: str, details: tuple[tuple[str, str], ...] = ()) -> Notice:
+    return Notice(kind=NoticeKind.DIAGNOSTIC, component="backup", at=1_700_000_000.0,
+                  error_type="error", error_detail=message, details=details)
+
+
+def test_a_long_report_keeps_its_message_then_its_fields_in_order():
+    # 15 KB as an older hub stored it: twelve full fields after a full message.
+    labels = [f"label {i:02d} " + "l" * 55 for i in range(12)]
+    notice = diagnostic("M" * 2000, tuple((label, f"{i:02d}" + "v" * 1022)
+                                          for i, label in enumerate(labels)))
+    embed = embed_for(notice, "shelf-pi")
+    assert embed["description"] == "M" * 2000
+    assert embed["footer"] == {"text": "shelf-pi · reported by backup"}
+    shown = embed["fields"]
+    assert [f["name"] for f in shown] == labels[:len(shown)]
+    assert [f["value"] for f in shown[:3]] == [f"{i:02d}" + "v" * 1022 for i in range(3)]
+    assert shown[-1]["value"].startswith("03vvv") and shown[-1]["value"].endswith("…")
+    assert embed_length(embed) == EMBED_TOTAL_MAX
+
+
+def test_a_cut_description_closes_the_code_block_it_opened():
+    fitted = fit_embed({"title": "t", "description": "m" * 100 + "\n```\n" + "x" * 9000 + "\n```",
+                        "fields": []})
+    assert len(fitted["description"]) == DESCRIPTION_MAX
+    assert fitted["description"].endswith("x…\n```")
+    assert fitted["description"].count("```") == 2
+
+
+def test_a_field_too_long_for_what_is_left_is_cut_and_the_rest_left_out():
+    fields = [{"name": "a", "value": "x" * 1000, "inline": False},
+              {"name": "b", "value": code_block("y" * 2000), "inline": False},
+              {"name": "c", "value": "z", "inline": False}]
+    fitted = fit_embed({"title": "t", "description": "d" * 4096, "fields": fields})
+    assert [f["name"] for f in fitted["fields"]] == ["a", "b"]
+    cut = fitted["fields"][1]["value"]
+    assert cut.startswith("```\nyyy") and cut.endswith("…\n```")  # still a code block
+    assert embed_length(fitted) == EMBED_TOTAL_MAX
+
+
+def plain_text(max_size: int) -> st.SearchStrategy[str]:
+    """Words of letters, digits, punctuation and emoji with single spaces, up to
+    `max_size` (often exactly): text that `sanitize` leaves as it is, nothing to defuse."""
+    word = st.text(st.characters(categories=["L", "N", "Pd", "Po", "So"],
+                                 exclude_characters="#|"), min_size=1, max_size=6)
+
+    def repeated(words: list[str], size: int) -> str:
+        text = " ".join(words)
+        return (" ".join([text] * (size // len(text) + 1))[:size].strip()) or "x"
+
+    return st.builds(repeated, st.lists(word, min_size=1, max_size=6),
+                     st.integers(1, max_size) | st.just(max_size))
+
+
+@st.composite
+def reports(draw: st.DrawFn) -> dict[str, object]:
+    """Reports within every documented limit of POST /api/notify."""
+    message = draw(plain_text(MESSAGE_MAX))
+    left = REPORT_TEXT_MAX - len(message)
+    report: dict[str, object] = {"level": "error", "service": "backup", "message": message}
+    if left >= 1 and draw(st.booleans()):
+        report["details"] = draw(plain_text(left))
+    elif left >= 2:
+        details = {}
+        for _ in range(draw(st.integers(0, DETAILS_MAX))):
+            label = draw(plain_text(min(DETAIL_LABEL_MAX, left - 1)))
+            value = draw(plain_text(min(DETAIL_VALUE_MAX, left - len(label))))
+            if label in details or len(label) + len(value) > left:
+                break
+            details[label] = value
+            left -= len(label) + len(value)
+            if left < 2:
+                break
+        report["details"] = details
+    return report
+
+
+@settings(max_examples=settings.default.max_examples // 2)  # big texts: slow to draw
+@given(report=reports())
+def test_a_report_within_the_documented_limits_is_posted_whole(report):
+    diagnostic_report = parse_report(report)
+    embed = embed_for(diagnostic_notice(diagnostic_report, 1_700_000_000.0), "shelf-pi")
+    assert embed["description"].startswith(report["message"])
+    details = report.get("details")
+    if isinstance(details, str):
+        assert embed["description"] == f"{report['message']}\n```\n{details}\n```"
+    else:
+        assert [(f["name"], f["value"]) for f in embed["fields"]] == list((details or {}).items())
+    assert embed["footer"] == {"text": "shelf-pi · reported by backup"}
+    assert embed_length(embed) <= EMBED_TOTAL_MAX
+
+
+# -- markdown in untrusted text ------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("[click me](https://evil.example)", r"[click me]\(https://evil.example)"),
+    ("see [docs](<https://evil.example>) now", r"see [docs]\(<https://evil.example>) now"),
+    ("# big\n## bigger\n  ### biggest\n-# small",
+     "\\# big\n\\## bigger\n  \\### biggest\n\\-# small"),
+    ("#hashtag and C# stay", "#hashtag and C# stay"),
+    ("||hidden||", r"|\|hidden|\|"),
+    ("a | b ||| c", r"a | b |\|| c"),
+    (r"\||x\||", r"\||x\||"),  # escaped by the text itself already
+    (r"\\||x\\||", r"\\|\|x\\|\|"),  # a backslash of its own cannot undo the escape
+    ("[a]\u200b(https://evil.example)", r"[a]\(https://evil.example)"),
+    ("@everyone <@&123>", "@everyone <@&123>"),  # mentions: allowed_mentions pings nobody
+])
+def test_markdown_in_untrusted_text_is_defused_and_stays_readable(text, shown):
+    assert sanitize(text, markdown=True) == shown
+    assert sanitize(shown, markdown=True) == shown  # twice changes nothing
+    assert sanitize(text) == text.replace("\u200b", "")  # without markdown=True: as it was
+
+
+def test_a_report_cannot_disguise_links_shout_or_hide_text():
+    notice = diagnostic("# Action needed\n[Log in here](https://evil.example) ||secret||",
+                        (("[x](https://evil.example)", "## ||y||"),))
+    embed = embed_for(notice, "shelf-pi")
+    assert embed["description"] == ("\\# Action needed\n[Log in here]\\(https://evil.example) "
+                                    "|\\|secret|\\|")
+    assert embed["fields"] == [{"name": "[x]\\(https://evil.example)", "value": "\\## |\\|y|\\|",
+                                "inline": True}]
+
+
+def test_a_traceback_under_the_message_is_shown_verbatim_in_its_code_block():
+    trace = "Traceback:\n  [x](https://evil.example) ||y||\n# not a heading"
+    embed = embed_for(diagnostic("it failed", (("", trace),)), "shelf-pi")
+    assert embed["description"] == f"it failed\n```\n{trace}\n```"
+
+
+@settings(deadline=None)
+@given(st.text(max_size=300))
+def test_defusing_is_idempotent_and_never_leaves_a_link_heading_or_spoiler(text):
+    shown = sanitize(text, markdown=True)
+    assert sanitize(shown, markdown=True) == shown
+    assert "](" not in shown
+    # No two pipes in a row that Discord reads as pipes (an escape pair is one unit).
+    assert not any(len(run) > 1 for run in re.findall(r"\\.|(\|+)", shown, re.DOTALL))
+    assert re.search(r"(?m)^[ \t]*(#{1,3}|-#)[ \t]", shown) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -100,3 +101,27 @@ def call(server: StatusServer, method: str, path: str, **kwargs: Any) -> Reply:
     """One real HTTP request to a freshly started `server`."""
     return serving(server, lambda session, base: request(session, method, base + path,
                                                           **kwargs))
+
+
+def raw_exchange(port: int, data: bytes) -> tuple[int, bytes]:
+    """Send `data` as is on a fresh connection to 127.0.0.1:`port` (blocking): the
+    answer's status and whole response. For requests no HTTP client would send."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(data)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    response = b"".join(chunks)
+    status_line = response.split(b"\r\n", 1)[0]
+    # aiohttp answers a request it cannot parse as HTTP/1.0.
+    assert status_line.startswith((b"HTTP/1.1 ", b"HTTP/1.0 ")), response[:200]
+    return int(status_line.split()[1]), response
+
+
+def raw_call(server: StatusServer, data: bytes) -> tuple[int, bytes]:
+    """`raw_exchange` with a freshly started `server`."""
+
+    async def scenario(_: aiohttp.ClientSession, base: str) -> tuple[int, bytes]:
+        return await asyncio.to_thread(raw_exchange, int(base.rsplit(":", 1)[1]), data)
+
+    return serving(server, scenario)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import logging
 import socket
 
 import aiohttp
@@ -22,6 +24,7 @@ from tests.web.conftest import (
     call,
     frame_png,
     published,
+    raw_call,
     request,
     serving,
     snap,
@@ -29,6 +32,7 @@ from tests.web.conftest import (
 )
 
 LISTEN = "127.0.0.1:0"
+JSON = {"Content-Type": "application/json"}
 
 
 def server_for(status, **kwargs) -> StatusServer:
@@ -210,12 +214,21 @@ def test_frame_is_served_as_is_and_enlarged_pixel_for_pixel():
     assert original.getpixel((8, 20)) == MARKER
 
 
-@pytest.mark.parametrize("scale", ["0", "17", "two", "-1", "1.5"])
+@pytest.mark.parametrize("scale", ["0", "17", "two", "-1", "1.5", "²", "١٢", "８", "008"])
 def test_frame_scale_out_of_range_is_400_naming_the_range(scale):
-    reply = call(server_for(published(), frame_png=frame_png), "GET", f"/frame.png?scale={scale}")
+    reply = call(server_for(published(), frame_png=frame_png), "GET", "/frame.png",
+                 params={"scale": scale})
     assert reply.status == 400
     assert reply.json() == {"error": f"scale: expected a whole number from 1 to 16, "
                                      f"got {scale!r}"}
+
+
+def test_a_huge_frame_scale_is_400_and_quoted_short():
+    reply = call(server_for(published(), frame_png=frame_png), "GET",
+                 "/frame.png?scale=" + "1" * 5000)
+    assert reply.status == 400
+    assert reply.json() == {"error": "scale: expected a whole number from 1 to 16, got '"
+                                     + "1" * 59 + "…'"}
 
 
 # -- the page ----------------------------------------------------------------------------
@@ -370,10 +383,19 @@ def test_a_pushed_value_is_judged_against_its_bounds(value, ok, error_type, deta
                         "number"),
     (b"\xff\xfe", 'expected a JSON object such as {"value": 21.5}: \'utf-8\' codec can\'t '
                   "decode byte 0xff in position 0: invalid start byte"),
+    (b'{"value": ' + b"9" * 400 + b"}", 'expected a JSON object such as {"value": 21.5}: a '
+                                       "number with 400 digits is out of range"),
+    (b'{"value": -' + b"9" * 5000 + b"}", 'expected a JSON object such as {"value": 21.5}: '
+                                         "a number with 5000 digits is out of range"),
+    (b'{"value": 1e400}', 'expected a JSON object such as {"value": 21.5}: 1e400 is out of '
+                          "range"),
+    (b'{"value": ' + b"[" * 7000 + b"]" * 7000 + b"}",
+     'expected a JSON object such as {"value": 21.5}: nested deeper than 64 levels'),
 ])
 def test_a_malformed_report_is_400_with_what_was_expected_and_reports_nothing(body, message):
     reports: list[Outcome] = []
-    reply = call(reporting_server(reports), "POST", "/api/metric/fridge", data=body)
+    reply = call(reporting_server(reports), "POST", "/api/metric/fridge", data=body,
+                 headers=JSON)
     assert reply.status == 400
     assert reply.json() == {"error": message}
     assert reports == []
@@ -395,7 +417,103 @@ def test_pushing_to_a_polled_or_unknown_threshold_is_refused():
 def test_an_oversized_report_is_413_json():
     reports: list[Outcome] = []
     reply = call(reporting_server(reports), "POST", "/api/metric/fridge",
-                 data=b'{"value": 1, "pad": "' + b"x" * 20000 + b'"}')
+                 data=b'{"value": 1, "pad": "' + b"x" * 20000 + b'"}', headers=JSON)
     assert reply.status == 413
     assert reply.json() == {"error": "request body too large (at most 16384 bytes)"}
     assert reports == []
+
+
+def raw_post(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """A POST exactly as given: aiohttp's client would add a Content-Type of its own."""
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+@pytest.mark.parametrize(("content_type", "shown"), [
+    (None, "none"),
+    ("text/plain", "'text/plain'"),
+    ("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'"),
+])
+def test_a_pushed_value_must_say_it_is_json(content_type, shown):
+    reports: list[Outcome] = []
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    status, response = raw_call(reporting_server(reports),
+                                raw_post("/api/metric/fridge", b'{"value": 4}', headers))
+    assert status == 415
+    assert json.loads(response.partition(b"\r\n\r\n")[2]) == {
+        "error": f"expected Content-Type: application/json, got {shown}"}
+    assert reports == []
+
+
+# -- posts from web pages ----------------------------------------------------------------
+
+EVIL = "http://evil.example"
+
+
+def test_a_web_page_elsewhere_can_neither_ping_nor_push():
+    reports: list[Outcome] = []
+    server = reporting_server(reports)
+
+    async def scenario(session: aiohttp.ClientSession, base: str):
+        return [
+            await request(session, "POST", base + "/ping/nas", headers={"Origin": EVIL}),
+            await request(session, "POST", base + "/api/metric/fridge", json={"value": 9},
+                          headers={"Origin": "null"}),
+            await request(session, "POST", base + "/ping/nas",
+                          headers={"Origin": base.replace("127.0.0.1", "localhost")}),
+        ]
+
+    for reply in serving(server, scenario):
+        assert reply.status == 403
+        assert reply.json()["error"].startswith("refusing a cross-origin POST: Origin ")
+        assert reply.json()["error"].endswith(" is not this server (a web page may not post "
+                                              "here; scripts send no Origin header)")
+    assert reports == []
+
+
+def test_a_ping_from_a_script_or_from_the_page_itself_counts():
+    reports: list[Outcome] = []
+    server = reporting_server(reports)
+
+    async def scenario(session: aiohttp.ClientSession, base: str):
+        return [
+            await request(session, "POST", base + "/ping/nas"),  # curl: no Origin at all
+            await request(session, "POST", base + "/ping/nas", headers={"Origin": base}),
+            await request(session, "GET", base + "/health", headers={"Origin": EVIL}),
+        ]
+
+    ping, own_page, read = serving(server, scenario)
+    assert (ping.status, own_page.status, read.status) == (202, 202, 200)
+    assert reports == [Outcome.success("nas", NOW)] * 2
+
+
+# -- malformed requests ------------------------------------------------------------------
+
+def test_a_token_in_bytes_that_are_not_utf8_is_401(caplog):
+    server = server_for(published(), token="s3cret-token")
+    status, response = raw_call(server, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: "
+                                        b"close\r\nAuthorization: Bearer \xff\xfe\r\n\r\n")
+    assert status == 401
+    assert b"an access token is required" in response
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nAccept: a\x00b\r\n\r\n",
+     "Invalid header value char"),
+    (b"GET /?token=wrong-but-private HTTP/9.1\r\nHost: x\r\n\r\n", "Bad status line"),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong-but-private\x01\r\n"
+     b"\r\n", "Invalid header value char"),
+    (b"POST /ping/nas HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n",
+     "Invalid character in Content-Length"),
+])
+def test_a_malformed_request_is_400_and_logged_as_one_line_not_an_error(caplog, data, reason):
+    caplog.set_level(logging.INFO, logger="hub.web")
+    status, response = raw_call(server_for(published()), data)
+    assert status == 400
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    [line] = [r for r in caplog.records if r.name == "hub.web" and "malformed" in r.message]
+    assert (line.levelno, line.exc_info) == (logging.INFO, None)
+    assert line.getMessage() == f"refused a malformed HTTP request (400): {reason}"
+    assert "private" not in caplog.text  # a token in the request line or a header

@@ -204,6 +204,10 @@ def sensor_monitor(url: str) -> ThresholdMonitor:
      "not a JSON document: Expecting value: line 1 column 1 (char 0)"),
     ((200, b'{"sensors": [{"temp": NaN}]}'), False, "bad_json",
      "not a JSON document: NaN is not a JSON number"),
+    ((200, b'{"sensors": [{"temp": ' + b"9" * 400 + b"}]}"), False, "bad_json",
+     "not a JSON document: a number with 400 digits is out of range"),
+    ((200, b"[" * 7000 + b"]" * 7000), False, "bad_json",
+     "not a JSON document: nested deeper than 64 levels"),
     ((503, b"{}"), False, "http_503", "503 Service Unavailable"),
 ])
 def test_reading_a_sensor_never_raises_and_names_what_went_wrong(sensor, session, answer, ok,

@@ -4,6 +4,7 @@ and what the notice looks like in Discord and on the console."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from hub.client import NotifyError, notify
 from hub.config import load_config
 from hub.diagnostics import RateLimits
 from hub.notify.console import console_line
+from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import NO_MENTIONS, embed_for, message_payload
 from hub.notify.outbox import Outbox
 from hub.secrets import Secrets
@@ -47,7 +49,9 @@ def server_with(sink: list[Notice], clock: Callable[[], float] = lambda: NOW,
 
 def post_all(server: StatusServer, bodies: list[Any], between: Callable[[int], None] | None
              = None, **kwargs: Any) -> list[Reply]:
-    """POST each body (JSON, or raw bytes) in order; `between(i)` runs before the i-th."""
+    """POST each body (JSON, or raw bytes) in order, as `application/json` unless `headers`
+    say otherwise; `between(i)` runs before the i-th."""
+    headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
 
     async def scenario(session: aiohttp.ClientSession, base: str) -> list[Reply]:
         replies = []
@@ -56,10 +60,10 @@ def post_all(server: StatusServer, bodies: list[Any], between: Callable[[int], N
                 between(i)
             if isinstance(body, bytes):
                 replies.append(await request(session, "POST", base + "/api/notify",
-                                             data=body, **kwargs))
+                                             data=body, headers=headers, **kwargs))
             else:
                 replies.append(await request(session, "POST", base + "/api/notify",
-                                             json=body, **kwargs))
+                                             json=body, headers=headers, **kwargs))
         return replies
 
     return serving(server, scenario)
@@ -131,7 +135,23 @@ def test_text_details_travel_as_one_unlabelled_pair_and_survive_the_outbox_round
                                            "boolean, got an object"),
     (report(details={" ": "x"}), "details: a label must have 1 to 64 characters, got ' '"),
     (report(details={str(i): i for i in range(21)}), "details: at most 20 entries, got 21"),
-    (report(details="t" * 4001), "details: at most 4000 characters of text, got 4001"),
+    (report(details="t" * 3488), "message and details: at most 3500 characters together "
+                                 "(what one Discord message can show), got 3501"),
+    (report(details={"log": "x" * 1000, "more": "y" * 1000, "and": "z" * 1000, "so": "w" * 490}),
+     "message and details: at most 3500 characters together (what one Discord message can "
+     "show), got 3515"),
+    (b"[" * 7000 + b"]" * 7000, 'expected a JSON object such as {"level": "warning", "service": '
+                                '"backup", "message": "disk 91% full"}: nested deeper than 64 '
+                                "levels"),
+    (b'{"level": "info", "service": "backup", "message": "\\ud800"}',
+     'expected a JSON object such as {"level": "warning", "service": "backup", "message": '
+     '"disk 91% full"}: a string holds a lone surrogate (such as \\ud800): it is not text'),
+    (b'{"level": "info", "service": "backup", "message": "m", "details": {"\\udfff": 1}}',
+     'expected a JSON object such as {"level": "warning", "service": "backup", "message": '
+     '"disk 91% full"}: a string holds a lone surrogate (such as \\ud800): it is not text'),
+    (b'{"level": "info", "service": "backup", "message": "m", "details": {"n": ' + b"9" * 400
+     + b"}}", 'expected a JSON object such as {"level": "warning", "service": "backup", '
+              '"message": "disk 91% full"}: a number with 400 digits is out of range'),
     (report(colour="red"), "unknown field 'colour' (expected level, service, message and "
                            "optionally details)"),
 ])
@@ -144,6 +164,33 @@ def test_a_malformed_report_is_400_naming_the_field_and_queues_nothing(body, mes
     assert sink == []
     samples = metric_samples(server)
     assert samples[("divoom_hub_diagnostics_refused_total", (("reason", "invalid"),))] == 1
+
+
+def test_a_refused_report_spends_no_rate_limit_token():
+    sink: list[Notice] = []
+    surrogate = b'{"level": "info", "service": "backup", "message": "\\ud800"}'
+    nested = b"[" * 7000 + b"]" * 7000
+    bodies: list[Any] = [surrogate] * 6 + [nested] * 6 + [report()] * 6
+    replies = post_all(server_with(sink), bodies)
+    # 5 a minute for a service: the five after the refusals all pass, the sixth does not
+    assert [r.status for r in replies] == [400] * 12 + [202] * 5 + [429]
+    assert len(sink) == 5
+
+
+def test_a_report_at_the_limits_in_four_byte_characters_is_accepted_and_one_more_is_not():
+    sink: list[Notice] = []
+    at_limit = report(message="😀" * 2000, details="ø" * 1500)
+    over = report(message="😀" * 2000, details="ø" * 1501)
+    bodies = [json.dumps(r, ensure_ascii=False).encode() for r in (at_limit, over)]
+    assert len(bodies[0]) < 16 * 1024
+    accepted, refused = post_all(server_with(sink), bodies)
+    assert accepted.status == 202
+    assert (refused.status, refused.json()) == (400, {
+        "error": "message and details: at most 3500 characters together (what one Discord "
+                 "message can show), got 3501"})
+    [notice] = sink
+    assert embed_for(notice, "shelf-pi")["description"] == ("😀" * 2000 + "\n```\n"
+                                                            + "ø" * 1500 + "\n```")
 
 
 def test_an_oversized_report_is_413_and_queues_nothing():
@@ -159,6 +206,73 @@ def test_a_server_without_a_sink_says_it_takes_no_diagnostics():
     assert reply.status == 503
     assert reply.json() == {"error": "this server takes no diagnostics (nothing to send "
                                      "them to)"}
+
+
+# -- from a web page ------------------------------------------------------------------------
+
+def test_a_web_page_cannot_post_a_report_even_as_plain_text():
+    sink: list[Notice] = []
+    server = server_with(sink)
+    body = json.dumps(report()).encode()
+    replies = [
+        # what a page's fetch() may send anywhere without the browser asking first
+        *post_all(server, [body], headers={"Content-Type": "text/plain",
+                                           "Origin": "http://evil.example"}),
+        *post_all(server, [report()], headers={"Origin": "http://evil.example"}),
+        *post_all(server, [body], headers={"Content-Type": "text/plain"}),
+        *post_all(server, [body], headers={"Content-Type": "application/x-www-form-urlencoded"}),
+    ]
+    assert [r.status for r in replies] == [403, 403, 415, 415]
+    assert replies[0].json() == {"error": "refusing a cross-origin POST: Origin "
+                                          "'http://evil.example' is not this server (a web "
+                                          "page may not post here; scripts send no Origin "
+                                          "header)"}
+    assert replies[2].json() == {"error": "expected Content-Type: application/json, got "
+                                          "'text/plain'"}
+    assert sink == []
+
+
+def test_a_report_with_a_charset_or_from_the_page_itself_is_accepted():
+    sink: list[Notice] = []
+
+    async def scenario(session: aiohttp.ClientSession, base: str) -> list[Reply]:
+        body = json.dumps(report()).encode()
+        return [
+            await request(session, "POST", base + "/api/notify", data=body,
+                          headers={"Content-Type": "application/json; charset=utf-8"}),
+            await request(session, "POST", base + "/api/notify", data=body,
+                          headers={"Content-Type": "application/json", "Origin": base}),
+        ]
+
+    assert [r.status for r in serving(server_with(sink), scenario)] == [202, 202]
+    assert len(sink) == 2
+
+
+# -- while delivery is stopped ---------------------------------------------------------------
+
+STOPPED = DeliveryStatus("webhook", "stopped", "webhook deleted (404)", 3, 1)
+STOPPED_WARNING = ("delivery via webhook is stopped (webhook deleted (404)): the report is "
+                   "kept and will be sent once delivery works again")
+
+
+def test_a_report_while_delivery_is_stopped_is_kept_and_the_answer_says_so():
+    sink: list[Notice] = []
+    server = StatusServer(LISTEN, lambda: published(delivery=STOPPED), notify=sink.append,
+                          clock=lambda: NOW)
+    [reply] = post_all(server, [report()])
+    assert reply.status == 202
+    assert reply.json() == {"accepted": True, "kind": "diagnostic", "service": "backup",
+                            "level": "warning", "warning": STOPPED_WARNING}
+    assert len(sink) == 1
+
+
+def test_a_report_while_delivery_retries_has_no_warning():
+    sink: list[Notice] = []
+    retrying = DeliveryStatus("webhook", "retrying", "503 (attempt 2)", 3, 1)
+    server = StatusServer(LISTEN, lambda: published(delivery=retrying), notify=sink.append,
+                          clock=lambda: NOW)
+    [reply] = post_all(server, [report()])
+    assert reply.status == 202 and "warning" not in reply.json()
 
 
 # -- rate limits -------------------------------------------------------------------------
@@ -317,6 +431,34 @@ def test_the_notify_command_sends_with_the_token_from_the_environment(monkeypatc
                            details=(("free", "2 GB"), ("path", "/srv")))]
 
 
+def test_the_helper_and_the_command_show_that_delivery_is_stopped(monkeypatch, tmp_path,
+                                                                   capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUB_HTTP_TOKEN", raising=False)
+    sink: list[Notice] = []
+
+    def both(url: str) -> tuple[dict[str, Any], int]:
+        return notify("error", "backup", "it broke", url=url), main(
+            ["notify", "error", "backup", "it broke", "--url", url])
+
+    server = StatusServer(LISTEN, lambda: published(delivery=STOPPED), notify=sink.append,
+                          clock=lambda: NOW)
+    answer, code = in_thread_beside(server, both)
+    assert answer["warning"] == STOPPED_WARNING
+    assert code == 0
+    assert capsys.readouterr() == ("sent: error from backup\n",
+                                   f"divoom-hub notify: warning: {STOPPED_WARNING}\n")
+    assert len(sink) == 2
+
+
+def test_the_helper_sends_text_as_utf8_so_a_report_at_the_limits_fits():
+    sink: list[Notice] = []
+    answer = in_thread_beside(server_with(sink), lambda url: notify(
+        "info", "backup", "😀" * 2000, "æ" * 1500, url=url))
+    assert answer["accepted"] is True
+    assert sink[0].error_detail == "😀" * 2000
+
+
 def test_the_notify_command_fails_clearly(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HUB_HTTP_TOKEN", raising=False)
@@ -361,19 +503,23 @@ def test_the_embed_is_coloured_by_level_and_titled_with_the_service(level, mark,
 
 def test_the_embed_shows_untrusted_text_sanitized_truncated_and_pinging_nobody():
     message = "@everyone \u202eevil\x00 " + "m" * 5000
-    trace = "```\nbreak out\n```" + "\n" * 3 + "x" * 3000
     embed = embed_for(diagnostic("error", message=message,
-                                 details=(("who\x07", "<@&123>\x1b[31m"), ("", trace))),
-                      "shelf-pi")
+                                 details=(("who\x07", "<@&123>\x1b[31m"),)), "shelf-pi")
     assert embed["description"].startswith("@everyone evil mmm")
     assert len(embed["description"]) == 4096 and embed["description"].endswith("…")
     assert embed["fields"][0] == {"name": "who", "value": "<@&123>[31m", "inline": True}
-    details = embed["fields"][1]
-    assert details["name"] == "Details" and details["inline"] is False
-    assert details["value"].startswith("```\n`ˋ`\nbreak out")
-    assert details["value"].endswith("…\n```") and len(details["value"]) <= 1024
-    assert details["value"].count("```") == 2  # the text cannot close the block early
     assert message_payload([embed])["allowed_mentions"] == NO_MENTIONS
+
+
+def test_a_traceback_follows_the_message_in_a_code_block_it_cannot_break_out_of():
+    trace = "```\nbreak out\n```" + "\n" * 3 + "x" * 5000
+    embed = embed_for(diagnostic("error", message="it failed", details=(("", trace),)),
+                      "shelf-pi")
+    description = embed["description"]
+    assert description.startswith("it failed\n```\n`ˋ`\nbreak out")
+    assert description.endswith("x…\n```") and len(description) == 4096
+    assert description.count("```") == 2  # the text cannot close the block early
+    assert embed["fields"] == []
 
 
 def test_an_unknown_stored_level_is_shown_as_info():
