@@ -46,6 +46,7 @@ from typing import Any
 
 from hub.database import describe_write_error, open_database, transaction
 from hub.notify.embeds import duration
+from hub.trouble import Trouble
 from machines import HealthMachines, HealthState, Notice, NoticeKind, Outcome, Policy, Snapshot
 
 log = logging.getLogger(__name__)
@@ -335,6 +336,7 @@ class JournaledMachines(HealthMachines):
         self._unsaved: set[str] = set()
         self._run_began_at: float | None = None  # a start the disk did not take yet
         self.write_error: str | None = None
+        self._writing = Trouble(log, "journal: writing")
         self._reconciliation: _Reconciliation | None = None
         self._pruned_at = -math.inf
 
@@ -496,17 +498,14 @@ class JournaledMachines(HealthMachines):
         self._dirty.difference_update(names)
         self._unsaved.clear()
         self._unwritten.clear()
-        if self.write_error is not None:
-            log.info("journal: writing works again; the machines' states are on disk")
-            self.write_error = None
+        self.write_error = None
+        self._writing.cleared("journal: writing works again; the machines' states are on disk")
         return True
 
     def _write_failed(self, err: sqlite3.Error) -> None:
-        problem = describe_write_error(err)
-        if self.write_error is None:
-            log.error("journal: %s; the machines go on from memory, and their states are "
-                      "written once it works again", problem)
-        self.write_error = problem
+        self.write_error = describe_write_error(err)
+        self._writing.happened("journal: %s; the machines go on from memory, and their states "
+                               "are written once it works again", self.write_error)
 
     def _prune(self, now: float) -> None:
         if now - self._pruned_at < PRUNE_EVERY_SECONDS:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from typing import Any
 
 import reactivex
 from reactivex import Observable, abc
 
-from hub.streams import hand_back, to_seconds
+from hub.streams import to_seconds
+from hub.workers import OneAtATime
 from machines import Outcome
 
 log = logging.getLogger(__name__)
@@ -28,26 +28,13 @@ def poll_outcomes(component: str, poll: Callable[[], Outcome], every_seconds: fl
 
     def subscribe(observer: abc.ObserverBase[Outcome],
                   _: abc.SchedulerBase | None = None) -> abc.DisposableBase:
-        in_flight = False
+        polling: OneAtATime[Outcome] = OneAtATime(executor, scheduler)
 
-        def finished(future: Future[Outcome]) -> None:  # on a worker thread
-            outcome = _result(component, future, to_seconds(scheduler.now))
-            hand_back(scheduler, lambda: deliver(outcome))
+        def finished(future: Future[Outcome]) -> None:  # back on the scheduler
+            observer.on_next(_result(component, future, to_seconds(scheduler.now)))
 
-        def deliver(outcome: Outcome) -> None:  # back on the scheduler
-            nonlocal in_flight
-            in_flight = False
-            observer.on_next(outcome)
-
-        def tick(_: Any) -> None:
-            nonlocal in_flight
-            if in_flight:
-                return
-            in_flight = True
-            try:
-                executor.submit(poll).add_done_callback(finished)
-            except RuntimeError:  # the executor is shutting down: so are we
-                in_flight = False
+        def tick(_: int) -> None:  # a poll still in flight is not started again
+            polling.submit(poll, finished)
 
         return reactivex.timer(0.0, every_seconds, scheduler=scheduler).subscribe(
             tick, scheduler=scheduler)

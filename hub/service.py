@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from hub.liveness import stalls
 from hub.notify.status import HubStatus
+from hub.trouble import Trouble
 from machines import HealthState
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class Notifier:
     def __init__(self, address: bytes | None) -> None:
         self._address = address
         self._socket: socket.socket | None = None
-        self._is_failing = False
+        self._sending = Trouble(log, "notifying the service manager")
         if address is not None:
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             # A service manager that stops reading must never block the daemon's loop.
@@ -126,13 +127,10 @@ class Notifier:
         try:
             self._socket.sendto("\n".join(assignments).encode(), self._address)
         except OSError as err:
-            if not self._is_failing:
-                log.warning("cannot notify the service manager: %s", err.strerror or err)
-                self._is_failing = True
+            self._sending.happened("cannot notify the service manager: %s",
+                                   err.strerror or err, level=logging.WARNING)
             return False
-        if self._is_failing:
-            log.info("notifying the service manager works again")
-            self._is_failing = False
+        self._sending.cleared()
         return True
 
     def close(self) -> None:
@@ -162,7 +160,7 @@ class LoopWatchdog:
         self._clock = clock
         self._max_age_seconds = max_age_seconds
         self._shown: str | None = None
-        self._is_stalled = False
+        self._stall = Trouble(log, "the watchdog's check")
 
     def beat(self) -> bool:
         """Ping the watchdog if the loop made progress recently; returns whether it did."""
@@ -173,15 +171,11 @@ class LoopWatchdog:
         else:
             reason = "; ".join(stalls(status))
         if not reason:
-            if self._is_stalled:
-                log.info("the hub does its job again; pinging the watchdog again")
-            self._is_stalled = False
+            self._stall.cleared("the hub does its job again; pinging the watchdog again")
             self._notifier.send("WATCHDOG=1", *self._status_update(status_line(status)))
             return True
-        if not self._is_stalled:
-            log.error("%s: the watchdog is no longer pinged and systemd will restart the hub",
-                      reason)
-        self._is_stalled = True
+        self._stall.happened("%s: the watchdog is no longer pinged and systemd will restart "
+                             "the hub", reason)
         self._notifier.send(*self._status_update(f"stalled: {reason}"))
         return False
 

@@ -17,7 +17,6 @@ scheduler (the daemon's asyncio loop) and on a virtual one (`TestScheduler`,
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from collections.abc import Callable
@@ -41,16 +40,6 @@ def to_seconds(moment: datetime) -> float:
 
 def to_datetime(seconds: float) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
-
-
-def hand_back(scheduler: abc.SchedulerBase, action: Callable[[], None]) -> None:
-    """Run `action` on `scheduler`, from a worker thread that finished a blocking call.
-
-    A worker may finish after the daemon stopped and its loop closed: then the result has
-    nobody left to go to, and is let go instead of raising in the worker.
-    """
-    with contextlib.suppress(RuntimeError):  # "Event loop is closed"
-        scheduler.schedule(lambda _s, _st: action())
 
 
 class MonotonicClock:

@@ -16,17 +16,20 @@ second, backoff, resets) are enforced by the device client, not here.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from typing import Any, Protocol
+from typing import Protocol
 
 import reactivex
 from PIL import Image
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable
 
-from hub.streams import hand_back, to_seconds
+from hub.streams import to_seconds
+from hub.trouble import Trouble
+from hub.workers import OneAtATime
 from machines import Outcome
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,61 @@ def full_brightness(_now: float) -> int:
     return 100
 
 
+class DisplayLoop:
+    """One display: `tick(now)` renders and hands the frame on; a step a test can call.
+
+    Use from the scheduler that owns time. Outcomes of the device reach `emit` there.
+    """
+
+    def __init__(self, render: Callable[[float], Image.Image], scheduler: abc.SchedulerBase,
+                 executor: Executor, emit: Callable[[Outcome], None], *,
+                 device: Device | None = None,
+                 brightness_at: Callable[[float], int] = full_brightness,
+                 on_frame: Callable[[Image.Image], None] | None = None,
+                 component: str = "pixoo") -> None:
+        self._render = render
+        self._emit = emit
+        self._device = device
+        self._brightness_at = brightness_at
+        self._on_frame = on_frame
+        self._component = component
+        self._pushing: OneAtATime[list[Outcome]] = OneAtATime(executor, scheduler)
+        self._writing: OneAtATime[None] = OneAtATime(executor, scheduler)
+        self._rendering = Trouble(log, "rendering")
+        self._writing_trouble = Trouble(log, "writing the frame")
+        self.is_running = True
+
+    def tick(self, now: float) -> None:
+        """Render the frame for `now`, then write it and push it unless one is in flight."""
+        try:
+            frame = self._render(now)
+            brightness = self._brightness_at(now)
+        except Exception as err:  # noqa: BLE001 - the tick is the display's supervisor: a
+            # renderer bug costs this frame, never the clock; logged once per outbreak.
+            self._rendering.happened("rendering the frame for %.0f failed; the display keeps "
+                                     "its previous frame", now, exc_info=err)
+            return
+        self._rendering.cleared()
+        if self._on_frame is not None:
+            self._writing.submit(functools.partial(self._on_frame, frame), self._written)
+        if self._device is not None:
+            self._pushing.submit(functools.partial(self._device.update, frame, brightness),
+                                 functools.partial(self._pushed, started=now))
+
+    def _written(self, future: Future[None]) -> None:
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            self._writing_trouble.cleared()
+        else:
+            self._writing_trouble.happened("writing the frame failed: %s", error,
+                                           exc_info=error)
+
+    def _pushed(self, future: Future[list[Outcome]], started: float) -> None:
+        if self.is_running:
+            for outcome in _outcomes(self._component, future, started):
+                self._emit(outcome)
+
+
 def display_outcomes(
     render: Callable[[float], Image.Image],
     scheduler: abc.SchedulerBase,
@@ -64,90 +122,20 @@ def display_outcomes(
     `scheduler` must accept calls from worker threads (`AsyncIOThreadSafeScheduler`, or
     a virtual one in tests); `executor` needs two workers so a hanging device does not
     hold up the preview. Without a `device` nothing is emitted (a preview-only display).
-    Subscribe once: each subscription runs its own loop.
+    Each subscription runs its own `DisplayLoop`.
     """
 
     def subscribe(observer: abc.ObserverBase[Outcome],
                   _: abc.SchedulerBase | None = None) -> abc.DisposableBase:
-        is_pushing = False
-        is_writing = False
-        is_running = True
-        render_failed = False
-        write_failed = False
-
-        def tick(_: Any) -> None:
-            nonlocal render_failed
-            now = to_seconds(scheduler.now)
-            try:
-                frame = render(now)
-                brightness = brightness_at(now)
-            except Exception:  # noqa: BLE001 - the tick is the display's supervisor: a
-                # renderer bug costs this frame, never the clock; logged once per outbreak.
-                if not render_failed:
-                    log.exception("rendering the frame for %.0f failed; the display keeps "
-                                  "its previous frame", now)
-                render_failed = True
-                return
-            if render_failed:
-                log.info("rendering works again")
-                render_failed = False
-            if on_frame is not None:
-                write(on_frame, frame)
-            if device is not None:
-                push(frame, brightness, now)
-
-        def write(sink: Callable[[Image.Image], None], frame: Image.Image) -> None:
-            nonlocal is_writing
-            if is_writing:
-                return
-            is_writing = True
-            try:
-                executor.submit(sink, frame).add_done_callback(written)
-            except RuntimeError:  # the executor is shutting down: so are we
-                is_writing = False
-
-        def written(future: Future[None]) -> None:  # on a worker thread
-            error = None if future.cancelled() else future.exception()
-            hand_back(scheduler, lambda: after_write(error))
-
-        def after_write(error: BaseException | None) -> None:
-            nonlocal is_writing, write_failed
-            is_writing = False
-            if error is not None and not write_failed:
-                log.error("writing the frame failed: %s", error, exc_info=error)
-            elif error is None and write_failed:
-                log.info("writing the frame works again")
-            write_failed = error is not None
-
-        def push(frame: Image.Image, brightness: int, now: float) -> None:
-            nonlocal is_pushing
-            if is_pushing or device is None:
-                return
-            is_pushing = True
-            try:
-                future = executor.submit(device.update, frame, brightness)
-            except RuntimeError:  # the executor is shutting down: so are we
-                is_pushing = False
-                return
-            future.add_done_callback(lambda done: pushed(done, now))
-
-        def pushed(future: Future[list[Outcome]], started: float) -> None:  # on a worker
-            outcomes = _outcomes(component, future, started)
-            hand_back(scheduler, lambda: deliver(outcomes))
-
-        def deliver(outcomes: list[Outcome]) -> None:  # back on the scheduler
-            nonlocal is_pushing
-            is_pushing = False
-            if is_running:
-                for outcome in outcomes:
-                    observer.on_next(outcome)
+        display = DisplayLoop(render, scheduler, executor, observer.on_next, device=device,
+                              brightness_at=brightness_at, on_frame=on_frame,
+                              component=component)
 
         def stop() -> None:
-            nonlocal is_running
-            is_running = False
+            display.is_running = False
 
         ticks = reactivex.timer(0.0, every_seconds, scheduler=scheduler).subscribe(
-            tick, scheduler=scheduler)
+            lambda _: display.tick(to_seconds(scheduler.now)), scheduler=scheduler)
         return CompositeDisposable(ticks, Disposable(stop))
 
     return reactivex.create(subscribe)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hub.database import describe_write_error, open_database, transaction
+from hub.trouble import Trouble
 from machines import Notice
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class Outbox:
         self._gone: set[int] = set()  # on disk, but acked or dropped: delete when possible
         self._unreadable: dict[int, DeadLetter] = {}  # on disk, to be moved to outbox_dead
         self.write_error: str | None = None  # why the latest write failed; None: writes work
+        self._writing = Trouble(log, "outbox: writing")
 
     def close(self) -> None:
         self._db.close()
@@ -249,16 +251,14 @@ class Outbox:
         return [e for e in self.pending(limit=max(self.depth(), 1)) if e.id in wanted]
 
     def _write_failed(self, err: sqlite3.Error) -> None:
-        problem = describe_write_error(err)
-        if self.write_error is None:
-            log.error("outbox: %s; notices are kept in memory and written once it works "
-                      "again", problem)
-        self.write_error = problem
+        self.write_error = describe_write_error(err)
+        self._writing.happened("outbox: %s; notices are kept in memory and written once it "
+                               "works again", self.write_error)
 
     def _writes_work(self) -> None:
-        if self.write_error is not None:
-            log.info("outbox: writing works again; every notice held in memory is on disk")
         self.write_error = None
+        self._writing.cleared("outbox: writing works again; every notice held in memory is "
+                              "on disk")
 
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
         return transaction(self._db)
