@@ -49,7 +49,7 @@ from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport
 from hub.secrets import Secrets, SecretsError
 from hub.selfcheck import HUB_COMPONENT, SELF_CHECK_SECONDS, SelfCheck
 from hub.sources.channels import ChannelWatch, channel_watch
-from hub.state_file import prepare_state_file
+from hub.state_file import StateFileReport, prepare_state_file
 from hub.status_recorder import StatusRecorder
 from hub.streams import health_notices, to_seconds
 from hub.web import AddressUnavailable, PortWait, StatusServer, StatusServerError
@@ -190,20 +190,46 @@ def prepare_state_dir(state_dir: Path) -> Path:
     return state_dir
 
 
-async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], None],
-                     stop: asyncio.Event, *, world: WorldFactory = real_world,
-                     drain_seconds: float = DRAIN_SECONDS,
-                     on_ready: Callable[[DaemonInfo], None] | None = None,
-                     self_check_seconds: float = SELF_CHECK_SECONDS,
-                     port_wait: PortWait = PORT_WAIT,
-                     listen_setting: str = "[hub] http_listen") -> int:
-    """Run until `stop` is set, then send **stopped**, drain and return the exit code.
+@dataclass(slots=True)
+class Parts:
+    """Everything the daemon is made of, built and wired to each other, nothing running."""
 
-    `world` builds the sources and the device (the demo passes a simulated world);
-    `on_ready` is told where the status page and the frames are once everything runs;
-    `self_check_seconds` is how often the hub checks itself (hub/selfcheck.py).
-    A taken status address is tried again as `port_wait` says (a stop ends the wait:
-    exit 0), then is exit 1; `listen_setting` is how errors name the address's setting.
+    config: Config
+    scheduler: AsyncIOThreadSafeScheduler
+    clock: Callable[[], float]
+    started_at: float
+    world: World
+    watched: tuple[Watched, ...]
+    transport: Transport
+    outbox: Outbox
+    journal: Journal
+    machines: JournaledMachines
+    selfcheck: SelfCheck
+    delivery: Delivery
+    recorder: StatusRecorder
+    dashboard: Dashboard
+    frames: LatestFrame
+    frame_path: Path
+    channels: ChannelWatch | None
+    server: StatusServer | None
+    state_file: StateFileReport
+    display_executor: ThreadPoolExecutor
+    #: Outcomes that reach the loop from parts rather than from a source's stream: the
+    #: Discord connection and delivery, heartbeat pings and pushed values, the self-check.
+    discord_outcomes: Subject[Outcome]
+    reports: Subject[Outcome]
+    self_checks: Subject[Outcome]
+
+
+def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
+          accept: Callable[[Notice], None], changed: Callable[[], None],
+          world: WorldFactory = real_world, self_check_seconds: float = SELF_CHECK_SECONDS,
+          listen_setting: str = "[hub] http_listen") -> Parts:
+    """Choose the real parts for `config` and wire them; start nothing (call on the loop).
+
+    `accept` is where notices from parts go (diagnostics, unreadable outbox rows) and
+    `changed` is told when something shown in the status changed (a watched channel's
+    message): the `Daemon`'s own methods.
     """
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOThreadSafeScheduler(loop)
@@ -225,8 +251,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     try:
         # Counted on this loop by the bot; each message republishes the status at once.
         channels = channel_watch(config.channels, secrets, config.hub.zone(), now,
-                                 report=discord_outcomes.on_next,
-                                 on_change=lambda: publish_status())
+                                 report=discord_outcomes.on_next, on_change=changed)
     except SecretsError as err:
         raise StartupError(str(err)) from None
     transport = choose_transport(secrets, write, status=lambda: recorder.latest, clock=clock,
@@ -263,36 +288,12 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
     # The timeline picture shows the last day, including before this start.
     recorder.history.seed(journal.history(since=now - DAY_SECONDS), since=now - DAY_SECONDS)
 
-    def publish_status(_: object = None) -> None:
-        """The owner's immutable picture for `status`, the page and /metrics (rule 2)."""
-        latency = transport.latency_seconds if isinstance(transport, BotTransport) else None
-        at = clock()
-        recorder.publish(at, machines.snapshots(), delivery.status, outbox.depth(),
-                         discord_latency_seconds=latency,
-                         channels=channels.activity(at) if channels is not None else (),
-                         storage_problem=selfcheck.storage_problem,
-                         pipeline_lag_seconds=selfcheck.pipeline_lag(
-                             machines.snapshot(HUB_COMPONENT).last_seen_at))
-
-    def accept(notice: Notice) -> None:
-        outbox.put([notice])
-        recorder.notice(notice)
-        delivery.wake()
-        publish_status()
-
     dashboard = Dashboard(config.display or DisplaySettings(), config.hub.zone(),
                           health=lambda: {s.component: s.state
                                           for s in recorder.latest.machines},
                           messages=messages)
     frames = LatestFrame(PreviewDevice(state_dir))
-    display_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="display")
     reports: Subject[Outcome] = Subject()  # heartbeat pings and pushed values, on the loop
-    self_checks: Subject[Outcome] = Subject()  # the `hub` component's outcomes, on the loop
-
-    def seen(outcome: Outcome) -> None:
-        recorder.outcome(outcome)
-        dashboard.observe(outcome)
-
     server: StatusServer | None = None
     if config.hub.http_listen:
         server = StatusServer(config.hub.http_listen, lambda: recorder.latest,
@@ -302,85 +303,197 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
                               heartbeats=config.heartbeats, thresholds=config.thresholds,
                               token=secrets.hub_http_token, clock=clock,
                               zone=config.hub.zone(), setting=listen_setting)
-    failures: list[Exception] = []
+    return Parts(
+        config=config, scheduler=scheduler, clock=clock, started_at=now, world=parts,
+        watched=watched, transport=transport, outbox=outbox, journal=journal,
+        machines=machines, selfcheck=selfcheck, delivery=delivery, recorder=recorder,
+        dashboard=dashboard, frames=frames, frame_path=PreviewDevice(state_dir).large_path,
+        channels=channels, server=server,
+        state_file=state_file,
+        display_executor=ThreadPoolExecutor(max_workers=2, thread_name_prefix="display"),
+        discord_outcomes=discord_outcomes, reports=reports, self_checks=Subject())
 
-    def on_error(error: Exception) -> None:
-        log.error("the monitoring pipeline failed", exc_info=error)
-        failures.append(error)
-        stop.set()
 
-    subscription: abc.DisposableBase | None = None
-    publishing: abc.DisposableBase | None = None
-    beating: abc.DisposableBase | None = None
-    checking: abc.DisposableBase | None = None
-    delivering = asyncio.Event()
-    delivery_task: asyncio.Task[None] | None = None
-    has_started = False
-    try:
+class Daemon:
+    """The running hub, in steps a test can call one by one: `start`, `accept`,
+    `publish_status`, `stop` (the runner, `run_daemon`, only waits in between).
+
+    Construct it on the daemon's loop; `build` makes its parts.
+    """
+
+    def __init__(self, config: Config, secrets: Secrets, write: Callable[[str], None], *,
+                 world: WorldFactory = real_world,
+                 self_check_seconds: float = SELF_CHECK_SECONDS,
+                 listen_setting: str = "[hub] http_listen") -> None:
+        self.parts = build(config, secrets, write, accept=self.accept,
+                           changed=self._republish, world=world,
+                           self_check_seconds=self_check_seconds,
+                           listen_setting=listen_setting)
+        self._self_check_seconds = self_check_seconds
+        self._running: list[abc.DisposableBase] = []
+        self._delivering = asyncio.Event()
+        self._delivery_task: asyncio.Task[None] | None = None
+        self._has_started = False
+        #: Why the monitoring pipeline failed (the stream ended in an error), if it did.
+        self.failures: list[Exception] = []
+
+    async def start(self, stop: asyncio.Event, port_wait: PortWait = PORT_WAIT
+                    ) -> DaemonInfo | None:
+        """Serve, announce **started**, and run the streams, timers and delivery.
+
+        None when `stop` was set while waiting for the status address (nothing started).
+        A pipeline that fails sets `stop`. Raises `AddressUnavailable` when the address
+        stayed taken, `StartupError` when it can never be used.
+        """
+        parts = self.parts
+        server = parts.server
         if server is not None:
             try:
                 if not await _unless_stopped(server.start(port_wait), stop):
-                    return EXIT_OK  # stopped while waiting for the address: nothing started
-            except AddressUnavailable as err:
-                log.error("%s. Exiting with 1: under systemd the hub is started again", err)
-                return EXIT_FAILURE
+                    return None
             except StatusServerError as err:
+                if isinstance(err, AddressUnavailable):
+                    raise
                 raise StartupError(str(err)) from None
         info = DaemonInfo(status_url=server.url if server is not None else None,
-                          frame_path=PreviewDevice(state_dir).large_path,
-                          status=lambda: recorder.latest, clock=clock)
+                          frame_path=parts.frame_path,
+                          status=lambda: parts.recorder.latest, clock=parts.clock)
         # Nothing awaits between starting the server and subscribing: no ping is lost.
         # Where the page and frames are is for the console only: the started message in
         # Discord carries no addresses (the log says where the page is).
-        where = info.details() if transport.name == "console" else ()
-        accept(started_notice(config, transport, tuple(c.name for c in watched), now,
-                              (*parts.details, *where)))
-        has_started = True
-        if state_file.problem is not None:
-            accept(diagnostic_notice(Diagnostic(Level.ERROR, HUB_COMPONENT,
-                                                state_file.describe(), (), ""), now))
+        where = info.details() if parts.transport.name == "console" else ()
+        self.accept(started_notice(parts.config, parts.transport,
+                                   tuple(c.name for c in parts.watched), parts.started_at,
+                                   (*parts.world.details, *where)))
+        self._has_started = True
+        if parts.state_file.problem is not None:
+            self.accept(diagnostic_notice(Diagnostic(
+                Level.ERROR, HUB_COMPONENT, parts.state_file.describe(), (), ""),
+                parts.started_at))
+        self._run_streams(stop)
+        if isinstance(parts.transport, BotTransport):
+            parts.transport.start()
+        self._delivery_task = asyncio.create_task(parts.delivery.run(self._delivering),
+                                                  name="delivery")
+        return info
+
+    def _run_streams(self, stop: asyncio.Event) -> None:
+        parts, scheduler = self.parts, self.parts.scheduler
         outcomes = reactivex.merge(
-            discord_outcomes, reports, self_checks, *parts.sources,
-            display_outcomes(dashboard.render, scheduler, display_executor,
-                             device=parts.device, brightness_at=parts.brightness_at,
-                             on_frame=frames.push),
+            parts.discord_outcomes, parts.reports, parts.self_checks, *parts.world.sources,
+            display_outcomes(parts.dashboard.render, scheduler, parts.display_executor,
+                             device=parts.world.device,
+                             brightness_at=parts.world.brightness_at,
+                             on_frame=parts.frames.push),
         # `seen` updates the recorder and the dashboard, which only the loop may touch;
         # every source already emits there, and this hop (~16 µs, docs/performance.md)
         # keeps it so for a source that one day does not.
-        ).pipe(ops.observe_on(scheduler), ops.do_action(seen))
-        subscription = health_notices(outcomes, machines, scheduler,
-                                      on_fault=selfcheck.fault).subscribe(accept, on_error)
-        publishing = scheduler.schedule_periodic(STATUS_PUBLISH_SECONDS, publish_status)
-        beating = scheduler.schedule_periodic(BEAT_SECONDS, lambda _: machines.beat(clock()))
-        checking = scheduler.schedule_periodic(
-            self_check_seconds, lambda _: self_checks.on_next(selfcheck.check(clock())))
-        if isinstance(transport, BotTransport):
-            transport.start()
-        delivery_task = asyncio.create_task(delivery.run(delivering), name="delivery")
+        ).pipe(ops.observe_on(scheduler), ops.do_action(self._seen))
+
+        def failed(error: Exception) -> None:
+            log.error("the monitoring pipeline failed", exc_info=error)
+            self.failures.append(error)
+            stop.set()
+
+        self._running = [
+            health_notices(outcomes, parts.machines, scheduler,
+                           on_fault=parts.selfcheck.fault).subscribe(self.accept, failed),
+            scheduler.schedule_periodic(STATUS_PUBLISH_SECONDS,
+                                        lambda _: self.publish_status()),
+            scheduler.schedule_periodic(BEAT_SECONDS,
+                                        lambda _: parts.machines.beat(parts.clock())),
+            scheduler.schedule_periodic(self._self_check_seconds, lambda _: self.check_self()),
+        ]
+
+    def _seen(self, outcome: Outcome) -> None:
+        self.parts.recorder.outcome(outcome)
+        self.parts.dashboard.observe(outcome)
+
+    def check_self(self) -> None:
+        """One self-check: its outcome joins the others on their way to the machines."""
+        self.parts.self_checks.on_next(self.parts.selfcheck.check(self.parts.clock()))
+
+    def publish_status(self) -> HubStatus:
+        """The owner's immutable picture for `status`, the page and /metrics (rule 2)."""
+        parts = self.parts
+        transport = parts.transport
+        latency = transport.latency_seconds if isinstance(transport, BotTransport) else None
+        at = parts.clock()
+        return parts.recorder.publish(
+            at, parts.machines.snapshots(), parts.delivery.status, parts.outbox.depth(),
+            discord_latency_seconds=latency,
+            channels=parts.channels.activity(at) if parts.channels is not None else (),
+            storage_problem=parts.selfcheck.storage_problem,
+            pipeline_lag_seconds=parts.selfcheck.pipeline_lag(
+                parts.machines.snapshot(HUB_COMPONENT).last_seen_at))
+
+    def _republish(self) -> None:
+        self.publish_status()
+
+    def accept(self, notice: Notice) -> None:
+        """A notice: into the outbox (or memory, if the disk refuses), told, delivered."""
+        self.parts.outbox.put([notice])
+        self.parts.recorder.notice(notice)
+        self.parts.delivery.wake()
+        self.publish_status()
+
+    async def stop(self, drain_seconds: float = DRAIN_SECONDS) -> int:
+        """Stop everything that runs, announce **stopped** (if started), save, drain and
+        close; the exit code."""
+        parts = self.parts
+        for running in self._running:
+            running.dispose()
+        parts.world.close()
+        parts.display_executor.shutdown(wait=False, cancel_futures=True)
+        if parts.server is not None:
+            await parts.server.stop()
+        if self._has_started:  # a start that failed (the port was taken) announced nothing
+            reason = "pipeline error" if self.failures else "stop requested"
+            self.accept(Notice(kind=NoticeKind.STOPPED, component=parts.config.hub.name,
+                               at=parts.clock(), details=(("reason", reason),)))
+        parts.machines.save(parts.clock())  # every snapshot exact, and the stop marked clean
+        self._delivering.set()
+        if self._delivery_task is not None:
+            await self._delivery_task
+        await parts.delivery.drain(drain_seconds)
+        await parts.transport.close()
+        parts.outbox.close()
+        parts.journal.close()
+        return EXIT_FAILURE if self.failures else EXIT_OK
+
+
+async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], None],
+                     stop: asyncio.Event, *, world: WorldFactory = real_world,
+                     drain_seconds: float = DRAIN_SECONDS,
+                     on_ready: Callable[[DaemonInfo], None] | None = None,
+                     self_check_seconds: float = SELF_CHECK_SECONDS,
+                     port_wait: PortWait = PORT_WAIT,
+                     listen_setting: str = "[hub] http_listen") -> int:
+    """Run until `stop` is set, then send **stopped**, drain and return the exit code.
+
+    `world` builds the sources and the device (the demo passes a simulated world);
+    `on_ready` is told where the status page and the frames are once everything runs;
+    `self_check_seconds` is how often the hub checks itself (hub/selfcheck.py).
+    A taken status address is tried again as `port_wait` says (a stop ends the wait:
+    exit 0), then is exit 1; `listen_setting` is how errors name the address's setting.
+    """
+    daemon = Daemon(config, secrets, write, world=world,
+                    self_check_seconds=self_check_seconds, listen_setting=listen_setting)
+    try:
+        info = await daemon.start(stop, port_wait)
+        if info is None:
+            return EXIT_OK  # stopped while waiting for the address: nothing started
         if on_ready is not None:
             on_ready(info)
         await stop.wait()
-    finally:
-        for disposable in (subscription, publishing, beating, checking):
-            if disposable is not None:
-                disposable.dispose()
-        parts.close()
-        display_executor.shutdown(wait=False, cancel_futures=True)
-        if server is not None:
-            await server.stop()
-        if has_started:  # a start that failed (the port was taken) announced nothing
-            accept(Notice(kind=NoticeKind.STOPPED, component=config.hub.name, at=clock(),
-                          details=(("reason", "pipeline error" if failures
-                                    else "stop requested"),)))
-        machines.save(clock())  # every snapshot exact, and the stop marked clean
-        delivering.set()
-        if delivery_task is not None:
-            await delivery_task
-        await delivery.drain(drain_seconds)
-        await transport.close()
-        outbox.close()
-        journal.close()
-    return EXIT_FAILURE if failures else EXIT_OK
+    except AddressUnavailable as err:
+        log.error("%s. Exiting with 1: under systemd the hub is started again", err)
+        await daemon.stop(drain_seconds)
+        return EXIT_FAILURE
+    except BaseException:
+        await daemon.stop(drain_seconds)
+        raise
+    return await daemon.stop(drain_seconds)
 
 
 async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
