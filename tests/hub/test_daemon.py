@@ -11,28 +11,27 @@ from hub.diagnostics import Diagnostic, Level, diagnostic_notice
 from hub.secrets import Secrets
 from hub.selfcheck import HUB_COMPONENT
 from machines import HealthState
-from tests.daemon import write_hub_toml
+from tests.daemon import Lines, write_hub_toml
 
 
 def test_the_daemon_runs_step_by_step(tmp_path):
     config = load_config(write_hub_toml(tmp_path, None, http_listen=""))
-    lines: list[str] = []
+    console = Lines(wait_seconds=30.0)
 
     async def steps() -> int:
-        daemon = Daemon(config, Secrets(), lines.append)
+        daemon = Daemon(config, Secrets(), console.write)
         assert [c.name for c in daemon.parts.watched] == [HUB_COMPONENT]
         stop = asyncio.Event()
         info = await daemon.start(stop)
         assert info is not None and info.status_url is None
         daemon.accept(diagnostic_notice(Diagnostic(Level.WARNING, "backup", "disk 91% full",
                                                    (), ""), daemon.parts.clock()))
-        async with asyncio.timeout(30):
-            while len(lines) < 2:  # delivered by the console transport's delivery task
-                await asyncio.sleep(0.01)
+        await console.wait_for("DIAGNOSTIC")  # delivered by the delivery task
         checked_at = daemon.parts.clock()
         daemon.check_self()  # its outcome travels the stream to the `hub` machine
         async with asyncio.timeout(30):
-            while daemon.parts.machines.snapshot(HUB_COMPONENT).last_seen_at < checked_at:
+            # The machines have no hook to await: look again each turn of the loop.
+            while daemon.parts.machines.snapshot(HUB_COMPONENT).last_seen_at < checked_at:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         status = daemon.publish_status()
         assert [(m.component, m.state) for m in status.machines] == [
@@ -42,5 +41,6 @@ def test_the_daemon_runs_step_by_step(tmp_path):
         return await daemon.stop(drain_seconds=5.0)
 
     assert asyncio.run(steps()) == 0
+    lines = console.lines
     assert [line.split()[1] for line in lines] == ["STARTED", "DIAGNOSTIC", "STOPPED"]
     assert "WARNING: disk 91% full" in lines[1]
