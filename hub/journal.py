@@ -47,7 +47,16 @@ from typing import Any
 from hub.database import describe_write_error, open_database, transaction
 from hub.notify.embeds import duration
 from hub.trouble import Trouble
-from machines import HealthMachines, HealthState, Notice, NoticeKind, Outcome, Policy, Snapshot
+from machines import (
+    HealthMachines,
+    HealthState,
+    Notice,
+    NoticeKind,
+    Outcome,
+    Policy,
+    Snapshot,
+    Transition,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +105,6 @@ COLUMNS = {
     "journal_history": ("id", "component", "from_state", "to_state", "at", "notices"),
     "journal_run": ("id", "started_at", "alive_at", "stopped_at"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """One row of the history: a machine moved (or emitted a notice) at `at`."""
-
-    component: str
-    from_state: HealthState
-    to_state: HealthState
-    at: float
-    notices: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,11 +322,11 @@ class JournaledMachines(HealthMachines):
     def __init__(self, journal: Journal, *,
                  offline_after_seconds: float = OFFLINE_GAP_SECONDS,
                  reconcile_wait_seconds: float = RECONCILE_WAIT_SECONDS) -> None:
-        super().__init__()
+        # Every move the machines report is one history row (`_record`).
+        super().__init__(on_transition=self._record)
         self.journal = journal
         self._offline_after_seconds = offline_after_seconds
         self._reconcile_wait_seconds = reconcile_wait_seconds
-        self._states: dict[str, HealthState] = {}
         self._written: dict[str, Snapshot] = {}
         self._dirty: set[str] = set()
         #: Transitions, and the components whose snapshot, the disk refused so far.
@@ -424,17 +422,8 @@ class JournaledMachines(HealthMachines):
 
     # -- HealthMachines, journaled -----------------------------------------------------
 
-    def add(self, component: str, policy: Policy, now: float) -> None:
-        super().add(component, policy, now)
-        self._states[component] = HealthState.HEALTHY
-
-    def restore(self, snapshot: Snapshot, policy: Policy) -> None:
-        super().restore(snapshot, policy)
-        self._states[snapshot.component] = snapshot.state
-
     def remove(self, component: str) -> None:
         super().remove(component)
-        self._states.pop(component, None)
         self._dirty.discard(component)
         self._unsaved.discard(component)
 
@@ -455,16 +444,15 @@ class JournaledMachines(HealthMachines):
         deadline = self._reconciliation.deadline
         return deadline if due is None else min(due, deadline)
 
+    def _record(self, transition: Transition) -> None:
+        """A move the machines reported: a history row, written with the call's snapshot."""
+        self._unwritten.append(transition)
+        self._unsaved.add(transition.component)
+
     def _journaled(self, component: str, notices: list[Notice], now: float) -> list[Notice]:
-        snapshot = self.snapshot(component)
-        before = self._states.get(component, snapshot.state)
-        if snapshot.state is not before or notices:
-            self._unwritten.append(Transition(
-                component=component, from_state=before, to_state=snapshot.state, at=now,
-                notices=tuple(notices)))
-            self._states[component] = snapshot.state
+        if component in self._unsaved:  # it moved: its snapshot and rows, at once
             self._write(now, [component], beat=False)
-        elif snapshot != self._written.get(component):
+        elif self.snapshot(component) != self._written.get(component):
             self._dirty.add(component)
         reconciliation = self._reconciliation
         if reconciliation is not None and reconciliation.is_ready(self, now):

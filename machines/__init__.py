@@ -1,6 +1,6 @@
 """Pure health machines and their declared policies: no I/O, no clock, no threads."""
 
-from machines.health import HealthMachines, Snapshot, UnknownComponentError
+from machines.health import HealthMachines, Snapshot, Transition, UnknownComponentError
 from machines.notice import Notice, NoticeKind
 from machines.outcome import Outcome
 from machines.policy import Policy, PolicyError
@@ -15,5 +15,6 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Snapshot",
+    "Transition",
     "UnknownComponentError",
 ]

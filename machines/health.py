@@ -296,6 +296,18 @@ class Incident:
         return incident
 
 
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A machine moved (or emitted a notice without moving) at `at`, as `HealthMachines`
+    reports it to its `on_transition` (the journal's history rows)."""
+
+    component: str
+    from_state: HealthState
+    to_state: HealthState
+    at: float
+    notices: tuple[Notice, ...] = ()
+
+
 class UnknownComponentError(KeyError):
     """An outcome or tick named a component that was never added."""
 
@@ -303,13 +315,15 @@ class UnknownComponentError(KeyError):
 class HealthMachines:
     """The health machines of every component, sharing one `transitions.Machine`.
 
-    Every method that can move a machine returns the notices it emitted, in order.
+    Every method that can move a machine returns the notices it emitted, in order, and
+    tells `on_transition` of every move (or notice) as it happens, with the state before.
     Not thread-safe by design: call it only from the scheduler that owns time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_transition: Callable[[Transition], None] | None = None) -> None:
         self._machine = new_machine()
         self._incidents: dict[str, Incident] = {}
+        self._on_transition = on_transition
 
     def __contains__(self, component: object) -> bool:
         return component in self._incidents
@@ -366,8 +380,8 @@ class HealthMachines:
         """Apply an outcome at `now`, after any timer due at or before `now` (timer first)."""
         notices = self.tick(outcome.component, now)
         incident = self._get(outcome.component)
-        incident.trigger("success" if outcome.ok else "failure", now=now, outcome=outcome)
-        return notices + _drain(incident)
+        return notices + self._fire(incident, "success" if outcome.ok else "failure", now,
+                                    outcome=outcome)
 
     def tick(self, component: str, now: float) -> list[Notice]:
         """Fire every timer of `component` due at or before `now`, earliest first.
@@ -381,16 +395,25 @@ class HealthMachines:
             machine_due, stale_due = incident.machine_due(), incident.stale_due()
             if machine_due is not None and machine_due <= now and (
                     stale_due is None or machine_due <= stale_due):
-                incident.trigger("tick", now=now)
+                notices.extend(self._fire(incident, "tick", now))
                 if incident.machine_due() == machine_due:  # an invariant of the table
                     raise RuntimeError(f"{component}: timer due at {machine_due} did not fire")
             elif stale_due is not None and stale_due <= now:
                 silent_for = now - incident.last_seen_at
-                incident.trigger("failure", now=now, outcome=Outcome.failure(
-                    component, now, "stale", f"no outcome for {silent_for:g} s"))
+                notices.extend(self._fire(incident, "failure", now, outcome=Outcome.failure(
+                    component, now, "stale", f"no outcome for {silent_for:g} s")))
             else:
                 break
-            notices.extend(_drain(incident))
+        return notices
+
+    def _fire(self, incident: Incident, event: str, now: float, **data: Any) -> list[Notice]:
+        """Trigger `event`; the notices it emitted, its move told to `on_transition`."""
+        before = incident.state
+        incident.trigger(event, now=now, **data)
+        notices = _drain(incident)
+        if self._on_transition is not None and (incident.state is not before or notices):
+            self._on_transition(Transition(incident.component, before, incident.state, now,
+                                           tuple(notices)))
         return notices
 
     def tick_all(self, now: float) -> list[Notice]:
