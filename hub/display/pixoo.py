@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image
 
+from hub import strict_json
 from hub.connection_errors import connection_reason
 from hub.display.brightness import BrightnessSchedule, parse_day_hours
 from hub.display.frame import FRAME_SIZE, encode_frame
@@ -412,7 +413,7 @@ class PixooClient:
                            f"{command}: HTTP {status} at {_where(url)}",
                            try_other_endpoint=status == 404)
         try:
-            data = response.json()
+            data = strict_json.loads(response.content)
         except ValueError:
             return _Failed("bad_reply", f"{command}: the reply is not JSON: {text[:40]!r}")
         if not isinstance(data, dict) or "error_code" not in data:

@@ -40,6 +40,7 @@ from typing import Any
 
 import requests
 
+from hub import strict_json
 from hub.settings_table import Table
 from hub.sources.data import BusBoard, Departure
 from hub.sources.errors import request_failure
@@ -214,7 +215,7 @@ def poll_bus(session: requests.Session, settings: BusSettings, clock: Callable[[
             return failed(f"http_{response.status_code}",
                           f"Entur answered {response.status_code}{reason}")
         try:
-            body = response.json()
+            body = strict_json.loads(response.content)
         except ValueError:
             return failed("bad_json", "Entur's answer is not JSON")
     return _judge(body, settings, clock(), started)

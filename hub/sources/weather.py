@@ -65,6 +65,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from hub import strict_json
 from hub.settings_table import Table
 from hub.sources.data import Forecast
 from hub.sources.errors import request_failure
@@ -308,7 +309,7 @@ class WeatherSource:
             if status == 203:
                 self._warn_deprecated()
             try:
-                body = response.json()
+                body = strict_json.loads(response.content)
             except ValueError:
                 return self._failure(now, started, "bad_json",
                                      "MET's status answer is not JSON")
@@ -353,7 +354,7 @@ class WeatherSource:
         if status == 203:
             self._warn_deprecated()
         try:
-            body = response.json()
+            body = strict_json.loads(response.content)
         except ValueError:
             return self._failure(now, started, "bad_json", "MET's answer is not JSON")
         try:

@@ -178,6 +178,11 @@ def test_an_error_for_the_whole_query_is_graphql(entur, session):
     (Reply(502, b"", {}), "http_502", "502"),
     (Reply(200, b'{"data": {"q0": ', {"Content-Type": "application/json"}), "bad_json",
      "not JSON"),
+    # JSON nested past any sane depth would raise RecursionError out of a lenient parser
+    (Reply(200, b"[" * 7000 + b"]" * 7000, {"Content-Type": "application/json"}),
+     "bad_json", "not JSON"),
+    (Reply(200, b'{"data": "\xff"}', {"Content-Type": "application/json"}), "bad_json",
+     "not JSON"),
     (Reply.json(200, ["data"]), "schema", "not a JSON object"),
     (Reply.json(200, {"result": {}}), "schema", "no `data` object"),
 ])

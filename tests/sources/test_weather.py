@@ -232,6 +232,8 @@ def test_while_the_forecast_is_fresh_an_outage_and_its_end_are_seen_without_refe
      "MET status answered 500 Internal Server Error"),
     (Reply(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}), "bad_json",
      "MET's status answer is not JSON"),
+    (Reply(200, b"[" * 7000 + b"]" * 7000, {"Content-Type": "application/json"}),
+     "bad_json", "MET's status answer is not JSON"),
     (Reply.json(200, ["up"]), "schema", "MET's status answer is not a JSON object"),
     (Reply(404, b"Not Found", {}), "http_404", "MET status answered 404 Not Found"),
     (Reply(403, b"<html>Forbidden</html>", {"Content-Type": "text/html"}), "http_403",
