@@ -40,8 +40,9 @@ from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
 from hub.history import DAY_SECONDS
 from hub.journal import BEAT_SECONDS, Journal, JournaledMachines
-from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, BotTransport
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
+from hub.notify.discord.settings import DEFAULT_GATEWAY_URL, BotSettings
+from hub.notify.discord.transport import BotTransport
 from hub.notify.outbox import DeadLetter, Outbox
 from hub.notify.status import HubStatus
 from hub.notify.transport import ConsoleTransport, Transport

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import requests
 
+from hub.check_discord import WatchedId, verify_bot
 from hub.config import Config
 from hub.display.pixoo import PixooClient
-from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, WatchedId, verify_bot
+from hub.notify.discord.settings import DEFAULT_GATEWAY_URL, BotSettings
 from hub.notify.embeds import duration
 from hub.notify.transport import TransportError
 from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport, WebhookUrlError
