@@ -266,10 +266,9 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
 
     def publish_status(_: object = None) -> None:
         """The owner's immutable picture for `status`, the page and /metrics (rule 2)."""
-        latency = transport.latency_seconds if isinstance(transport, BotTransport) else None
         at = clock()
         recorder.publish(at, machines.snapshots(), delivery.status, outbox.depth(),
-                         discord_latency_seconds=latency,
+                         discord_latency_seconds=transport.latency_seconds,
                          channels=channels.activity(at) if channels is not None else (),
                          storage_problem=selfcheck.storage_problem,
                          pipeline_lag_seconds=selfcheck.pipeline_lag(
@@ -355,8 +354,7 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         beating = scheduler.schedule_periodic(BEAT_SECONDS, lambda _: machines.beat(clock()))
         checking = scheduler.schedule_periodic(
             self_check_seconds, lambda _: self_checks.on_next(selfcheck.check(clock())))
-        if isinstance(transport, BotTransport):
-            transport.start()
+        transport.start()
         delivery_task = asyncio.create_task(delivery.run(delivering), name="delivery")
         if on_ready is not None:
             on_ready(info)
