@@ -40,12 +40,13 @@ from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
 from hub.history import DAY_SECONDS
 from hub.journal import BEAT_SECONDS, Journal, JournaledMachines
-from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, BotTransport
+from hub.notify.choice import TransportKind, transport_choice
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
+from hub.notify.discord.transport import BotTransport
 from hub.notify.outbox import DeadLetter, Outbox
 from hub.notify.status import HubStatus
 from hub.notify.transport import ConsoleTransport, Transport
-from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport
+from hub.notify.webhook import Webhook, WebhookTransport
 from hub.secrets import Secrets, SecretsError
 from hub.selfcheck import HUB_COMPONENT, SELF_CHECK_SECONDS, SelfCheck
 from hub.sources.channels import ChannelWatch, channel_watch
@@ -84,20 +85,19 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                      display: DisplayChannel | None = None,
                      channels: ChannelWatch | None = None,
                      zone: ZoneInfo | None = None) -> Transport:
-    """The bot when it has a token and a monitoring channel, else the webhook, else the console.
+    """The transport `transport_choice` chooses, built: the bot, the webhook or the console.
 
-    The bot wins over a webhook because it does all the webhook does and answers `status`.
     `status`, `clock` and `report` are for the bot: where it reads the published
     `HubStatus`, the daemon's clock, and where its connection outcomes go. `display` is
     the display channel (`DISCORD_CHANNEL_ID`), which only the bot can read, and
     `channels` the watched channels (`[[channel]]`), which need the bot too. `zone` is
     `[hub] timezone` (None: the system's), the wall clock of the `status` reply's picture.
     """
-    api_base = secrets.discord_api_base or DEFAULT_API_BASE
-    if secrets.discord_monitor_channel_id and not secrets.discord_bot_token:
+    choice = transport_choice(secrets)
+    if choice.lacks_bot_token:
         raise StartupError("DISCORD_MONITOR_CHANNEL_ID is set but DISCORD_BOT_TOKEN is not: "
                            "the monitoring channel needs the bot's token")
-    has_bot = bool(secrets.discord_bot_token and secrets.discord_monitor_channel_id)
+    has_bot = choice.bot is not None
     if (secrets.discord_channel_id or display is not None) and not has_bot:
         log.warning("DISCORD_CHANNEL_ID is set, but display messages need the Discord bot "
                     "(DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID): nothing posted "
@@ -106,22 +106,17 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
         raise StartupError("[[channel]] watches Discord channels through the bot: set "
                            "DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID, or remove the "
                            "[[channel]] tables")
-    if has_bot:
-        monitor_channel_id = int(secrets.discord_monitor_channel_id)
-        if display is not None and display.channel_id == monitor_channel_id:
+    if choice.bot is not None:
+        if display is not None and display.channel_id == choice.bot.monitor_channel_id:
             raise StartupError("DISCORD_CHANNEL_ID and DISCORD_MONITOR_CHANNEL_ID are the same "
                                "channel: display messages need a channel of their own")
         if secrets.discord_webhook_url:
             log.info("both a bot and a webhook are configured; notices go through the bot")
-        settings = BotSettings(token=secrets.discord_bot_token,
-                               monitor_channel_id=monitor_channel_id,
-                               api_base=api_base,
-                               gateway_url=secrets.discord_gateway_url or DEFAULT_GATEWAY_URL)
-        return BotTransport(settings, status=status, clock=clock, report=report,
+        return BotTransport(choice.bot, status=status, clock=clock, report=report,
                             display=display, channels=channels, zone=zone)
-    if secrets.discord_webhook_url:
-        return WebhookTransport(Webhook.parse(secrets.discord_webhook_url), api_base)
-    if secrets.discord_bot_token:
+    if choice.kind is TransportKind.WEBHOOK:
+        return WebhookTransport(Webhook.parse(secrets.discord_webhook_url), choice.api_base)
+    if choice.is_bot_token_unused:
         log.info("DISCORD_BOT_TOKEN is set without DISCORD_MONITOR_CHANNEL_ID or a webhook: "
                  "notices go to the console")
     return ConsoleTransport(write)
@@ -371,8 +366,7 @@ class Daemon:
                 Level.ERROR, HUB_COMPONENT, parts.state_file.describe(), (), ""),
                 parts.started_at))
         self._run_streams(stop)
-        if isinstance(parts.transport, BotTransport):
-            parts.transport.start()
+        parts.transport.start()
         self._delivery_task = asyncio.create_task(parts.delivery.run(self._delivering),
                                                   name="delivery")
         return info
@@ -416,12 +410,10 @@ class Daemon:
     def publish_status(self) -> HubStatus:
         """The owner's immutable picture for `status`, the page and /metrics (rule 2)."""
         parts = self.parts
-        transport = parts.transport
-        latency = transport.latency_seconds if isinstance(transport, BotTransport) else None
         at = parts.clock()
         return parts.recorder.publish(
             at, parts.machines.snapshots(), parts.delivery.status, parts.outbox.depth(),
-            discord_latency_seconds=latency,
+            discord_latency_seconds=parts.transport.latency_seconds,
             channels=parts.channels.activity(at) if parts.channels is not None else (),
             storage_problem=parts.selfcheck.storage_problem,
             pipeline_lag_seconds=parts.selfcheck.pipeline_lag(

@@ -23,12 +23,13 @@ from pathlib import Path
 
 import requests
 
+from hub.check_discord import WatchedId, verify_bot
 from hub.config import Config
 from hub.display.pixoo import PixooClient
-from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, WatchedId, verify_bot
+from hub.notify.choice import TransportKind, transport_choice
 from hub.notify.embeds import duration
 from hub.notify.transport import TransportError
-from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport, WebhookUrlError
+from hub.notify.webhook import Webhook, WebhookTransport, WebhookUrlError
 from hub.secrets import Secrets
 from hub.sources.bus import BusSource
 from hub.sources.http import check_http
@@ -77,23 +78,24 @@ def _config_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
 
 
 def _transport_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
-    """Which transport `run` will choose (`hub.app.choose_transport`), and what in the
-    Discord settings it will ignore or refuse."""
-    has_bot = bool(secrets.discord_bot_token and secrets.discord_monitor_channel_id)
+    """Which transport `run` will choose (`hub.notify.choice`), and what in the Discord
+    settings it will ignore or refuse."""
+    choice = transport_choice(secrets)
+    has_bot = choice.bot is not None
     set_monitor_channel = ("set DISCORD_MONITOR_CHANNEL_ID to the monitoring channel's id "
                            f"({COPY_CHANNEL_ID})")
     if has_bot:
         yield Finding("transport", True, "bot (DISCORD_BOT_TOKEN + DISCORD_MONITOR_CHANNEL_ID)")
-    elif secrets.discord_monitor_channel_id:
+    elif choice.lacks_bot_token:
         yield Finding("transport", False,
                       "DISCORD_MONITOR_CHANNEL_ID is set but DISCORD_BOT_TOKEN is not")
-    elif secrets.discord_webhook_url:
+    elif choice.kind is TransportKind.WEBHOOK:
         yield Finding("transport", True, "webhook")
-        if secrets.discord_bot_token:
+        if choice.is_bot_token_unused:
             yield warning("bot", "DISCORD_BOT_TOKEN is set but not used: without "
                                  f"DISCORD_MONITOR_CHANNEL_ID notices go to the webhook; "
                                  f"to use the bot, {set_monitor_channel}")
-    elif secrets.discord_bot_token:
+    elif choice.is_bot_token_unused:
         yield warning("transport", "console: DISCORD_BOT_TOKEN is set, but without "
                                    "DISCORD_MONITOR_CHANNEL_ID notices are only printed on "
                                    f"the console; {set_monitor_channel}")
@@ -178,7 +180,7 @@ def _webhook_findings(secrets: Secrets) -> Iterator[Finding]:
     except WebhookUrlError as err:
         yield Finding("webhook", False, str(err))
         return
-    transport = WebhookTransport(webhook, secrets.discord_api_base or DEFAULT_API_BASE)
+    transport = WebhookTransport(webhook, transport_choice(secrets).api_base)
 
     async def verify() -> str:
         try:
@@ -196,12 +198,9 @@ def _webhook_findings(secrets: Secrets) -> Iterator[Finding]:
 
 def _bot_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     """The bot's token and intents, and each of its channels: monitoring, display, watched."""
-    if not (secrets.discord_bot_token and secrets.discord_monitor_channel_id):
+    settings = transport_choice(secrets).bot
+    if settings is None:
         return
-    settings = BotSettings(token=secrets.discord_bot_token,
-                           monitor_channel_id=int(secrets.discord_monitor_channel_id),
-                           api_base=secrets.discord_api_base or DEFAULT_API_BASE,
-                           gateway_url=secrets.discord_gateway_url or DEFAULT_GATEWAY_URL)
     display = int(secrets.discord_channel_id) if secrets.discord_channel_id else None
     ids = {c.name: secrets.watch_channel_id(c.env_name) for c in config.channels}
     watched = [WatchedId(c.name, c.env_name, int(ids[c.name]))

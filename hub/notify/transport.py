@@ -50,9 +50,20 @@ class RateLimited(RetryableError):
 
 
 class Transport(Protocol):
-    """Sends one message payload (embeds + allowed_mentions); raises `TransportError`."""
+    """Sends one message payload (embeds + allowed_mentions); raises `TransportError`.
+
+    Every transport has the same life, so the daemon treats them alike: `start` begins
+    what it runs beside sending, on the running loop (the bot's gateway session; nothing
+    for the others), `close` ends it, and `latency_seconds` is its live round trip to
+    Discord (None when it keeps no connection to measure, or it is down).
+    """
 
     name: str
+
+    @property
+    def latency_seconds(self) -> float | None: ...
+
+    def start(self) -> None: ...
 
     async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None: ...
 
@@ -66,6 +77,13 @@ class ConsoleTransport:
 
     def __init__(self, write: Callable[[str], None]) -> None:
         self._write = write
+
+    @property
+    def latency_seconds(self) -> None:
+        return None  # nothing but a console in between
+
+    def start(self) -> None:
+        return None
 
     async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None:
         for notice in notices:

@@ -73,6 +73,13 @@ class WebhookTransport:
     def __repr__(self) -> str:
         return "WebhookTransport(***)"
 
+    @property
+    def latency_seconds(self) -> None:
+        return None  # one request per message, no connection kept to measure
+
+    def start(self) -> None:
+        return None  # the session opens with the first send
+
     def seconds_until_ready(self) -> float:
         """How long until the bucket refills, as Discord's headers announced (0: now)."""
         return max(self._bucket_empty_until - asyncio.get_running_loop().time(), 0.0)

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from hub.notify.bot import BotSettings, BotTransport
 from hub.notify.delivery import DeliveryStatus
+from hub.notify.discord.settings import BotSettings
+from hub.notify.discord.transport import BotTransport
 from hub.notify.status import HubStatus
 from hub.secrets import Secrets
 from machines import HealthState, Snapshot

@@ -24,8 +24,9 @@ from hub.app import StartupError, choose_transport, run_daemon
 from hub.check import Finding, run_checks
 from hub.config import load_config
 from hub.history import ComponentHistory
-from hub.notify.bot import BotSettings, BotTransport
 from hub.notify.commands import RateLimiter, StatusCommands, Verdict
+from hub.notify.discord.settings import BotSettings
+from hub.notify.discord.transport import BotTransport
 from hub.notify.embeds import embed_for, message_payload
 from hub.notify.outbox import Outbox
 from hub.notify.status import HubStatus

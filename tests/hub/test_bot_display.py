@@ -26,8 +26,8 @@ from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.render import SIZE, WEATHER_TOP, WHITE, render
 from hub.display.text import load_fonts
 from hub.display.view import DashboardView, DisplayMessage
-from hub.notify.bot import BotTransport
 from hub.notify.commands import RateLimiter
+from hub.notify.discord.transport import BotTransport
 from hub.notify.status import HubStatus
 from hub.secrets import Secrets
 from tests.display.test_render import ink, text_ink

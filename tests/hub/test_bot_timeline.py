@@ -23,8 +23,9 @@ import pytest
 from PIL import Image
 
 from hub.history import ComponentHistory, StateChange
-from hub.notify.bot import ATTACH_RETRY_SECONDS, BotTransport
 from hub.notify.commands import RateLimiter, StatusCommands
+from hub.notify.discord.status_reply import ATTACH_RETRY_SECONDS
+from hub.notify.discord.transport import BotTransport
 from hub.notify.status import HubStatus
 from hub.notify.transport import PayloadRejected
 from hub.timeline import BAND_COLOURS, ROW_HEIGHT, layout, timeline_png

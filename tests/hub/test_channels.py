@@ -28,8 +28,8 @@ from reactivex.testing import TestScheduler
 from hub.app import DaemonInfo, StartupError, choose_transport, run_daemon
 from hub.config import ConfigError, load_config, parse_config
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
-from hub.notify.bot import BotTransport
 from hub.notify.delivery import DeliveryStatus
+from hub.notify.discord.transport import BotTransport
 from hub.notify.status import status_embed
 from hub.secrets import RedactingFilter, Secrets, SecretsError, load_secrets
 from hub.sources.channels import (

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
+from hub.check_discord import BOT_PERMISSIONS
 from hub.cli import main
-from hub.notify.bot import BOT_PERMISSIONS
 from tests.fakes.discord_gateway import (
     OVERWRITE_MEMBER,
     OVERWRITE_ROLE,

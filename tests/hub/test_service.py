@@ -27,7 +27,7 @@ import pytest
 from hub.app import DRAIN_SECONDS, EXIT_FAILURE, EXIT_OK, STATUS_PUBLISH_SECONDS, DaemonInfo
 from hub.cli import EXIT_USAGE
 from hub.config import default_state_dir
-from hub.notify.bot import CLOSE_SECONDS
+from hub.notify.discord.session import CLOSE_SECONDS
 from hub.notify.status import HubStatus
 from hub.notify.webhook import REQUEST_TIMEOUT_SECONDS
 from hub.service import (

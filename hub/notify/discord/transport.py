@@ -1,0 +1,122 @@
+"""The Discord bot transport (`DISCORD_BOT_TOKEN` + `DISCORD_MONITOR_CHANNEL_ID`): sending.
+
+It sends the outbox's messages to the monitoring channel over REST (the same `Delivery`
+and outbox as the webhook), with the supervised session's client, mapping discord.py's
+errors onto the `TransportError` tree (`hub.notify.discord.errors`). Each send is bounded
+by `SEND_TIMEOUT_SECONDS` and pings nobody.
+
+`BotTransport` is also where the bot's roles meet, each in its own module: the gateway
+session (`session`), the `status` reply (`status_reply`) and the router of inbound
+messages (`router`). `start` starts the session, `close` ends it.
+
+The **started** notice is not sent here: the daemon puts it in the outbox once per
+process, so a reconnect never repeats it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import discord
+
+from hub.notify.commands import RateLimiter, StatusCommands
+from hub.notify.discord.errors import transport_error
+from hub.notify.discord.router import MessageRouter
+from hub.notify.discord.session import GUILD_READY_TIMEOUT_SECONDS, GatewaySession
+from hub.notify.discord.settings import NO_MENTIONS, BotSettings
+from hub.notify.discord.status_reply import (
+    SLASH_DRAW_BUDGET_SECONDS,
+    DrawTimeline,
+    StatusReplies,
+)
+from hub.notify.inbound import DisplayPosts, WatchedChannels
+from hub.notify.status import HubStatus
+from hub.notify.transport import RetryableError
+from hub.timeline import timeline_png
+from machines import Notice, Outcome
+
+#: Bound on one send, above discord.py's own in-request waits (a ≤ 30 s 429 and its 5xx
+#: retries of 1 + 3 + 5 + 7 + 9 s): past it the path is broken, not slow.
+SEND_TIMEOUT_SECONDS = 60.0
+
+
+class BotTransport:
+    """Sends to the monitoring channel; runs the session, `status` and the router beside it.
+
+    `status`, `clock` and `report` are where it reads the published `HubStatus`, the
+    daemon's clock, and where the `discord` component's outcomes go; `display` and
+    `channels` take the display channel's posts and the watched channels' messages.
+    The rest are seams for tests.
+    """
+
+    name = "bot"
+
+    def __init__(self, settings: BotSettings, *, status: Callable[[], HubStatus | None],
+                 clock: Callable[[], float], report: Callable[[Outcome], None] | None = None,
+                 commands: StatusCommands | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None,
+                 guild_ready_timeout: float = GUILD_READY_TIMEOUT_SECONDS,
+                 display: DisplayPosts | None = None,
+                 display_replies: RateLimiter | None = None,
+                 channels: WatchedChannels | None = None,
+                 zone: ZoneInfo | None = None,
+                 draw_timeline: DrawTimeline = timeline_png,
+                 slash_draw_budget_seconds: float = SLASH_DRAW_BUDGET_SECONDS) -> None:
+        self._settings = settings
+        replies = StatusReplies(commands or StatusCommands(settings.monitor_channel_id),
+                                status=status, latency=lambda: self.latency_seconds,
+                                clock=clock, monotonic=monotonic, zone=zone,
+                                draw_timeline=draw_timeline,
+                                slash_draw_budget_seconds=slash_draw_budget_seconds)
+        router = MessageRouter(settings.monitor_channel_id, status_command=replies.on_message,
+                               own_user_id=lambda: self._session.user_id, clock=clock,
+                               monotonic=monotonic, display=display,
+                               display_replies=display_replies, channels=channels)
+        self._session = GatewaySession(settings, on_message=router.on_message,
+                                       slash_commands=replies.slash_commands,
+                                       on_message_content_missing=router.message_content_missing,
+                                       clock=clock, report=report, monotonic=monotonic,
+                                       rng=rng, guild_ready_timeout=guild_ready_timeout)
+
+    def __repr__(self) -> str:
+        return "BotTransport(***)"
+
+    def start(self) -> None:
+        """Start the supervised gateway session on the running loop."""
+        self._session.start()
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    @property
+    def latency_seconds(self) -> float | None:
+        return self._session.latency_seconds
+
+    @property
+    def message_content_enabled(self) -> bool:
+        return self._session.message_content_enabled
+
+    async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None:
+        client = await self._session.client_for_sending()
+        channel = client.get_partial_messageable(self._settings.monitor_channel_id)
+        embeds = [discord.Embed.from_dict(embed) for embed in payload.get("embeds", [])]
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                await channel.send(content=payload.get("content") or None, embeds=embeds,
+                                   allowed_mentions=NO_MENTIONS)
+        except TimeoutError:
+            raise RetryableError("Discord did not answer in time", "timeout") from None
+        except RuntimeError:
+            # aiohttp's "Session is closed": the supervisor replaced the session mid-send.
+            if client.is_closed():
+                raise RetryableError("the Discord session was restarting", "connect") from None
+            raise
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
+            raise transport_error(err) from None
