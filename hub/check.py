@@ -254,7 +254,7 @@ def _reported_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     how = f" with 'Authorization: Bearer <{TOKEN_ENV}>'" if secrets.hub_http_token else ""
     where = f"; only this machine can reach {listen}" if is_loopback(host) else ""
     for heartbeat in config.heartbeats:
-        silence = heartbeat.policy_in(config).failures_before_alert \
+        silence = config.heartbeat_policy(heartbeat).failures_before_alert \
             * heartbeat.silence_limit_seconds
         yield Finding(heartbeat.name, True,
                       f"heartbeat: expects POST {base}/ping/{heartbeat.name}{how} every "

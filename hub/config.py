@@ -2,47 +2,39 @@
 
 Only what is not secret lives in the TOML file; secrets come from the environment
 (see `hub.secrets`). Every unknown key and bad value is an error naming the file, the
-key and what was expected.
+key and what was expected: a `ConfigError` (from `hub.settings_table`, the vocabulary
+every section is read with, so that the sections' own modules need nothing from here).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.display.messages import MessageSettings
+from hub.display.pixoo import PixooSettings
+from hub.display.settings import DisplaySettings
+from hub.settings_table import BUILT_IN_COMPONENTS, shown
+from hub.settings_table import ConfigError as ConfigError  # what load_config raises
+from hub.sources.bus import BusSettings
+from hub.sources.channels import WatchedChannel, parse_channels
+from hub.sources.heartbeat import HeartbeatMonitor
+from hub.sources.http import HttpCheck
+from hub.sources.threshold import ThresholdMonitor
+from hub.sources.weather import WeatherSettings
 from machines import Policy, PolicyError
-
-if TYPE_CHECKING:
-    from hub.display.messages import MessageSettings
-    from hub.display.pixoo import PixooSettings
-    from hub.display.settings import DisplaySettings
-    from hub.sources.bus import BusSettings
-    from hub.sources.channels import WatchedChannel
-    from hub.sources.heartbeat import HeartbeatMonitor
-    from hub.sources.http import HttpCheck
-    from hub.sources.threshold import ThresholdMonitor
-    from hub.sources.weather import WeatherSettings
 
 CONFIG_ENV = "HUB_CONFIG"
 #: Kinds of `[[monitor]]` this version runs (see the README).
 MONITOR_KINDS = ("http", "heartbeat", "threshold")
-#: Components the hub always has, whatever the config: its sources, the device, Discord
-#: (when it carries the notices), and `hub`, the hub's own health. No monitor takes these
-#: names, and `[policy.<name>]` may always name them.
-BUILT_IN_COMPONENTS = ("bus", "weather", "pixoo", "discord", "hub")
 #: `host:port`, the host maybe in brackets (`[::1]:8787`); the port in ASCII digits.
 _LISTEN = re.compile(r"(?P<host>\[[^\]]*\]|[^\s\[\]]+):(?P<port>[0-9]{1,5})")
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the file and the key."""
 
 
 def default_state_dir() -> Path:
@@ -85,6 +77,12 @@ class Config:
     def policy_for(self, component: str) -> Policy:
         """`[policy.<component>]` if present, else `[policy]`."""
         return self.policies.get(component, self.policy)
+
+    def heartbeat_policy(self, heartbeat: HeartbeatMonitor) -> Policy:
+        """`HeartbeatMonitor.policy` under this config (the owner's `[policy.<name>]` keys
+        kept): what `run` and `check` use."""
+        return heartbeat.policy(self.policy_for(heartbeat.name),
+                                self.policy_keys.get(heartbeat.name, ()))
 
 
 def load_config(path: Path | str | None = None, *,
@@ -146,8 +144,6 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     pixoo = _parse_pixoo(raw, where)
     display = _parse_display(raw, where)
     messages = _parse_messages(raw, where)
-    from hub.sources.channels import parse_channels  # it imports ConfigError from here
-
     channels = parse_channels(raw.get("channel", []), path,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
                                *(t.name for t in thresholds)])
@@ -218,24 +214,18 @@ def check_http_access(config: Config, has_token: bool) -> None:
 
 def _parse_messages(raw: Mapping[str, Any], where: _Where) -> MessageSettings | None:
     """`[messages]`: who may post to the display; absent means nobody may."""
-    from hub.display.messages import MessageSettings  # it imports ConfigError from here
-
     return MessageSettings.from_table(where.table(raw, "messages"), where.path) \
         if "messages" in raw else None
 
 
 def _parse_display(raw: Mapping[str, Any], where: _Where) -> DisplaySettings | None:
     """`[display]`: language, walk time, staleness; absent means the defaults."""
-    from hub.display.settings import DisplaySettings  # it imports ConfigError from here
-
     return DisplaySettings.from_table(where.table(raw, "display"), where.path) \
         if "display" in raw else None
 
 
 def _parse_pixoo(raw: Mapping[str, Any], where: _Where) -> PixooSettings | None:
     """`[pixoo]`: an absent section means no device (frames go to the preview only)."""
-    from hub.display.pixoo import PixooSettings  # it imports ConfigError from here
-
     return PixooSettings.from_table(where.table(raw, "pixoo"), where.path) \
         if "pixoo" in raw else None
 
@@ -243,10 +233,6 @@ def _parse_pixoo(raw: Mapping[str, Any], where: _Where) -> PixooSettings | None:
 def _parse_sources(raw: Mapping[str, Any],
                    where: _Where) -> tuple[BusSettings | None, WeatherSettings | None]:
     """`[bus]` and `[weather]`: an absent section turns that source off."""
-    # The source modules import ConfigError from here, hence the local imports.
-    from hub.sources.bus import BusSettings
-    from hub.sources.weather import WeatherSettings
-
     bus = BusSettings.from_table(where.table(raw, "bus"), where.path) if "bus" in raw else None
     weather = (WeatherSettings.from_table(where.table(raw, "weather"), where.path)
                if "weather" in raw else None)
@@ -255,11 +241,6 @@ def _parse_sources(raw: Mapping[str, Any],
 
 def _parse_monitors(tables: Any, where: _Where) -> tuple[
         tuple[HttpCheck, ...], tuple[HeartbeatMonitor, ...], tuple[ThresholdMonitor, ...]]:
-    # The source modules import ConfigError from here, hence the local imports.
-    from hub.sources.heartbeat import HeartbeatMonitor
-    from hub.sources.http import HttpCheck
-    from hub.sources.threshold import ThresholdMonitor
-
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise where.error("", "monitor", "[[monitor]] tables", tables)
     checks: list[HttpCheck | HeartbeatMonitor | ThresholdMonitor] = []
@@ -383,16 +364,3 @@ class _Where:
         if not isinstance(value, str):
             raise self.error(section, key, "a string", value)
         return value
-
-
-#: A value shown in an error is cut to this many characters: one line, readable.
-SHOWN_MAX_CHARS = 80
-
-
-def shown(value: Any) -> str:
-    """`value` as an error message shows it: its repr, an integer too long to read by its
-    size, anything long cut short."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
-        return f"a number of {int(math.log10(abs(value))) + 1} digits"
-    text = repr(value)
-    return text if len(text) <= SHOWN_MAX_CHARS else text[:SHOWN_MAX_CHARS - 1] + "…"

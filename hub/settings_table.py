@@ -9,6 +9,7 @@ so that `[bus]`, `[[monitor]]` and `[[channel]]` errors read alike:
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Collection, Mapping
@@ -17,16 +18,34 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.config import BUILT_IN_COMPONENTS as BUILT_IN_COMPONENTS  # for [[channel]]
-from hub.config import ConfigError, shown
 from machines.policy import MAX_SECONDS
 
+#: Components the hub always has, whatever the config: its sources, the device, Discord
+#: (when it carries the notices), and `hub`, the hub's own health. No monitor takes these
+#: names, and `[policy.<name>]` may always name them.
+BUILT_IN_COMPONENTS = ("bus", "weather", "pixoo", "discord", "hub")
+
+#: A value shown in an error is cut to this many characters: one line, readable.
+SHOWN_MAX_CHARS = 80
 #: Short, lowercase, URL-safe: a monitor's name is also its path (`/ping/<name>`).
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 HTTP_URL = "an http:// or https:// URL"
 #: Every duration in hub.toml says its unit in its name; none may be longer than a
 #: policy's (30 days): `every_seconds = 1e300` would overflow the clock in the loop.
 MAX_DURATIONS = {"_seconds": MAX_SECONDS, "_minutes": MAX_SECONDS // 60}
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the file and the key."""
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message shows it: its repr, an integer too long to read by its
+    size, anything long cut short."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
+        return f"a number of {int(math.log10(abs(value))) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= SHOWN_MAX_CHARS else text[:SHOWN_MAX_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,7 @@ def real_world(config: Config, scheduler: abc.SchedulerBase) -> World:
     sources = tuple(poll_outcomes(name, poll, every, scheduler, executor)
                     for name, every, poll in pollers)
     watched = [Watched(name, config.policy_for(name), every) for name, every, _ in pollers]
-    watched += [Watched(hb.name, hb.policy_in(config)) for hb in config.heartbeats]
+    watched += [Watched(hb.name, config.heartbeat_policy(hb)) for hb in config.heartbeats]
     watched += [Watched(t.name, config.policy_for(t.name))
                 for t in config.thresholds if t.is_pushed]
 
