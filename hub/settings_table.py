@@ -50,7 +50,8 @@ def shown(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """The table at `place` ("[bus]", "[[monitor]] #2 (heartbeat)") of `path`.
+    """The table at `place` ("[bus]", "[[monitor]] #2 (heartbeat)") of `path`, or the
+    whole file (`place` ""), whose keys name its tables.
 
     Every accessor raises `ConfigError` naming the key. An entry of an array of tables
     (`place` starts with "[[") is numbered, so a colon sets the key apart from it, and a
@@ -66,6 +67,11 @@ class Table:
     implied: tuple[str, ...] = ()
 
     @classmethod
+    def document(cls, path: Path | str, values: Mapping[str, Any]) -> Table:
+        """The whole file: `only_keys` names a stray table `[name]`, `table` reads one."""
+        return cls(path, "", values)
+
+    @classmethod
     def monitor(cls, values: Mapping[str, Any], path: Path, index: int,
                 kind: str | None = None) -> Table:
         """`[[monitor]] #index (kind)`, whose `kind` key was read by the caller."""
@@ -77,6 +83,8 @@ class Table:
         return self.place.startswith("[[")
 
     def error(self, key: str, message: str) -> ConfigError:
+        if not self.place:
+            return ConfigError(f"{self.path}: {key}: {message}")
         where = f"{self.place}:" if self.is_entry else self.place
         return ConfigError(f"{self.path}: {where} {key}: {message}")
 
@@ -92,7 +100,17 @@ class Table:
         for key in self.values:
             if key not in known:
                 listed = ", ".join([*self.implied, *sorted(known)])
-                raise self.error(key, f"unknown key (known: {listed})")
+                raise self.error(key if self.place else f"[{key}]",
+                                 f"unknown key (known: {listed})")
+
+    def table(self, key: str) -> Table:
+        """The section under `key` (`[hub]`, or `[policy.bus]` within `[policy]`); empty
+        when absent."""
+        value = self.values.get(key, {})
+        if not isinstance(value, dict):
+            raise self.expected(key, "a table", value)
+        place = f"[{self.place[1:-1]}.{key}]" if self.place else f"[{key}]"
+        return Table(self.path, place, value)
 
     def name(self, *, reserved: Collection[str] = BUILT_IN_COMPONENTS) -> str:
         """`name`: short, lowercase, URL-safe, and none of `reserved`."""
