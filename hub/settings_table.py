@@ -153,7 +153,7 @@ class Table:
         """
         low = None if minimum is None else f"{minimum:g}"
         high = None if maximum is None else f"{maximum:g}"
-        bounds = (f" between {low} and {high}" if low is not None and high is not None
+        bounds = (f" from {low} to {high}" if low is not None and high is not None
                   else f" >= {low}" if low is not None
                   else f" > {above:g}" if above is not None
                   else f" <= {high}" if high is not None else "")
@@ -164,7 +164,8 @@ class Table:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.expected(key, expected if self.is_entry else "a number", value)
         for unit, longest in MAX_DURATIONS.items():
-            if key.endswith(unit) and value > longest:
+            # A duration with a lower `maximum` of its own is told that one instead.
+            if key.endswith(unit) and value > longest and (maximum is None or maximum > longest):
                 raise self.expected(key, f"at most {longest} ({unit[1:]}: 30 days)", value)
         # Range tests, not `math.isfinite`: NaN fails them too, and they take an integer of
         # any size, where converting it to a float would overflow.
@@ -180,11 +181,14 @@ class Table:
         """A number when the key is given, else None."""
         return self.number(key, meaning=meaning, above=above) if key in self.values else None
 
-    def integer(self, key: str, default: int, *, minimum: int, maximum: int) -> int:
+    def integer(self, key: str, default: int, *, minimum: int, maximum: int,
+                meaning: str = "") -> int:
+        """A whole number (not bool) from `minimum` to `maximum`; `meaning` as for `number`."""
         value = self.values.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) \
                 or not minimum <= value <= maximum:
-            raise self.expected(key, f"a whole number between {minimum} and {maximum}", value)
+            raise self.expected(key, f"a whole number from {minimum} to {maximum}"
+                                     + (f" ({meaning})" if meaning else ""), value)
         return value
 
     def strings(self, key: str, default: tuple[str, ...] | None = None) -> tuple[str, ...]:
