@@ -25,6 +25,7 @@ import requests
 
 from hub.config import Config
 from hub.display.pixoo import PixooClient
+from hub.listen import TOKEN_ENV, Listen, not_an_address, parse_listen
 from hub.notify.bot import DEFAULT_GATEWAY_URL, BotSettings, WatchedId, verify_bot
 from hub.notify.embeds import duration
 from hub.notify.transport import TransportError
@@ -34,7 +35,6 @@ from hub.sources.bus import BusSource
 from hub.sources.http import check_http
 from hub.sources.threshold import read_threshold
 from hub.sources.weather import WeatherSource
-from hub.web import TOKEN_ENV, StatusServerError, is_loopback, parse_listen
 from machines import Outcome
 
 #: Where a channel id comes from, said wherever one is missing.
@@ -147,23 +147,22 @@ def _status_server_finding(config: Config, secrets: Secrets) -> Finding:
                                             f"{', '.join(reported)} report to it: set it, e.g. "
                                             "\"127.0.0.1:8787\"")
         return Finding("status", True, "off ([hub] http_listen = \"\")")
-    try:
-        host, _ = parse_listen(listen)
-    except StatusServerError as err:
-        return Finding("status", False, str(err))
-    if is_loopback(host):
-        return Finding("status", True, f"page at {_base_url(listen)}/ (from this machine only)")
+    address = parse_listen(listen)
+    if address is None:  # a Config not read from a file: the server would refuse it
+        return Finding("status", False, not_an_address(listen))
+    if address.is_loopback:
+        return Finding("status", True, f"page at {_base_url(address)}/ (from this machine only)")
     if not secrets.hub_http_token:
         return Finding("status", False, f"[hub] http_listen {listen} reaches beyond this "
                                         f"machine, so the hub refuses to start without an "
                                         f"access token: set {TOKEN_ENV} in .env (or listen on "
                                         "127.0.0.1 only)")
-    return Finding("status", True, f"page at {_base_url(listen)}/ ({TOKEN_ENV} required)")
+    return Finding("status", True, f"page at {_base_url(address)}/ ({TOKEN_ENV} required)")
 
 
-def _base_url(listen: str) -> str:
+def _base_url(address: Listen) -> str:
     """The status server's address as another machine writes it."""
-    host, port = parse_listen(listen)
+    host, port = address.host, address.port
     if host in ("0.0.0.0", "::", ""):  # every interface: the machine's name reaches it
         host = socket.gethostname()
     host = f"[{host}]" if ":" in host else host
@@ -246,13 +245,12 @@ def _reported_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     listen = config.hub.http_listen
     if not listen:
         return  # the status line already failed, naming them
-    try:
-        base = _base_url(listen)
-        host, _ = parse_listen(listen)
-    except StatusServerError:
+    address = parse_listen(listen)
+    if address is None:
         return  # named by the status line
+    base = _base_url(address)
     how = f" with 'Authorization: Bearer <{TOKEN_ENV}>'" if secrets.hub_http_token else ""
-    where = f"; only this machine can reach {listen}" if is_loopback(host) else ""
+    where = f"; only this machine can reach {listen}" if address.is_loopback else ""
     for heartbeat in config.heartbeats:
         silence = config.heartbeat_policy(heartbeat).failures_before_alert \
             * heartbeat.silence_limit_seconds

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hub.display.messages import MessageSettings
 from hub.display.pixoo import PixooSettings
 from hub.display.settings import DisplaySettings
+from hub.listen import ADDRESS_EXPECTED, TOKEN_ENV, parse_listen
 from hub.settings_table import BUILT_IN_COMPONENTS, Table
 from hub.settings_table import ConfigError as ConfigError  # what load_config raises
 from hub.sources.bus import BusSettings
@@ -33,8 +34,6 @@ from machines import Policy, PolicyError
 CONFIG_ENV = "HUB_CONFIG"
 #: Kinds of `[[monitor]]` this version runs (see the README).
 MONITOR_KINDS = ("http", "heartbeat", "threshold")
-#: `host:port`, the host maybe in brackets (`[::1]:8787`); the port in ASCII digits.
-_LISTEN = re.compile(r"(?P<host>\[[^\]]*\]|[^\s\[\]]+):(?P<port>[0-9]{1,5})")
 _Section = TypeVar("_Section")
 
 
@@ -214,10 +213,10 @@ def _check_derived_policies(config: Config, raw: Mapping[str, Any], path: Path) 
 def check_http_access(config: Config, has_token: bool) -> None:
     """Beyond loopback the status page needs `HUB_HTTP_TOKEN` (hub/web.py refuses to serve
     without one): said at start-up, naming the file and the key, before anything runs."""
-    from hub.web import TOKEN_ENV, is_loopback, parse_listen  # aiohttp: only when needed
-
     listen = config.hub.http_listen
-    if not listen or has_token or is_loopback(parse_listen(listen)[0]):
+    address = parse_listen(listen)
+    # Not an address (a Config not read from a file): the server refuses it itself.
+    if not listen or has_token or address is None or address.is_loopback:
         return
     where = f"{config.path}: [hub] http_listen" if config.path else "http_listen"
     raise ConfigError(f"{where}: {listen!r} is beyond loopback, so the status page needs an "
@@ -294,10 +293,8 @@ def _state_dir(text: str, hub: Table, base: Path) -> Path:
 
 
 def _check_listen(value: str, hub: Table) -> None:
-    match = _LISTEN.fullmatch(value)
-    if match is None or int(match["port"]) > 65535:
-        raise hub.expected("http_listen",
-                           "'host:port' such as '127.0.0.1:8787' (port 0: any free port), or ''",
+    if parse_listen(value) is None:
+        raise hub.expected("http_listen", f"{ADDRESS_EXPECTED} (port 0: any free port), or ''",
                            value)
 
 
