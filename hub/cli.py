@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from hub.config import CONFIG_ENV, ConfigError, check_http_access, load_config
+from hub.config import (
+    CONFIG_ENV,
+    ConfigError,
+    check_http_access,
+    default_state_dir,
+    load_config,
+)
 from hub.notify.embeds import embed_for, message_payload
 from hub.replay import ReplayError, check_until, notice_record, parse_history, replay
 from hub.secrets import RedactingFilter, Secrets, SecretsError, load_secrets
@@ -251,7 +257,6 @@ def _check(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from hub.app import StartupError
-    from hub.config import default_state_dir
     from hub.demo import DEMO_LISTEN, run_demo  # asyncio wiring that replay does not need
     from hub.web import StatusServerError
 
