@@ -13,11 +13,10 @@ behind in `state_dir`: it is tested with a file that never gets a name.
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +30,7 @@ from hub.notify.embeds import duration
 from hub.notify.transport import TransportError
 from hub.notify.webhook import DEFAULT_API_BASE, Webhook, WebhookTransport, WebhookUrlError
 from hub.secrets import Secrets
-from hub.sources.bus import BusSource
-from hub.sources.http import check_http
-from hub.sources.threshold import read_threshold
-from hub.sources.weather import WeatherSource
-from machines import Outcome
+from hub.world import pollers
 
 #: Where a channel id comes from, said wherever one is missing.
 COPY_CHANNEL_ID = "Discord: right-click the channel → Copy Channel ID"
@@ -217,18 +212,10 @@ def _bot_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
 def _source_findings(config: Config) -> Iterator[Finding]:
     """One real poll of every source and a ping of the Pixoo, as the daemon would do."""
     with requests.Session() as session:
-        polls: list[tuple[str, Callable[[], Outcome]]] = []
-        if config.bus is not None:
-            polls.append(("bus", BusSource(session, config.bus, time.time).poll))
-        if config.weather is not None:
-            polls.append(("weather", WeatherSource(session, config.weather, time.time,
-                                                   zone=config.hub.zone()).poll))
-        if config.pixoo is not None:
-            polls.append(("pixoo", PixooClient(config.pixoo, session, time.time).ping))
-        polls += [(check.name, functools.partial(check_http, session, check, time.time))
-                  for check in config.monitors]
-        polls += [(t.name, functools.partial(read_threshold, session, t, time.time))
-                  for t in config.thresholds if not t.is_pushed]
+        polls = [(p.name, p.poll) for p in pollers(config, lambda: session)]
+        if config.pixoo is not None:  # after the dashboard's sources, as the config line has it
+            dashboard = sum(section is not None for section in (config.bus, config.weather))
+            polls.insert(dashboard, ("pixoo", PixooClient(config.pixoo, session, time.time).ping))
         for name, poll in polls:
             outcome = poll()
             if outcome.ok:
