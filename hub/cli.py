@@ -18,6 +18,7 @@ from hub.config import (
     default_state_dir,
     load_config,
 )
+from hub.diagnostics import Level
 from hub.notify.embeds import embed_for, message_payload
 from hub.replay import ReplayError, check_until, notice_record, parse_history, replay
 from hub.secrets import RedactingFilter, Secrets, SecretsError, load_secrets
@@ -88,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
     notify = commands.add_parser(
         "notify", help="send a diagnostic to a running hub (POST /api/notify)")
-    notify.add_argument("level", choices=("info", "warning", "error", "critical"))
+    notify.add_argument("level", choices=[level.value for level in Level])
     notify.add_argument("service", help="who reports, e.g. backup")
     notify.add_argument("message", help="what to say")
     notify.add_argument("-d", "--detail", action="append", default=[], metavar="LABEL=VALUE",

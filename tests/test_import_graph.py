@@ -9,6 +9,7 @@ and imports nothing from `hub/`.
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,3 +200,13 @@ def test_a_cycle_through_a_function_level_or_relative_import_is_found(tmp_path):
     assert sorted(shown(*found) for found in cycles(edges(tmp_path, ["pkg"]))) == [
         "pkg.a:1 -> pkg.sub.b:4 -> pkg.sub.c:2 (in a function) -> pkg.a",
         "pkg.e:1 -> pkg.f:2 -> pkg.e"]
+
+
+def test_the_client_imports_only_the_standard_library():
+    # hub/client.py is copied into other apps as one file (its docstring says so).
+    path = ROOT / "hub" / "client.py"
+    imported = {target.split(".")[0]
+                for node, _ in _imports(ast.parse(path.read_text(encoding="utf-8")))
+                for target in _targets(node, "hub") if target}
+    assert "json" in imported  # the walk sees its imports
+    assert imported - set(sys.stdlib_module_names) == set()
