@@ -13,11 +13,10 @@ behind in `state_dir`: it is tested with a file that never gets a name.
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,17 +25,13 @@ import requests
 from hub.check_discord import WatchedId, verify_bot
 from hub.config import Config
 from hub.display.pixoo import PixooClient
+from hub.listen import TOKEN_ENV, Listen, not_an_address, parse_listen
 from hub.notify.choice import TransportKind, transport_choice
 from hub.notify.embeds import duration
 from hub.notify.transport import TransportError
 from hub.notify.webhook import Webhook, WebhookTransport, WebhookUrlError
 from hub.secrets import Secrets
-from hub.sources.bus import BusSource
-from hub.sources.http import check_http
-from hub.sources.threshold import read_threshold
-from hub.sources.weather import WeatherSource
-from hub.web import TOKEN_ENV, StatusServerError, is_loopback, parse_listen
-from machines import Outcome
+from hub.world import pollers
 
 #: Where a channel id comes from, said wherever one is missing.
 COPY_CHANNEL_ID = "Discord: right-click the channel → Copy Channel ID"
@@ -149,23 +144,22 @@ def _status_server_finding(config: Config, secrets: Secrets) -> Finding:
                                             f"{', '.join(reported)} report to it: set it, e.g. "
                                             "\"127.0.0.1:8787\"")
         return Finding("status", True, "off ([hub] http_listen = \"\")")
-    try:
-        host, _ = parse_listen(listen)
-    except StatusServerError as err:
-        return Finding("status", False, str(err))
-    if is_loopback(host):
-        return Finding("status", True, f"page at {_base_url(listen)}/ (from this machine only)")
+    address = parse_listen(listen)
+    if address is None:  # a Config not read from a file: the server would refuse it
+        return Finding("status", False, not_an_address(listen))
+    if address.is_loopback:
+        return Finding("status", True, f"page at {_base_url(address)}/ (from this machine only)")
     if not secrets.hub_http_token:
         return Finding("status", False, f"[hub] http_listen {listen} reaches beyond this "
                                         f"machine, so the hub refuses to start without an "
                                         f"access token: set {TOKEN_ENV} in .env (or listen on "
                                         "127.0.0.1 only)")
-    return Finding("status", True, f"page at {_base_url(listen)}/ ({TOKEN_ENV} required)")
+    return Finding("status", True, f"page at {_base_url(address)}/ ({TOKEN_ENV} required)")
 
 
-def _base_url(listen: str) -> str:
+def _base_url(address: Listen) -> str:
     """The status server's address as another machine writes it."""
-    host, port = parse_listen(listen)
+    host, port = address.host, address.port
     if host in ("0.0.0.0", "::", ""):  # every interface: the machine's name reaches it
         host = socket.gethostname()
     host = f"[{host}]" if ":" in host else host
@@ -217,18 +211,10 @@ def _bot_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
 def _source_findings(config: Config) -> Iterator[Finding]:
     """One real poll of every source and a ping of the Pixoo, as the daemon would do."""
     with requests.Session() as session:
-        polls: list[tuple[str, Callable[[], Outcome]]] = []
-        if config.bus is not None:
-            polls.append(("bus", BusSource(session, config.bus, time.time).poll))
-        if config.weather is not None:
-            polls.append(("weather", WeatherSource(session, config.weather, time.time,
-                                                   zone=config.hub.zone()).poll))
-        if config.pixoo is not None:
-            polls.append(("pixoo", PixooClient(config.pixoo, session, time.time).ping))
-        polls += [(check.name, functools.partial(check_http, session, check, time.time))
-                  for check in config.monitors]
-        polls += [(t.name, functools.partial(read_threshold, session, t, time.time))
-                  for t in config.thresholds if not t.is_pushed]
+        polls = [(p.name, p.poll) for p in pollers(config, lambda: session)]
+        if config.pixoo is not None:  # after the dashboard's sources, as the config line has it
+            dashboard = sum(section is not None for section in (config.bus, config.weather))
+            polls.insert(dashboard, ("pixoo", PixooClient(config.pixoo, session, time.time).ping))
         for name, poll in polls:
             outcome = poll()
             if outcome.ok:
@@ -245,15 +231,14 @@ def _reported_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     listen = config.hub.http_listen
     if not listen:
         return  # the status line already failed, naming them
-    try:
-        base = _base_url(listen)
-        host, _ = parse_listen(listen)
-    except StatusServerError:
+    address = parse_listen(listen)
+    if address is None:
         return  # named by the status line
+    base = _base_url(address)
     how = f" with 'Authorization: Bearer <{TOKEN_ENV}>'" if secrets.hub_http_token else ""
-    where = f"; only this machine can reach {listen}" if is_loopback(host) else ""
+    where = f"; only this machine can reach {listen}" if address.is_loopback else ""
     for heartbeat in config.heartbeats:
-        silence = heartbeat.policy_in(config).failures_before_alert \
+        silence = config.heartbeat_policy(heartbeat).failures_before_alert \
             * heartbeat.silence_limit_seconds
         yield Finding(heartbeat.name, True,
                       f"heartbeat: expects POST {base}/ping/{heartbeat.name}{how} every "

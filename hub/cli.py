@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from hub.config import CONFIG_ENV, ConfigError, check_http_access, load_config
+from hub.config import (
+    CONFIG_ENV,
+    ConfigError,
+    check_http_access,
+    default_state_dir,
+    load_config,
+)
+from hub.diagnostics import Level
 from hub.notify.embeds import embed_for, message_payload
 from hub.replay import ReplayError, check_until, notice_record, parse_history, replay
 from hub.secrets import RedactingFilter, Secrets, SecretsError, load_secrets
@@ -82,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
     notify = commands.add_parser(
         "notify", help="send a diagnostic to a running hub (POST /api/notify)")
-    notify.add_argument("level", choices=("info", "warning", "error", "critical"))
+    notify.add_argument("level", choices=[level.value for level in Level])
     notify.add_argument("service", help="who reports, e.g. backup")
     notify.add_argument("message", help="what to say")
     notify.add_argument("-d", "--detail", action="append", default=[], metavar="LABEL=VALUE",
@@ -251,7 +258,6 @@ def _check(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from hub.app import StartupError
-    from hub.config import default_state_dir
     from hub.demo import DEMO_LISTEN, run_demo  # asyncio wiring that replay does not need
     from hub.web import StatusServerError
 

@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from typing import Any
 
 DEFAULT_URL = "http://127.0.0.1:8787"
-LEVELS = ("info", "warning", "error", "critical")
 
 
 class NotifyError(RuntimeError):

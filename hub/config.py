@@ -2,47 +2,39 @@
 
 Only what is not secret lives in the TOML file; secrets come from the environment
 (see `hub.secrets`). Every unknown key and bad value is an error naming the file, the
-key and what was expected.
+key and what was expected: a `ConfigError` (from `hub.settings_table`, the vocabulary
+every section is read with, so that the sections' own modules need nothing from here).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.display.messages import MessageSettings
+from hub.display.pixoo import PixooSettings
+from hub.display.settings import DisplaySettings
+from hub.listen import ADDRESS_EXPECTED, TOKEN_ENV, parse_listen
+from hub.settings_table import BUILT_IN_COMPONENTS, Table
+from hub.settings_table import ConfigError as ConfigError  # what load_config raises
+from hub.sources.bus import BusSettings
+from hub.sources.channels import WatchedChannel, parse_channels
+from hub.sources.heartbeat import HeartbeatMonitor
+from hub.sources.http import HttpCheck
+from hub.sources.threshold import ThresholdMonitor
+from hub.sources.weather import WeatherSettings
 from machines import Policy, PolicyError
-
-if TYPE_CHECKING:
-    from hub.display.messages import MessageSettings
-    from hub.display.pixoo import PixooSettings
-    from hub.display.settings import DisplaySettings
-    from hub.sources.bus import BusSettings
-    from hub.sources.channels import WatchedChannel
-    from hub.sources.heartbeat import HeartbeatMonitor
-    from hub.sources.http import HttpCheck
-    from hub.sources.threshold import ThresholdMonitor
-    from hub.sources.weather import WeatherSettings
 
 CONFIG_ENV = "HUB_CONFIG"
 #: Kinds of `[[monitor]]` this version runs (see the README).
 MONITOR_KINDS = ("http", "heartbeat", "threshold")
-#: Components the hub always has, whatever the config: its sources, the device, Discord
-#: (when it carries the notices), and `hub`, the hub's own health. No monitor takes these
-#: names, and `[policy.<name>]` may always name them.
-BUILT_IN_COMPONENTS = ("bus", "weather", "pixoo", "discord", "hub")
-#: `host:port`, the host maybe in brackets (`[::1]:8787`); the port in ASCII digits.
-_LISTEN = re.compile(r"(?P<host>\[[^\]]*\]|[^\s\[\]]+):(?P<port>[0-9]{1,5})")
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the file and the key."""
+_Section = TypeVar("_Section")
 
 
 def default_state_dir() -> Path:
@@ -85,6 +77,12 @@ class Config:
     def policy_for(self, component: str) -> Policy:
         """`[policy.<component>]` if present, else `[policy]`."""
         return self.policies.get(component, self.policy)
+
+    def heartbeat_policy(self, heartbeat: HeartbeatMonitor) -> Policy:
+        """`HeartbeatMonitor.policy` under this config (the owner's `[policy.<name>]` keys
+        kept): what `run` and `check` use."""
+        return heartbeat.policy(self.policy_for(heartbeat.name),
+                                self.policy_keys.get(heartbeat.name, ()))
 
 
 def load_config(path: Path | str | None = None, *,
@@ -136,31 +134,41 @@ def read_toml(data: bytes, path: Path) -> dict[str, Any]:
 def parse_config(raw: Mapping[str, Any], path: Path, *,
                  history: Collection[str] | None = None) -> Config:
     """The validated `Config` of one TOML document; `history` as in `load_config`."""
-    where = _Where(path)
-    where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather", "pixoo",
-                              "display", "messages", "channel"})
-    hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
-    policy, policies = _parse_policies(where.table(raw, "policy"), where)
-    monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), where)
-    bus, weather = _parse_sources(raw, where)
-    pixoo = _parse_pixoo(raw, where)
-    display = _parse_display(raw, where)
-    messages = _parse_messages(raw, where)
-    from hub.sources.channels import parse_channels  # it imports ConfigError from here
-
+    document = Table.document(path, raw)
+    document.only_keys({"hub", "policy", "monitor", "bus", "weather", "pixoo", "display",
+                        "messages", "channel"})
+    hub = _parse_hub(document.table("hub"), path.parent)
+    policy, policies = _parse_policies(document.table("policy"))
+    monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), document)
+    # An absent section turns its feature off: no source, no device, nobody may post;
+    # `[display]` absent means its defaults.
+    bus = _optional(document, "bus", BusSettings.from_table)
+    weather = _optional(document, "weather", WeatherSettings.from_table)
+    pixoo = _optional(document, "pixoo", PixooSettings.from_table)
+    display = _optional(document, "display", DisplaySettings.from_table)
+    messages = _optional(document, "messages", MessageSettings.from_table)
     channels = parse_channels(raw.get("channel", []), path,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
                                *(t.name for t in thresholds)])
     policy_keys = {component: frozenset(values)
-                   for component, values in where.table(raw, "policy").items()
+                   for component, values in document.table("policy").values.items()
                    if isinstance(values, dict)}
     config = Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                     heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
                     pixoo=pixoo, display=display, messages=messages, channels=channels,
                     path=path, policy_keys=policy_keys)
-    _check_policy_names(config, where, history)
-    _check_derived_policies(config, raw, where)
+    _check_policy_names(config, path, history)
+    _check_derived_policies(config, raw, path)
     return config
+
+
+def _optional(document: Table, key: str,
+              read: Callable[[Mapping[str, Any], Path], _Section]) -> _Section | None:
+    """The section `[key]` validated by `read` (a settings class' `from_table`), or None
+    when the file has no such section."""
+    if key not in document.values:
+        return None
+    return read(document.table(key).values, Path(document.path))
 
 
 def known_components(config: Config) -> tuple[str, ...]:
@@ -170,7 +178,7 @@ def known_components(config: Config) -> tuple[str, ...]:
             *(c.component for c in config.channels if c.silent_after_minutes is not None))
 
 
-def _check_policy_names(config: Config, where: _Where,
+def _check_policy_names(config: Config, path: Path,
                         history: Collection[str] | None) -> None:
     """A `[policy.<name>]` for no component is a typo that would silently do nothing."""
     known = known_components(config)
@@ -178,11 +186,11 @@ def _check_policy_names(config: Config, where: _Where,
         if name not in known and name not in (history or ()):
             besides = ", or a component of the history" if history is not None else ""
             raise ConfigError(
-                f"{where.path}: [policy.{name}]: no component is named {name!r} (known: "
+                f"{path}: [policy.{name}]: no component is named {name!r} (known: "
                 f"{', '.join(known)}{besides})")
 
 
-def _check_derived_policies(config: Config, raw: Mapping[str, Any], where: _Where) -> None:
+def _check_derived_policies(config: Config, raw: Mapping[str, Any], path: Path) -> None:
     """Heartbeats and silent channels set `stale_after_seconds` from their own keys: the
     policy that makes must hold too, or the daemon would refuse it only once running."""
     monitors = raw.get("monitor", [])
@@ -192,23 +200,23 @@ def _check_derived_policies(config: Config, raw: Mapping[str, Any], where: _Wher
         try:
             heartbeat.policy(config.policy_for(heartbeat.name))
         except PolicyError as err:
-            raise ConfigError(f"{where.path}: [[monitor]] #{index} (heartbeat): period_seconds "
-                              f"+ grace_seconds: {err.message}") from None
+            raise Table.monitor({}, path, index, "heartbeat").error(
+                "period_seconds + grace_seconds", err.message) from None
     for index, channel in enumerate(config.channels, start=1):
         try:
             channel.policy(config.policy_for(channel.component))
         except PolicyError as err:
-            raise ConfigError(f"{where.path}: [[channel]] #{index}: silent_after_minutes: "
-                              f"{err.message}") from None
+            raise Table(path, f"[[channel]] #{index}", {}).error(
+                "silent_after_minutes", err.message) from None
 
 
 def check_http_access(config: Config, has_token: bool) -> None:
     """Beyond loopback the status page needs `HUB_HTTP_TOKEN` (hub/web.py refuses to serve
     without one): said at start-up, naming the file and the key, before anything runs."""
-    from hub.web import TOKEN_ENV, is_loopback, parse_listen  # aiohttp: only when needed
-
     listen = config.hub.http_listen
-    if not listen or has_token or is_loopback(parse_listen(listen)[0]):
+    address = parse_listen(listen)
+    # Not an address (a Config not read from a file): the server refuses it itself.
+    if not listen or has_token or address is None or address.is_loopback:
         return
     where = f"{config.path}: [hub] http_listen" if config.path else "http_listen"
     raise ConfigError(f"{where}: {listen!r} is beyond loopback, so the status page needs an "
@@ -216,183 +224,94 @@ def check_http_access(config: Config, has_token: bool) -> None:
                       "on 127.0.0.1 only")
 
 
-def _parse_messages(raw: Mapping[str, Any], where: _Where) -> MessageSettings | None:
-    """`[messages]`: who may post to the display; absent means nobody may."""
-    from hub.display.messages import MessageSettings  # it imports ConfigError from here
-
-    return MessageSettings.from_table(where.table(raw, "messages"), where.path) \
-        if "messages" in raw else None
-
-
-def _parse_display(raw: Mapping[str, Any], where: _Where) -> DisplaySettings | None:
-    """`[display]`: language, walk time, staleness; absent means the defaults."""
-    from hub.display.settings import DisplaySettings  # it imports ConfigError from here
-
-    return DisplaySettings.from_table(where.table(raw, "display"), where.path) \
-        if "display" in raw else None
-
-
-def _parse_pixoo(raw: Mapping[str, Any], where: _Where) -> PixooSettings | None:
-    """`[pixoo]`: an absent section means no device (frames go to the preview only)."""
-    from hub.display.pixoo import PixooSettings  # it imports ConfigError from here
-
-    return PixooSettings.from_table(where.table(raw, "pixoo"), where.path) \
-        if "pixoo" in raw else None
-
-
-def _parse_sources(raw: Mapping[str, Any],
-                   where: _Where) -> tuple[BusSettings | None, WeatherSettings | None]:
-    """`[bus]` and `[weather]`: an absent section turns that source off."""
-    # The source modules import ConfigError from here, hence the local imports.
-    from hub.sources.bus import BusSettings
-    from hub.sources.weather import WeatherSettings
-
-    bus = BusSettings.from_table(where.table(raw, "bus"), where.path) if "bus" in raw else None
-    weather = (WeatherSettings.from_table(where.table(raw, "weather"), where.path)
-               if "weather" in raw else None)
-    return bus, weather
-
-
-def _parse_monitors(tables: Any, where: _Where) -> tuple[
+def _parse_monitors(tables: Any, document: Table) -> tuple[
         tuple[HttpCheck, ...], tuple[HeartbeatMonitor, ...], tuple[ThresholdMonitor, ...]]:
-    # The source modules import ConfigError from here, hence the local imports.
-    from hub.sources.heartbeat import HeartbeatMonitor
-    from hub.sources.http import HttpCheck
-    from hub.sources.threshold import ThresholdMonitor
-
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise where.error("", "monitor", "[[monitor]] tables", tables)
+        raise document.expected("monitor", "[[monitor]] tables", tables)
+    path = Path(document.path)
     checks: list[HttpCheck | HeartbeatMonitor | ThresholdMonitor] = []
     for index, table in enumerate(tables, start=1):
         kind = table.get("kind")
         if kind not in MONITOR_KINDS:
-            raise ConfigError(
-                f"{where.path}: [[monitor]] #{index}: kind: expected one of "
-                f"{', '.join(MONITOR_KINDS)}, got {kind!r}")
+            raise Table.monitor(table, path, index).error(
+                "kind", f"expected one of {', '.join(MONITOR_KINDS)}, got {kind!r}")
         body = {k: v for k, v in table.items() if k != "kind"}
         check: HttpCheck | HeartbeatMonitor | ThresholdMonitor
         if kind == "heartbeat":
-            check = HeartbeatMonitor.from_table(body, where.path, index)
+            check = HeartbeatMonitor.from_table(body, path, index)
         elif kind == "threshold":
-            check = ThresholdMonitor.from_table(body, where.path, index)
+            check = ThresholdMonitor.from_table(body, path, index)
         else:
-            check = HttpCheck.from_table(body, where.path, index)
+            check = HttpCheck.from_table(body, path, index)
         if any(c.name == check.name for c in checks):
-            raise ConfigError(f"{where.path}: [[monitor]] #{index}: name: {check.name!r} is "
-                              "already used by another monitor")
+            raise Table.monitor(table, path, index).error(
+                "name", f"{check.name!r} is already used by another monitor")
         checks.append(check)
     return (tuple(c for c in checks if isinstance(c, HttpCheck)),
             tuple(c for c in checks if isinstance(c, HeartbeatMonitor)),
             tuple(c for c in checks if isinstance(c, ThresholdMonitor)))
 
 
-def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettings:
-    where.only_keys(table, "hub", {"name", "state_dir", "http_listen", "timezone",
-                                   "history_days"})
+def _parse_hub(hub: Table, base: Path) -> HubSettings:
+    hub.only_keys({"name", "state_dir", "http_listen", "timezone", "history_days"})
     defaults = HubSettings()
-    name = where.string(table, "hub", "name", defaults.name)
+    name = hub.string("name", defaults.name)
     if not name.strip():
-        raise where.error("hub", "name", "a non-empty name", name)
-    state_dir_text = where.string(table, "hub", "state_dir", "")
-    state_dir = _state_dir(state_dir_text, where, base) if state_dir_text \
+        raise hub.expected("name", "a non-empty name", name)
+    state_dir_text = hub.string("state_dir", "")
+    state_dir = _state_dir(state_dir_text, hub, base) if state_dir_text \
         else defaults.state_dir
-    http_listen = where.string(table, "hub", "http_listen", defaults.http_listen)
+    http_listen = hub.string("http_listen", defaults.http_listen)
     if http_listen:
-        _check_listen(http_listen, where)
-    timezone = where.string(table, "hub", "timezone", defaults.timezone)
+        _check_listen(http_listen, hub)
+    timezone = hub.string("timezone", defaults.timezone)
     if timezone:
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise where.error("hub", "timezone", "an IANA zone such as 'Europe/Oslo'",
-                              timezone) from None
-    history_days = table.get("history_days", defaults.history_days)
+            raise hub.expected("timezone", "an IANA zone such as 'Europe/Oslo'",
+                               timezone) from None
+    history_days = hub.values.get("history_days", defaults.history_days)
     if (isinstance(history_days, bool) or not isinstance(history_days, int | float)
             or not 0 < history_days < 36_500):
-        raise where.error("hub", "history_days",
-                          "a number of days above 0 (below 36500), such as 7", history_days)
+        raise hub.expected("history_days", "a number of days above 0 (below 36500), such as 7",
+                           history_days)
     return HubSettings(name=name, state_dir=state_dir, http_listen=http_listen,
                        timezone=timezone, history_days=float(history_days))
 
 
-def _state_dir(text: str, where: _Where, base: Path) -> Path:
+def _state_dir(text: str, hub: Table, base: Path) -> Path:
     """`state_dir` relative to the config's folder, `~` and `~user` expanded."""
     if "\0" in text:
-        raise where.error("hub", "state_dir", "a folder path (no NUL character)", text)
+        raise hub.expected("state_dir", "a folder path (no NUL character)", text)
     try:
         return base / Path(text).expanduser()
     except RuntimeError:  # what pathlib raises for an unknown `~user`
         user = text.split("/", 1)[0]
-        raise where.error("hub", "state_dir", f"a folder path ({user} names no user of this "
-                          "system)", text) from None
+        raise hub.expected("state_dir", f"a folder path ({user} names no user of this "
+                           "system)", text) from None
 
 
-def _check_listen(value: str, where: _Where) -> None:
-    match = _LISTEN.fullmatch(value)
-    if match is None or int(match["port"]) > 65535:
-        raise where.error("hub", "http_listen",
-                          "'host:port' such as '127.0.0.1:8787' (port 0: any free port), or ''",
-                          value)
+def _check_listen(value: str, hub: Table) -> None:
+    if parse_listen(value) is None:
+        raise hub.expected("http_listen", f"{ADDRESS_EXPECTED} (port 0: any free port), or ''",
+                           value)
 
 
-def _parse_policies(table: Mapping[str, Any],
-                    where: _Where) -> tuple[Policy, dict[str, Policy]]:
-    defaults = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    overrides = {k: v for k, v in table.items() if isinstance(v, dict)}
-    default_policy = _policy(Policy(), defaults, where, "policy")
+def _parse_policies(table: Table) -> tuple[Policy, dict[str, Policy]]:
+    """`[policy]` (its plain keys) and each `[policy.<component>]` on top of it."""
+    defaults = {k: v for k, v in table.values.items() if not isinstance(v, dict)}
+    default_policy = _policy(Policy(), Table(table.path, table.place, defaults))
     policies = {
-        component: _policy(default_policy, values, where, f"policy.{component}")
-        for component, values in overrides.items()
+        component: _policy(default_policy, table.table(component))
+        for component, values in table.values.items() if isinstance(values, dict)
     }
     return default_policy, policies
 
 
-def _policy(base: Policy, values: Mapping[str, Any], where: _Where, section: str) -> Policy:
-    where.only_keys(values, section, set(Policy.keys()))
+def _policy(base: Policy, table: Table) -> Policy:
+    table.only_keys(set(Policy.keys()))
     try:
-        return base.with_overrides(values)
+        return base.with_overrides(table.values)
     except PolicyError as err:
-        raise ConfigError(f"{where.path}: [{section}] {err.key}: {err.message}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class _Where:
-    """Builds errors that say which file, section and key was wrong."""
-
-    path: Path
-
-    def error(self, section: str, key: str, expected: str, got: Any) -> ConfigError:
-        place = f"[{section}] {key}" if section else key
-        return ConfigError(f"{self.path}: {place}: expected {expected}, got {shown(got)}")
-
-    def only_keys(self, table: Mapping[str, Any], section: str, known: set[str]) -> None:
-        for key in table:
-            if key not in known:
-                place = f"[{section}] {key}" if section else f"[{key}]"
-                raise ConfigError(
-                    f"{self.path}: {place}: unknown key (known: {', '.join(sorted(known))})")
-
-    def table(self, raw: Mapping[str, Any], section: str) -> Mapping[str, Any]:
-        value = raw.get(section, {})
-        if not isinstance(value, dict):
-            raise self.error("", section, "a table", value)
-        return value
-
-    def string(self, table: Mapping[str, Any], section: str, key: str, default: str) -> str:
-        value = table.get(key, default)
-        if not isinstance(value, str):
-            raise self.error(section, key, "a string", value)
-        return value
-
-
-#: A value shown in an error is cut to this many characters: one line, readable.
-SHOWN_MAX_CHARS = 80
-
-
-def shown(value: Any) -> str:
-    """`value` as an error message shows it: its repr, an integer too long to read by its
-    size, anything long cut short."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
-        return f"a number of {int(math.log10(abs(value))) + 1} digits"
-    text = repr(value)
-    return text if len(text) <= SHOWN_MAX_CHARS else text[:SHOWN_MAX_CHARS - 1] + "…"
+        raise table.error(err.key, err.message) from None

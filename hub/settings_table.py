@@ -9,6 +9,7 @@ so that `[bus]`, `[[monitor]]` and `[[channel]]` errors read alike:
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Collection, Mapping
@@ -17,10 +18,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub.config import BUILT_IN_COMPONENTS as BUILT_IN_COMPONENTS  # for [[channel]]
-from hub.config import ConfigError, shown
 from machines.policy import MAX_SECONDS
 
+#: Components the hub always has, whatever the config: its sources, the device, Discord
+#: (when it carries the notices), and `hub`, the hub's own health. No monitor takes these
+#: names, and `[policy.<name>]` may always name them.
+BUILT_IN_COMPONENTS = ("bus", "weather", "pixoo", "discord", "hub")
+
+#: A value shown in an error is cut to this many characters: one line, readable.
+SHOWN_MAX_CHARS = 80
 #: Short, lowercase, URL-safe: a monitor's name is also its path (`/ping/<name>`).
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 HTTP_URL = "an http:// or https:// URL"
@@ -29,9 +35,23 @@ HTTP_URL = "an http:// or https:// URL"
 MAX_DURATIONS = {"_seconds": MAX_SECONDS, "_minutes": MAX_SECONDS // 60}
 
 
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the file and the key."""
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message shows it: its repr, an integer too long to read by its
+    size, anything long cut short."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
+        return f"a number of {int(math.log10(abs(value))) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= SHOWN_MAX_CHARS else text[:SHOWN_MAX_CHARS - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
-    """The table at `place` ("[bus]", "[[monitor]] #2 (heartbeat)") of `path`.
+    """The table at `place` ("[bus]", "[[monitor]] #2 (heartbeat)") of `path`, or the
+    whole file (`place` ""), whose keys name its tables.
 
     Every accessor raises `ConfigError` naming the key. An entry of an array of tables
     (`place` starts with "[[") is numbered, so a colon sets the key apart from it, and a
@@ -47,6 +67,11 @@ class Table:
     implied: tuple[str, ...] = ()
 
     @classmethod
+    def document(cls, path: Path | str, values: Mapping[str, Any]) -> Table:
+        """The whole file: `only_keys` names a stray table `[name]`, `table` reads one."""
+        return cls(path, "", values)
+
+    @classmethod
     def monitor(cls, values: Mapping[str, Any], path: Path, index: int,
                 kind: str | None = None) -> Table:
         """`[[monitor]] #index (kind)`, whose `kind` key was read by the caller."""
@@ -58,6 +83,8 @@ class Table:
         return self.place.startswith("[[")
 
     def error(self, key: str, message: str) -> ConfigError:
+        if not self.place:
+            return ConfigError(f"{self.path}: {key}: {message}")
         where = f"{self.place}:" if self.is_entry else self.place
         return ConfigError(f"{self.path}: {where} {key}: {message}")
 
@@ -73,7 +100,17 @@ class Table:
         for key in self.values:
             if key not in known:
                 listed = ", ".join([*self.implied, *sorted(known)])
-                raise self.error(key, f"unknown key (known: {listed})")
+                raise self.error(key if self.place else f"[{key}]",
+                                 f"unknown key (known: {listed})")
+
+    def table(self, key: str) -> Table:
+        """The section under `key` (`[hub]`, or `[policy.bus]` within `[policy]`); empty
+        when absent."""
+        value = self.values.get(key, {})
+        if not isinstance(value, dict):
+            raise self.expected(key, "a table", value)
+        place = f"[{self.place[1:-1]}.{key}]" if self.place else f"[{key}]"
+        return Table(self.path, place, value)
 
     def name(self, *, reserved: Collection[str] = BUILT_IN_COMPONENTS) -> str:
         """`name`: short, lowercase, URL-safe, and none of `reserved`."""
@@ -116,7 +153,7 @@ class Table:
         """
         low = None if minimum is None else f"{minimum:g}"
         high = None if maximum is None else f"{maximum:g}"
-        bounds = (f" between {low} and {high}" if low is not None and high is not None
+        bounds = (f" from {low} to {high}" if low is not None and high is not None
                   else f" >= {low}" if low is not None
                   else f" > {above:g}" if above is not None
                   else f" <= {high}" if high is not None else "")
@@ -127,7 +164,8 @@ class Table:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.expected(key, expected if self.is_entry else "a number", value)
         for unit, longest in MAX_DURATIONS.items():
-            if key.endswith(unit) and value > longest:
+            # A duration with a lower `maximum` of its own is told that one instead.
+            if key.endswith(unit) and value > longest and (maximum is None or maximum > longest):
                 raise self.expected(key, f"at most {longest} ({unit[1:]}: 30 days)", value)
         # Range tests, not `math.isfinite`: NaN fails them too, and they take an integer of
         # any size, where converting it to a float would overflow.
@@ -143,11 +181,14 @@ class Table:
         """A number when the key is given, else None."""
         return self.number(key, meaning=meaning, above=above) if key in self.values else None
 
-    def integer(self, key: str, default: int, *, minimum: int, maximum: int) -> int:
+    def integer(self, key: str, default: int, *, minimum: int, maximum: int,
+                meaning: str = "") -> int:
+        """A whole number (not bool) from `minimum` to `maximum`; `meaning` as for `number`."""
         value = self.values.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) \
                 or not minimum <= value <= maximum:
-            raise self.expected(key, f"a whole number between {minimum} and {maximum}", value)
+            raise self.expected(key, f"a whole number from {minimum} to {maximum}"
+                                     + (f" ({meaning})" if meaning else ""), value)
         return value
 
     def strings(self, key: str, default: tuple[str, ...] | None = None) -> tuple[str, ...]:

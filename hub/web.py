@@ -49,7 +49,6 @@ import asyncio
 import errno
 import hmac
 import io
-import ipaddress
 import json
 import logging
 import re
@@ -80,6 +79,7 @@ from hub.diagnostics import (
     parse_report,
     retry_after_header,
 )
+from hub.listen import TOKEN_ENV, not_an_address, parse_listen
 from hub.liveness import stalls
 from hub.notify.status import HubStatus
 from hub.sources.heartbeat import HeartbeatMonitor
@@ -97,7 +97,6 @@ from machines import HealthState, Notice, Outcome
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "HUB_HTTP_TOKEN"
 #: The owner publishes every second or so; this much silence means it is stuck.
 STATUS_MAX_AGE_SECONDS = 30.0
 MAX_SCALE = 16  # 64 × 16 = 1024 px: big enough for any screen, small enough to encode fast
@@ -360,25 +359,6 @@ def _labelled(family: GaugeMetricFamily | CounterMetricFamily,
 
 # -- the server ---------------------------------------------------------------------------
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """`"127.0.0.1:8787"`, `"[::1]:8787"`, `"0.0.0.0:0"` → (host, port)."""
-    host, sep, port = listen.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise StatusServerError(f"http_listen: expected 'host:port' such as "
-                                f"'127.0.0.1:8787', got {listen!r}")
-    return host, int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
-
-
 def _no_frame() -> bytes | None:
     return None
 
@@ -401,9 +381,12 @@ class StatusServer:
                  zone: ZoneInfo | None = None,
                  status_max_age_seconds: float = STATUS_MAX_AGE_SECONDS,
                  setting: str = "[hub] http_listen") -> None:
-        self._host, self._port = parse_listen(listen)
+        address = parse_listen(listen)
+        if address is None:
+            raise StatusServerError(not_an_address(listen))
+        self._host, self._port = address.host, address.port
         self._setting = setting  # where `listen` came from, for errors
-        if not token and not is_loopback(self._host):
+        if not token and not address.is_loopback:
             raise StatusServerError(
                 f"refusing to serve the status page on {listen} without an access token: "
                 f"set {TOKEN_ENV} in the environment or .env (clients then send "

@@ -56,35 +56,52 @@ class World:
 WorldFactory = Callable[[Config, abc.SchedulerBase], World]
 
 
+@dataclass(frozen=True, slots=True)
+class Poller:
+    """A source read on a schedule: `poll()` blocks (run it on a worker) and never raises."""
+
+    name: str
+    every_seconds: float
+    poll: Callable[[], Outcome]
+
+
+def pollers(config: Config, session: Callable[[], requests.Session],
+            clock: Callable[[], float] = time.time) -> list[Poller]:
+    """Every polled source of `config`: `[bus]`, `[weather]`, each `[[monitor]]` of kind
+    `http` and each polled threshold, each with `session()` (`run` gives every poller its
+    own, `check` polls each once with one)."""
+    found = []
+    if config.bus is not None:
+        bus = BusSource(session(), config.bus, clock)
+        found.append(Poller("bus", config.bus.every_seconds, bus.poll))
+    if config.weather is not None:
+        weather = WeatherSource(session(), config.weather, clock, zone=config.hub.zone())
+        found.append(Poller("weather", config.weather.every_seconds, weather.poll))
+    for check in config.monitors:
+        found.append(Poller(check.name, check.every_seconds,
+                            functools.partial(check_http, session(), check, clock)))
+    for threshold in config.thresholds:
+        if not threshold.is_pushed:
+            found.append(Poller(threshold.name, threshold.every_seconds,
+                                functools.partial(read_threshold, session(), threshold, clock)))
+    return found
+
+
 def real_world(config: Config, scheduler: abc.SchedulerBase) -> World:
     """Every configured source, polled on its own worker, plus the Pixoo if configured."""
-    pollers: list[tuple[str, float, Callable[[], Outcome]]] = []
     sessions: list[requests.Session] = []
 
     def session() -> requests.Session:
         sessions.append(requests.Session())
         return sessions[-1]
 
-    if config.bus is not None:
-        bus = BusSource(session(), config.bus, time.time)
-        pollers.append(("bus", config.bus.every_seconds, bus.poll))
-    if config.weather is not None:
-        weather = WeatherSource(session(), config.weather, time.time, zone=config.hub.zone())
-        pollers.append(("weather", config.weather.every_seconds, weather.poll))
-    for check in config.monitors:
-        pollers.append((check.name, check.every_seconds,
-                        functools.partial(check_http, session(), check, time.time)))
-    for threshold in config.thresholds:
-        if not threshold.is_pushed:
-            pollers.append((threshold.name, threshold.every_seconds,
-                            functools.partial(read_threshold, session(), threshold, time.time)))
-
+    polled = pollers(config, session)
     # A worker per poller: a hanging target holds its own worker and nobody else's.
-    executor = ThreadPoolExecutor(max_workers=max(len(pollers), 1), thread_name_prefix="poll")
-    sources = tuple(poll_outcomes(name, poll, every, scheduler, executor)
-                    for name, every, poll in pollers)
-    watched = [Watched(name, config.policy_for(name), every) for name, every, _ in pollers]
-    watched += [Watched(hb.name, hb.policy_in(config)) for hb in config.heartbeats]
+    executor = ThreadPoolExecutor(max_workers=max(len(polled), 1), thread_name_prefix="poll")
+    sources = tuple(poll_outcomes(p.name, p.poll, p.every_seconds, scheduler, executor)
+                    for p in polled)
+    watched = [Watched(p.name, config.policy_for(p.name), p.every_seconds) for p in polled]
+    watched += [Watched(hb.name, config.heartbeat_policy(hb)) for hb in config.heartbeats]
     watched += [Watched(t.name, config.policy_for(t.name))
                 for t in config.thresholds if t.is_pushed]
 

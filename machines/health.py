@@ -416,13 +416,6 @@ class HealthMachines:
                                            tuple(notices)))
         return notices
 
-    def tick_all(self, now: float) -> list[Notice]:
-        """`tick` every component (in the order they were added)."""
-        notices: list[Notice] = []
-        for component in self._incidents:
-            notices.extend(self.tick(component, now))
-        return notices
-
 
 def _drain(incident: Incident) -> list[Notice]:
     notices, incident.pending = incident.pending, []

@@ -138,20 +138,6 @@ class PixooSettings:
         """Validate `[pixoo]`; every error names the file and the key."""
 
         reader = Table(path, "[pixoo]", table)
-
-        def number(key: str, default: float, low: float, high: float) -> float:
-            value = table.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or not low <= value <= high or math.isnan(value):
-                raise reader.expected(key, f"a number from {low:g} to {high:g}", value)
-            return float(value)
-
-        def integer(key: str, default: int, low: int, high: int, why: str = "") -> int:
-            value = table.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise reader.expected(key, f"a whole number from {low} to {high}{why}", value)
-            return value
-
         reader.only_keys({"address", "timeout_seconds", "reset_every", "ping_every_seconds",
                           "brightness_day", "brightness_night", "day_hours", "lat", "lon"})
         if "address" not in table:
@@ -177,15 +163,16 @@ class PixooSettings:
                                             "(sunrise/sunset), not both")
         return cls(
             url=url,
-            timeout_seconds=number("timeout_seconds", 3.0, 0.1, 30.0),
-            reset_every=integer("reset_every", 100, 1, MAX_RESET_EVERY,
-                                " (the device locks up after a few hundred frames)"),
-            ping_every_seconds=number("ping_every_seconds", 30.0, 1.0, 3600.0),
-            brightness_day=integer("brightness_day", 80, 0, 100),
-            brightness_night=integer("brightness_night", 20, 0, 100),
+            timeout_seconds=reader.number("timeout_seconds", 3.0, minimum=0.1, maximum=30.0),
+            reset_every=reader.integer("reset_every", 100, minimum=1, maximum=MAX_RESET_EVERY,
+                                       meaning="the device locks up after a few hundred frames"),
+            ping_every_seconds=reader.number("ping_every_seconds", 30.0, minimum=1.0,
+                                             maximum=3600.0),
+            brightness_day=reader.integer("brightness_day", 80, minimum=0, maximum=100),
+            brightness_night=reader.integer("brightness_night", 20, minimum=0, maximum=100),
             day_hours=day_hours,
-            lat=number("lat", 0.0, -90.0, 90.0) if has_lat else None,
-            lon=number("lon", 0.0, -180.0, 180.0) if has_lon else None,
+            lat=reader.number("lat", minimum=-90.0, maximum=90.0) if has_lat else None,
+            lon=reader.number("lon", minimum=-180.0, maximum=180.0) if has_lon else None,
         )
 
 

@@ -35,9 +35,8 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from hub.config import ConfigError
 from hub.secrets import Secrets, SecretsError
-from hub.settings_table import BUILT_IN_COMPONENTS, Table
+from hub.settings_table import BUILT_IN_COMPONENTS, ConfigError, Table
 from machines import Outcome, Policy
 
 #: Component name of a channel watched for silence: `channel-<name>`. The prefix keeps

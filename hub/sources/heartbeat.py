@@ -15,13 +15,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.settings_table import Table
 from machines import Outcome, Policy
-
-if TYPE_CHECKING:
-    from hub.config import Config
 
 KIND = "heartbeat"
 #: Without `grace_seconds`, a ping may be late by this share of its period: a nightly
@@ -59,10 +56,6 @@ class HeartbeatMonitor:
         at_once = {key: value for key, value in ALERT_AT_ONCE.items() if key not in owner_keys}
         return base.with_overrides(
             {**at_once, "stale_after_seconds": self.silence_limit_seconds})
-
-    def policy_in(self, config: Config) -> Policy:
-        """`policy` for this heartbeat under `config`: what `run` and `check` use."""
-        return self.policy(config.policy_for(self.name), config.policy_keys.get(self.name, ()))
 
     def ping(self, at: float) -> Outcome:
         return Outcome.success(self.name, at)

@@ -229,6 +229,26 @@ def test_every_component_gets_a_line_of_its_own(tmp_path, monkeypatch, capsys):
                         "site", "sensor", "backup", "cron", "fridge"]
 
 
+def test_check_polls_what_run_polls_in_the_same_order(tmp_path, monkeypatch, capsys):
+    from reactivex.testing import TestScheduler
+
+    from hub.config import load_config
+    from hub.world import real_world
+
+    with Target().running() as target:
+        toml = REPORTING + "".join(
+            f"[[monitor]]\nkind = '{kind}'\nname = '{name}'\nurl = '{target.url}'\n"
+            f"timeout_seconds = 1\n{extra}"
+            for kind, name, extra in [("threshold", "sensor", "max = 6\n"), ("http", "site", ""),
+                                      ("http", "api", "")])
+        _, lines = check_report(tmp_path, monkeypatch, capsys, toml)
+        world = real_world(load_config(tmp_path / "hub.toml"), TestScheduler())
+        world.close()
+    polled = [watched.name for watched in world.watched if watched.every_seconds is not None]
+    assert polled == ["site", "api", "sensor"]
+    assert [line.split()[0] for line in lines if line.split()[0] in polled] == polled
+
+
 def test_a_writable_state_dir_passes_and_keeps_nothing_from_the_check(
         tmp_path, monkeypatch, capsys):
     state = tmp_path / "state"

@@ -255,6 +255,37 @@ def test_intervals_are_at_most_30_days(tmp_path, text, key):
         load_config(write(tmp_path, text))
 
 
+WEATHER = "[weather]\nlat = 1\nlon = 2\nuser_agent = 'x a@b.no'\n"
+PIXOO = "[pixoo]\naddress = '192.168.1.50'\n"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # `lat` in two sections, one wording (there was "between -90 and 90" beside this)
+    (WEATHER.replace("lat = 1", "lat = 91"),
+     "[weather] lat: expected a number from -90 to 90, got 91"),
+    (PIXOO + "lat = 91\nlon = 10\n", "[pixoo] lat: expected a number from -90 to 90, got 91"),
+    # a section asks for "a number" until the value is one, [pixoo] too
+    (WEATHER.replace("lat = 1", "lat = true"), "[weather] lat: expected a number, got True"),
+    (PIXOO + "timeout_seconds = true\n", "[pixoo] timeout_seconds: expected a number, got True"),
+    # a duration with its own, lower bound is told that bound, not the 30 days of any duration
+    (WEATHER + "timeout_seconds = 1e7\n",
+     "[weather] timeout_seconds: expected a number from 0.1 to 120, got 10000000.0"),
+    (PIXOO + "timeout_seconds = 1e7\n",
+     "[pixoo] timeout_seconds: expected a number from 0.1 to 30, got 10000000.0"),
+    (PIXOO + "reset_every = 500\n", "[pixoo] reset_every: expected a whole number from 1 to "
+                                      "200 (the device locks up after a few hundred frames), "
+                                      "got 500"),
+    ("[bus]\nclient_name = 'acme-hub'\nquays = ['NSR:Quay:1']\nlabels = ['A']\n"
+     "departures = 21\n",
+     "[bus] departures: expected a whole number from 1 to 20, got 21"),
+])
+def test_every_section_words_a_bad_number_alike(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: {message}"
+
+
 def test_a_heartbeat_whose_period_and_grace_add_up_beyond_30_days_is_refused(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, "[[monitor]]\nkind = 'heartbeat'\nname = 'b'\n"

@@ -287,7 +287,7 @@ def test_no_bus_section_means_no_bus_source(tmp_path):
      "[bus] labels: expected one label per quay (1 quays), got 2 labels"),
     (GOOD.replace("NSR:Quay:7184", "NSR:StopPlace:58366"), "[bus] quays: expected quay ids"),
     (GOOD.replace('["S"]', '["Storo"]'), "[bus] labels: expected short labels"),
-    (GOOD + "departures = 0\n", "[bus] departures: expected a whole number between 1"),
+    (GOOD + "departures = 0\n", "[bus] departures: expected a whole number from 1 to 20"),
     (GOOD + "every_seconds = 1\n", "[bus] every_seconds: expected a number >= 10"),
     (GOOD + 'lines = "31"\n', "[bus] lines: expected a list of strings"),
     (GOOD + 'endpoint = "ftp://x"\n', "[bus] endpoint: expected an http:// or https:// URL"),

@@ -509,8 +509,8 @@ def test_user_agents_with_contact_info_are_accepted(tmp_path, agent):
     (GOOD.replace(UA, "divoom-hub/0.1"), "[weather] user_agent: 'divoom-hub/0.1' has no "
                                          "contact info"),
     (GOOD.replace(UA, ""), "[weather] user_agent: expected a non-empty line"),
-    (GOOD.replace("59.9139", "91"), "[weather] lat: expected a number between -90 and 90"),
-    (GOOD.replace("10.7522", "-180.5"), "[weather] lon: expected a number between -180"),
+    (GOOD.replace("59.9139", "91"), "[weather] lat: expected a number from -90 to 90"),
+    (GOOD.replace("10.7522", "-180.5"), "[weather] lon: expected a number from -180 to 180"),
     (GOOD.replace("59.9139", '"59.9"'), "[weather] lat: expected a number, got '59.9'"),
     (GOOD.replace("lat = 59.9139\n", ""), "[weather] lat: required"),
     (GOOD + "every_seconds = 5\n", "[weather] every_seconds: expected a number >= 60"),

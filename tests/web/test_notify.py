@@ -18,7 +18,7 @@ from hub.app import DaemonInfo, run_daemon
 from hub.cli import main
 from hub.client import NotifyError, notify
 from hub.config import load_config
-from hub.diagnostics import RateLimits
+from hub.diagnostics import Level, RateLimits
 from hub.notify.console import console_line
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import NO_MENTIONS, embed_for, message_payload
@@ -473,6 +473,12 @@ def test_the_notify_command_fails_clearly(monkeypatch, tmp_path, capsys):
         main(["notify", "fatal", "backup", "m"])
     assert caught.value.code == 2
     assert "invalid choice: 'fatal'" in capsys.readouterr().err
+
+
+def test_the_notify_command_offers_exactly_the_levels_the_hub_accepts(capsys):
+    with pytest.raises(SystemExit):
+        main(["notify", "--help"])
+    assert "{" + ",".join(level.value for level in Level) + "}" in capsys.readouterr().out
 
 
 # -- how it looks ----------------------------------------------------------------------------
