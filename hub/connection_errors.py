@@ -26,9 +26,8 @@ import errno
 import http.client
 import re
 import socket
+import sys
 from collections.abc import Iterator
-
-import aiohttp
 
 UNKNOWN_HOST = "unknown host (name or service not known)"
 NAME_LOOKUP_FAILED = "name lookup failed (temporary failure in name resolution)"
@@ -71,7 +70,7 @@ def connection_reason(err: BaseException) -> str:
     """Why a connection failed, in a few words (`connection refused`, …; see above)."""
     chain = list(_wrapped(err))
     for exc in chain:
-        if isinstance(exc, http.client.RemoteDisconnected | aiohttp.ServerDisconnectedError):
+        if isinstance(exc, http.client.RemoteDisconnected) or _is_aiohttp_disconnect(exc):
             return CLOSED_WITHOUT_REPLY
         if isinstance(exc, socket.gaierror) and exc.errno in _RESOLVER_WORDS:
             return _RESOLVER_WORDS[exc.errno]
@@ -107,3 +106,10 @@ def _wrapped(err: BaseException) -> Iterator[BaseException]:
         if not inner:
             return
         level = inner
+
+
+def _is_aiohttp_disconnect(exc: BaseException) -> bool:
+    """aiohttp's "server disconnected", without importing aiohttp for it: only an aiohttp
+    already loaded can have raised one (and a hub that sends with requests never loads it)."""
+    aiohttp = sys.modules.get("aiohttp")
+    return aiohttp is not None and isinstance(exc, aiohttp.ServerDisconnectedError)
