@@ -24,8 +24,8 @@ from hub.notify.status import HubStatus
 
 #: Six of the self-check's intervals: a loaded Pi is slow, never this slow.
 PIPELINE_LAG_MAX_SECONDS = 60.0
-#: A poll that times out still reports (a failure), once per interval plus its timeout;
-#: three intervals and two minutes cover any timeout the config allows for.
+#: A poll that times out still reports (a failure): a source's `every` is its interval
+#: plus its timeout (hub/world.py), and three of those plus two minutes is no hiccup.
 STALE_INTERVALS = 3
 STALE_SLACK_SECONDS = 120.0
 #: One send may take up to a minute (the bot's bound) after waiting for a login: three

@@ -30,8 +30,9 @@ from machines import Outcome, Policy
 
 @dataclass(frozen=True, slots=True)
 class Watched:
-    """A component watched from the start, with its policy, and how often it reports
-    when it does so on a schedule (a polled source: the liveness check, hub/liveness.py)."""
+    """A component watched from the start, with its policy, and how often at least it
+    reports when it does so on a schedule (a polled source: its interval plus its
+    timeout; the liveness check counts on it, hub/liveness.py)."""
 
     name: str
     policy: Policy
@@ -63,6 +64,9 @@ class Poller:
     name: str
     every_seconds: float
     poll: Callable[[], Outcome]
+    #: How long one poll may take before it fails: an outcome comes at least every
+    #: `every_seconds + timeout_seconds` (the liveness check counts on it).
+    timeout_seconds: float
 
 
 def pollers(config: Config, session: Callable[[], requests.Session],
@@ -73,17 +77,21 @@ def pollers(config: Config, session: Callable[[], requests.Session],
     found = []
     if config.bus is not None:
         bus = BusSource(session(), config.bus, clock)
-        found.append(Poller("bus", config.bus.every_seconds, bus.poll))
+        found.append(Poller("bus", config.bus.every_seconds, bus.poll,
+                            config.bus.timeout_seconds))
     if config.weather is not None:
         weather = WeatherSource(session(), config.weather, clock, zone=config.hub.zone())
-        found.append(Poller("weather", config.weather.every_seconds, weather.poll))
+        found.append(Poller("weather", config.weather.every_seconds, weather.poll,
+                            config.weather.timeout_seconds))
     for check in config.monitors:
         found.append(Poller(check.name, check.every_seconds,
-                            functools.partial(check_http, session(), check, clock)))
+                            functools.partial(check_http, session(), check, clock),
+                            check.timeout_seconds))
     for threshold in config.thresholds:
         if not threshold.is_pushed:
             found.append(Poller(threshold.name, threshold.every_seconds,
-                                functools.partial(read_threshold, session(), threshold, clock)))
+                                functools.partial(read_threshold, session(), threshold, clock),
+                                threshold.timeout_seconds))
     return found
 
 
@@ -100,7 +108,8 @@ def real_world(config: Config, scheduler: abc.SchedulerBase) -> World:
     executor = ThreadPoolExecutor(max_workers=max(len(polled), 1), thread_name_prefix="poll")
     sources = tuple(poll_outcomes(p.name, p.poll, p.every_seconds, scheduler, executor)
                     for p in polled)
-    watched = [Watched(p.name, config.policy_for(p.name), p.every_seconds) for p in polled]
+    watched = [Watched(p.name, config.policy_for(p.name), p.every_seconds + p.timeout_seconds)
+               for p in polled]
     watched += [Watched(hb.name, config.heartbeat_policy(hb)) for hb in config.heartbeats]
     watched += [Watched(t.name, config.policy_for(t.name))
                 for t in config.thresholds if t.is_pushed]

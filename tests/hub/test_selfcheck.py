@@ -206,3 +206,18 @@ def test_a_delivery_step_that_raises_is_handed_on_and_delivery_goes_on(tmp_path)
         runner.run(scenario())
     assert [(w, t) for w, t, _ in faults] == [("delivering notices", "ProgrammingError")] * 3
     assert [at for _, _, at in faults] == [0.0, FAULT_RETRY_SECONDS, 2 * FAULT_RETRY_SECONDS]
+
+
+def test_a_polled_source_is_expected_to_report_within_its_interval_and_timeout(tmp_path):
+    """A slow target must not look like a stuck poller: the timeout counts."""
+    from reactivex.testing import TestScheduler
+
+    from hub.world import real_world
+
+    path = write_hub_toml(tmp_path, "http://127.0.0.1:9/", every_seconds=10.0,
+                          timeout_seconds=30.0)
+    world = real_world(load_config(path), TestScheduler())
+    try:
+        assert [(w.name, w.every_seconds) for w in world.watched] == [("web", 40.0)]
+    finally:
+        world.close()
