@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hub.journal import BEAT_SECONDS, Journal, JournaledMachines
+from hub.storage.journal import BEAT_SECONDS, Journal, JournaledMachines
 from machines import Outcome, Policy
 
 COMPONENTS = ("bus", "weather", "pixoo", "discord", "web", "nas")

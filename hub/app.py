@@ -33,27 +33,27 @@ from reactivex.scheduler.eventloop import AsyncIOThreadSafeScheduler
 
 from hub.config import Config
 from hub.dashboard import Dashboard, LatestFrame
-from hub.diagnostics import Diagnostic, Level, diagnostic_notice
 from hub.display.loop import display_outcomes
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
-from hub.history import DAY_SECONDS
-from hub.journal import BEAT_SECONDS, Journal, JournaledMachines
+from hub.ingest.reports import Diagnostic, Level, diagnostic_notice
 from hub.notify.choice import TransportKind, transport_choice
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
 from hub.notify.discord.transport import BotTransport
 from hub.notify.outbox import DeadLetter, Outbox
-from hub.notify.status import HubStatus
 from hub.notify.transport import ConsoleTransport, Transport
 from hub.notify.webhook import Webhook, WebhookTransport
 from hub.secrets import Secrets, SecretsError
 from hub.selfcheck import HUB_COMPONENT, SELF_CHECK_SECONDS, SelfCheck
 from hub.sources.channels import ChannelWatch, channel_watch
-from hub.state_file import StateFileReport, prepare_state_file
-from hub.status_recorder import StatusRecorder
+from hub.status.history import DAY_SECONDS
+from hub.status.model import HubStatus
+from hub.status.recorder import StatusRecorder
+from hub.storage.journal import BEAT_SECONDS, Journal, JournaledMachines
+from hub.storage.state_file import StateFileReport, prepare_state_file
 from hub.streams import health_notices, to_seconds
-from hub.web import AddressUnavailable, PortWait, StatusServer, StatusServerError
+from hub.web.server import AddressUnavailable, PortWait, StatusServer, StatusServerError
 from hub.world import Watched, World, WorldFactory, real_world
 from machines import Notice, NoticeKind, Outcome
 
@@ -254,14 +254,14 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
                                  channels=channels, zone=config.hub.zone())
     watches_discord = transport.name != "console"
     # A damaged file is moved aside, what it still holds is queued again, and the owner is
-    # told once the hub has started (hub/state_file.py).
+    # told once the hub has started (hub/storage/state_file.py).
     state_file = prepare_state_file(state_dir / "outbox.sqlite")
     # Rows that cannot be read are set aside and told (on this loop, in a delivery step).
     outbox = Outbox(state_dir / "outbox.sqlite",
                     on_unreadable=lambda dead: accept(unreadable_notice(dead, clock())))
     outbox.put(state_file.rescued)
     # Machine state and history journaled beside the outbox: a restart resumes open
-    # incidents, and a gap is reported once (hub/journal.py, docs/restart.md).
+    # incidents, and a gap is reported once (hub/storage/journal.py, docs/restart.md).
     journal = Journal(state_dir / "outbox.sqlite", history_days=config.hub.history_days)
     machines = JournaledMachines(journal)
     # What goes wrong inside the hub is its own component's failure (hub/selfcheck.py).

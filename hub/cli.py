@@ -18,7 +18,7 @@ from hub.config import (
     default_state_dir,
     load_config,
 )
-from hub.diagnostics import Level
+from hub.ingest.reports import Level
 from hub.notify.embeds import embed_for, message_payload
 from hub.replay import ReplayError, check_until, notice_record, parse_history, replay
 from hub.secrets import RedactingFilter, Secrets, SecretsError, load_secrets
@@ -244,7 +244,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from hub.check import run_checks
+    from hub.check.report import run_checks
 
     config = load_config(args.config)
     secrets = load_secrets(os.environ, _dotenv_for(config.path))
@@ -259,7 +259,7 @@ def _check(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from hub.app import StartupError
     from hub.demo import DEMO_LISTEN, run_demo  # asyncio wiring that replay does not need
-    from hub.web import StatusServerError
+    from hub.web.server import StatusServerError
 
     secrets = load_secrets(os.environ, _dotenv_for(None))
     _log_to_stderr(secrets, verbose=False)

@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hub.display.messages import MessageSettings
 from hub.display.pixoo import PixooSettings
 from hub.display.settings import DisplaySettings
+from hub.ingest.pings import HeartbeatMonitor
 from hub.listen import ADDRESS_EXPECTED, TOKEN_ENV, parse_listen
 from hub.settings_table import BUILT_IN_COMPONENTS, Table
 from hub.settings_table import ConfigError as ConfigError  # what load_config raises
 from hub.sources.bus import BusSettings
 from hub.sources.channels import WatchedChannel, parse_channels
-from hub.sources.heartbeat import HeartbeatMonitor
 from hub.sources.http import HttpCheck
 from hub.sources.threshold import ThresholdMonitor
 from hub.sources.weather import WeatherSettings
@@ -49,7 +49,7 @@ class HubSettings:
     state_dir: Path = field(default_factory=default_state_dir)
     http_listen: str = "127.0.0.1:8787"  # "" disables the status server
     timezone: str = ""  # "" = the system's local zone
-    #: How long the journal keeps machine transitions (hub/journal.py).
+    #: How long the journal keeps machine transitions (hub/storage/journal.py).
     history_days: float = 7.0
 
     def zone(self) -> ZoneInfo | None:
@@ -211,7 +211,7 @@ def _check_derived_policies(config: Config, raw: Mapping[str, Any], path: Path) 
 
 
 def check_http_access(config: Config, has_token: bool) -> None:
-    """Beyond loopback the status page needs `HUB_HTTP_TOKEN` (hub/web.py refuses to serve
+    """Beyond loopback the status page needs `HUB_HTTP_TOKEN` (hub/web/server.py refuses to serve
     without one): said at start-up, naming the file and the key, before anything runs."""
     listen = config.hub.http_listen
     address = parse_listen(listen)

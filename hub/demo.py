@@ -25,11 +25,11 @@ from reactivex import operators as ops
 
 from hub.app import run_daemon
 from hub.config import Config, HubSettings
-from hub.journal import Journal
 from hub.secrets import Secrets
 from hub.sources.data import BusBoard, Departure, Forecast
+from hub.storage.journal import Journal
 from hub.streams import health_notices, to_seconds
-from hub.web import PortWait
+from hub.web.server import PortWait
 from hub.world import Watched, World
 from machines import HealthMachines, Notice, Outcome, Policy
 

@@ -15,7 +15,7 @@ so the hub watches itself like anything else. Every `SELF_CHECK_SECONDS` the dae
 The `hub` machine debounces, alerts, reminds and recovers on these under
 `[policy.hub]`, like any component. Because its outcomes travel the same stream as every
 source's, a `hub` whose last outcome is old also means the pipeline itself is stuck
-(`hub.liveness`).
+(`hub.status.liveness`).
 """
 
 from __future__ import annotations

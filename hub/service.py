@@ -14,7 +14,7 @@ of the machines publishes its `HubStatus` every second, and the pinger, a task o
 loop, pings only when that publication is recent (`is_alive`). A loop that hangs runs
 neither, so the pings stop and systemd restarts the hub; a pinging thread would have kept
 pinging. A loop that runs while the hub no longer does its job (outcomes stuck before the
-machines, a poller that stopped, an outbox that does not drain: `hub.liveness.stalls`)
+machines, a poller that stopped, an outbox that does not drain: `hub.status.liveness.stalls`)
 stops the pings too. Without NOTIFY_SOCKET every call here is a no-op.
 """
 
@@ -29,8 +29,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from hub.liveness import stalls
-from hub.notify.status import HubStatus
+from hub.status.liveness import stalls
+from hub.status.model import HubStatus
 from hub.trouble import Trouble
 from machines import HealthState
 

@@ -32,7 +32,7 @@ from machines import Outcome, Policy
 class Watched:
     """A component watched from the start, with its policy, and how often at least it
     reports when it does so on a schedule (a polled source: its interval plus its
-    timeout; the liveness check counts on it, hub/liveness.py)."""
+    timeout; the liveness check counts on it, hub/status/liveness.py)."""
 
     name: str
     policy: Policy

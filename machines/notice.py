@@ -17,7 +17,7 @@ class NoticeKind(StrEnum):
     STOPPED = "stopped"
     #: The hub was not running for a while (an unclean stop or a long gap): `component`
     #: is the hub, `downtime_seconds` how long it was away, `details` the gap, what is
-    #: still failing and what recovered meanwhile (hub/journal.py).
+    #: still failing and what recovered meanwhile (hub/storage/journal.py).
     OFFLINE = "offline"
     #: A report from another app (`POST /api/notify`): `component` is the reporting
     #: service, `error_type` its level (info|warning|error|critical), `error_detail` its

@@ -91,9 +91,9 @@ def test_the_documented_heartbeat_ping_with_the_token_is_accepted(tmp_path):
     import asyncio
     import urllib.request
 
-    from hub.notify.status import HubStatus
-    from hub.sources.heartbeat import HeartbeatMonitor
-    from hub.web import StatusServer
+    from hub.ingest.pings import HeartbeatMonitor
+    from hub.status.model import HubStatus
+    from hub.web.server import StatusServer
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     (header, path) = re.findall(

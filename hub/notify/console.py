@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from hub.diagnostics import diagnostic_of
-from hub.notify.embeds import duration, sanitize, truncate
+from hub.formatting import duration, sanitize, truncate
+from hub.ingest.reports import diagnostic_of
 from machines import Notice, NoticeKind
 
 _DETAIL_MAX = 160

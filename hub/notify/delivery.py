@@ -67,7 +67,7 @@ class DeliveryStatus:
     sent: int
     failed_attempts: int
     #: How long past its due time the next attempt is (0 when on time or idle): a loop
-    #: that stopped stepping shows here (hub/liveness.py).
+    #: that stopped stepping shows here (hub/status/liveness.py).
     overdue_seconds: float = 0.0
 
 

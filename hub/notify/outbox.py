@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hub.database import describe_write_error, open_database, transaction
+from hub.storage.database import describe_write_error, open_database, transaction
 from hub.trouble import Trouble
 from machines import Notice
 
@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS outbox_dead (
 );
 """
 #: The columns the outbox reads; a file whose `outbox` table lacks one is from another
-#: version and is set aside at start (hub.state_file).
+#: version and is set aside at start (hub.storage.state_file).
 COLUMNS = ("id", "component", "kind", "notice", "attempts", "last_error")
 
 

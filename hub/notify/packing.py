@@ -14,16 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hub.formatting import duration, iso, sanitize
 from hub.notify.embeds import (
     COLOURS,
     DESCRIPTION_MAX,
-    duration,
     embed_for,
     fit_embed,
-    iso,
     message_payload,
     pack_messages,
-    sanitize,
 )
 from hub.notify.outbox import Entry
 from machines import Notice, NoticeKind

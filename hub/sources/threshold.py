@@ -2,7 +2,7 @@
 
 The value is either read from a JSON document (`url` + a dotted `path` such as
 `"sensors.0.temp"`, polled every `every_seconds` on a worker thread) or pushed by the
-device to `POST /api/metric/<name>` with `{"value": number}` (served by `hub.web`).
+device to `POST /api/metric/<name>` with `{"value": number}` (served by `hub.web.server`).
 
 `judge` is the pure rule: a number within bounds is a success; above `max` is a failure
 `above_max` ("21.5 > max 20"), below `min` a failure `below_min`; anything that is not a

@@ -11,8 +11,8 @@ from pathlib import Path
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.discord.settings import BotSettings
 from hub.notify.discord.transport import BotTransport
-from hub.notify.status import HubStatus
 from hub.secrets import Secrets
+from hub.status.model import HubStatus
 from machines import HealthState, Snapshot
 from tests.daemon import write_hub_toml
 from tests.fakes.discord_gateway import FakeDiscord

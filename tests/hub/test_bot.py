@@ -21,15 +21,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from hub.app import StartupError, choose_transport, run_daemon
-from hub.check import Finding, run_checks
+from hub.check.report import Finding, run_checks
 from hub.config import load_config
-from hub.history import ComponentHistory
 from hub.notify.commands import RateLimiter, StatusCommands, Verdict
 from hub.notify.discord.settings import BotSettings
 from hub.notify.discord.transport import BotTransport
 from hub.notify.embeds import embed_for, message_payload
 from hub.notify.outbox import Outbox
-from hub.notify.status import HubStatus
 from hub.notify.transport import (
     PayloadRejected,
     PermanentError,
@@ -38,7 +36,9 @@ from hub.notify.transport import (
     TransportError,
 )
 from hub.secrets import Secrets
-from hub.timeline import BAND_COLOURS, ROW_HEIGHT, layout
+from hub.status.history import ComponentHistory
+from hub.status.model import HubStatus
+from hub.status.timeline import BAND_COLOURS, ROW_HEIGHT, layout
 from machines import HealthState, Notice, NoticeKind, Outcome
 from tests.fakes.discord_gateway import INTENT_MESSAGE_CONTENT, FakeDiscord, Reply
 from tests.fakes.target import Target

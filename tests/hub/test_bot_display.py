@@ -28,8 +28,8 @@ from hub.display.text import load_fonts
 from hub.display.view import DashboardView, DisplayMessage
 from hub.notify.commands import RateLimiter
 from hub.notify.discord.transport import BotTransport
-from hub.notify.status import HubStatus
 from hub.secrets import Secrets
+from hub.status.model import HubStatus
 from tests.display.test_render import ink, text_ink
 from tests.fakes.discord_gateway import FakeDiscord, Reply
 from tests.hub.bot_support import (

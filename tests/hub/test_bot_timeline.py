@@ -22,13 +22,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from hub.history import ComponentHistory, StateChange
 from hub.notify.commands import RateLimiter, StatusCommands
 from hub.notify.discord.status_reply import ATTACH_RETRY_SECONDS
 from hub.notify.discord.transport import BotTransport
-from hub.notify.status import HubStatus
 from hub.notify.transport import PayloadRejected
-from hub.timeline import BAND_COLOURS, ROW_HEIGHT, layout, timeline_png
+from hub.status.history import ComponentHistory, StateChange
+from hub.status.model import HubStatus
+from hub.status.timeline import BAND_COLOURS, ROW_HEIGHT, layout, timeline_png
 from machines import HealthState
 from tests.fakes.discord_gateway import FakeDiscord, Recorded
 from tests.hub.bot_support import NOW, hub_status, settings_for, started

@@ -30,7 +30,7 @@ from hub.config import ConfigError, load_config, parse_config
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.discord.transport import BotTransport
-from hub.notify.status import status_embed
+from hub.notify.status_embed import status_embed
 from hub.secrets import RedactingFilter, Secrets, SecretsError, load_secrets
 from hub.sources.channels import (
     ActivityCounter,
@@ -41,9 +41,9 @@ from hub.sources.channels import (
     channel_watch,
     local_day,
 )
-from hub.status_recorder import StatusRecorder
+from hub.status.recorder import StatusRecorder
 from hub.streams import health_notices, to_seconds
-from hub.web import StatusServer
+from hub.web.server import StatusServer
 from machines import HealthMachines, HealthState, Notice, Outcome, Policy
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.hub.bot_support import (

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from hub.check_discord import BOT_PERMISSIONS
+from hub.check.discord import BOT_PERMISSIONS
 from hub.cli import main
 from tests.fakes.discord_gateway import (
     OVERWRITE_MEMBER,

@@ -7,7 +7,7 @@ import asyncio
 
 from hub.app import Daemon
 from hub.config import load_config
-from hub.diagnostics import Diagnostic, Level, diagnostic_notice
+from hub.ingest.reports import Diagnostic, Level, diagnostic_notice
 from hub.secrets import Secrets
 from hub.selfcheck import HUB_COMPONENT
 from machines import HealthState

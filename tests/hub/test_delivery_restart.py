@@ -95,7 +95,7 @@ def test_pending_notices_survive_kill_9_and_go_out_after_restart(tmp_path, fault
         fake.call(lambda: fake.fake.fail_always(None))
         target.status = 200
         with daemon(config, fake.fake.api_base, log) as second:
-            # The restart resumes the alert's incident (hub/journal.py): once the target
+            # The restart resumes the alert's incident (hub/storage/journal.py): once the target
             # answers, it recovers, and then the kill is reported in one offline notice.
             delivered = fake.wait_until(
                 lambda f: any("offline" in t for t, _ in posted(f.messages[len(before):])),

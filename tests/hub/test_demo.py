@@ -82,7 +82,7 @@ def _wait_for(fetch, is_done, timeout_seconds: float = 20.0):
 
 
 def test_each_demo_starts_afresh_whatever_an_earlier_demo_left(tmp_path):
-    from hub.journal import Journal
+    from hub.storage.journal import Journal
     from machines import HealthState, Snapshot
 
     # An earlier demo stopped mid-incident: weather alerting, its reminder long overdue.

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.diagnostics import (
+from hub.formatting import duration, sanitize
+from hub.ingest.reports import (
     DETAIL_LABEL_MAX,
     DETAIL_VALUE_MAX,
     DETAILS_MAX,
@@ -27,13 +28,11 @@ from hub.notify.embeds import (
     NO_MENTIONS,
     TITLE_MAX,
     code_block,
-    duration,
     embed_for,
     embed_length,
     fit_embed,
     message_payload,
     pack_messages,
-    sanitize,
 )
 from machines import HealthState, Notice, NoticeKind
 

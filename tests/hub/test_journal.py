@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.config import ConfigError, parse_config
-from hub.journal import Journal, JournaledMachines, PreviousRun, Transition
 from hub.notify.outbox import Outbox
+from hub.storage.journal import Journal, JournaledMachines, PreviousRun, Transition
 from machines import HealthState, Notice, NoticeKind, Outcome, Policy, Snapshot
 
 H, S, A, R, V = (HealthState.HEALTHY, HealthState.SUSPECT, HealthState.ALERTING,
@@ -143,7 +143,7 @@ def test_an_unreadable_saved_state_is_skipped_with_a_log_line(tmp_path, caplog):
         # what an older or damaged file could hold
         journal._db.execute("INSERT INTO journal_machine VALUES ('web', '{\"state\": 1}', 1)")
         journal._db.execute("INSERT INTO journal_machine VALUES ('pixoo', 'not json', 1)")
-        with caplog.at_level(logging.WARNING, logger="hub.journal"):
+        with caplog.at_level(logging.WARNING, logger="hub.storage.journal"):
             assert [s.component for s in journal.snapshots()] == ["bus"]
     assert "web" in caplog.text and "pixoo" in caplog.text
 

@@ -8,8 +8,8 @@ import pytest
 
 from hub.config import ConfigError, check_http_access, load_config
 from hub.listen import Listen, parse_listen
-from hub.notify.status import HubStatus
-from hub.web import StatusServer, StatusServerError
+from hub.status.model import HubStatus
+from hub.web.server import StatusServer, StatusServerError
 
 #: Addresses a person might write, good and bad: each is accepted by all or by none.
 ADDRESSES = ["127.0.0.1:8787", "0.0.0.0:0", "[::1]:8787", "::1:8787", "localhost:80",

@@ -33,12 +33,13 @@ from reactivex.testing import TestScheduler
 
 from hub.app import run_daemon
 from hub.config import load_config
-from hub.journal import RECONCILE_WAIT_SECONDS, Journal, JournaledMachines
+from hub.formatting import duration
 from hub.notify.console import console_line
-from hub.notify.embeds import COLOURS, duration, embed_for
+from hub.notify.embeds import COLOURS, embed_for
 from hub.notify.outbox import Entry
 from hub.notify.packing import plan_messages
 from hub.secrets import Secrets
+from hub.storage.journal import RECONCILE_WAIT_SECONDS, Journal, JournaledMachines
 from hub.streams import health_notices
 from machines import HealthState, Notice, NoticeKind, Outcome, Policy
 from tests.daemon import Lines, write_hub_toml
@@ -322,7 +323,7 @@ def test_a_component_no_longer_configured_is_dropped_from_the_journal(tmp_path, 
     first.run_until(20)
     first.stop()
 
-    with caplog.at_level("INFO", logger="hub.journal"):
+    with caplog.at_level("INFO", logger="hub.storage.journal"):
         second = VirtualRun(path, 30, ("web",))
     second.stop()
     assert second.resumed.dropped == ("old",)

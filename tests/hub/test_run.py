@@ -19,7 +19,7 @@ from pathlib import Path
 from hub.app import run_daemon
 from hub.config import load_config
 from hub.secrets import Secrets
-from hub.web import PortWait
+from hub.web.server import PortWait
 from tests.daemon import Lines, write_hub_toml
 from tests.fakes.target import Target
 

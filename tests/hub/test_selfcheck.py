@@ -1,5 +1,5 @@
 """The hub watches itself: a full `state_dir`, an exception in the pipeline or a stuck
-pipeline never leaves it silently not doing its job (hub/selfcheck.py, hub/liveness.py)."""
+pipeline never leaves it silently not doing its job (hub/selfcheck.py, hub/status/liveness.py)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ import pytest
 
 from hub.app import DaemonInfo, run_daemon
 from hub.config import load_config
-from hub.journal import Journal, JournaledMachines
-from hub.liveness import (
+from hub.notify.delivery import DeliveryStatus
+from hub.notify.outbox import Outbox
+from hub.secrets import Secrets
+from hub.selfcheck import HUB_COMPONENT, SelfCheck
+from hub.service import LoopWatchdog, Notifier
+from hub.status.liveness import (
     DELIVERY_OVERDUE_MAX_SECONDS,
     PIPELINE_LAG_MAX_SECONDS,
     STALE_INTERVALS,
     STALE_SLACK_SECONDS,
     stalls,
 )
-from hub.notify.delivery import DeliveryStatus
-from hub.notify.outbox import Outbox
-from hub.notify.status import HubStatus
-from hub.secrets import Secrets
-from hub.selfcheck import HUB_COMPONENT, SelfCheck
-from hub.service import LoopWatchdog, Notifier
-from hub.web import DEGRADED, HEALTHY, UNHEALTHY, assess_health
+from hub.status.model import HubStatus
+from hub.storage.journal import Journal, JournaledMachines
+from hub.web.server import DEGRADED, HEALTHY, UNHEALTHY, assess_health
 from machines import HealthState, Outcome, Policy
 from tests.daemon import Lines, write_hub_toml
 from tests.fakes.target import Target

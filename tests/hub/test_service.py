@@ -28,7 +28,6 @@ from hub.app import DRAIN_SECONDS, EXIT_FAILURE, EXIT_OK, STATUS_PUBLISH_SECONDS
 from hub.cli import EXIT_USAGE
 from hub.config import default_state_dir
 from hub.notify.discord.session import CLOSE_SECONDS
-from hub.notify.status import HubStatus
 from hub.notify.webhook import REQUEST_TIMEOUT_SECONDS
 from hub.service import (
     PROGRESS_MAX_AGE_SECONDS,
@@ -40,7 +39,8 @@ from hub.service import (
     status_line,
     watchdog_interval_seconds,
 )
-from hub.status_recorder import StatusRecorder
+from hub.status.model import HubStatus
+from hub.status.recorder import StatusRecorder
 from machines import HealthMachines, Outcome, Policy
 from tests.daemon import write_hub_toml
 from tests.fakes.target import Target

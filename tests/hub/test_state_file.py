@@ -15,10 +15,10 @@ import pytest
 
 from hub.app import run_daemon
 from hub.config import load_config
-from hub.journal import Journal
 from hub.notify.outbox import Outbox
 from hub.secrets import Secrets
-from hub.state_file import prepare_state_file
+from hub.storage.journal import Journal
+from hub.storage.state_file import prepare_state_file
 from machines import Notice, NoticeKind
 from tests.daemon import Lines
 

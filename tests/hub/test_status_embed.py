@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import EMBED_TOTAL_MAX, embed_length
-from hub.notify.status import HubStatus, machine_line, status_embed
+from hub.notify.status_embed import machine_line, status_embed
+from hub.status.model import HubStatus
 from machines import HealthState, Snapshot
 
 NOW = 1_700_000_000.0

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from hub.status_recorder import StatusRecorder
+from hub.status.recorder import StatusRecorder
 from machines import HealthState, Notice, NoticeKind, Outcome, Snapshot
 
 

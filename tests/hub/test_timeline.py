@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from hub.history import MAX_CHANGES, ComponentHistory, StateChange, StateHistory
-from hub.status_recorder import StatusRecorder
-from hub.timeline import (
+from hub.status.history import MAX_CHANGES, ComponentHistory, StateChange, StateHistory
+from hub.status.recorder import StatusRecorder
+from hub.status.timeline import (
     BACKGROUND,
     BAND_COLOURS,
     NO_DATA,
@@ -310,7 +310,7 @@ def test_a_state_entered_earlier_than_the_last_change_is_placed_after_it():
 
 
 def test_journaled_transitions_seed_the_history_with_the_state_the_day_began_in(tmp_path):
-    from hub.journal import Transition
+    from hub.storage.journal import Transition
 
     transitions = [Transition("weather", HEALTHY, SUSPECT, START + HOUR),
                    Transition("weather", SUSPECT, ALERTING, START + 2 * HOUR),

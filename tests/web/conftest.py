@@ -14,9 +14,9 @@ import aiohttp
 from PIL import Image
 
 from hub.notify.delivery import DeliveryStatus
-from hub.notify.status import HubStatus
-from hub.status_recorder import StatusRecorder
-from hub.web import StatusServer
+from hub.status.model import HubStatus
+from hub.status.recorder import StatusRecorder
+from hub.web.server import StatusServer
 from machines import HealthState, Notice, NoticeKind, Outcome, Snapshot
 
 NOW = 1_700_000_000.0

@@ -11,9 +11,9 @@ import io
 
 from PIL import Image, ImageChops
 
-from hub.sources.heartbeat import HeartbeatMonitor
-from hub.web import StatusServer
-from hub.web_diagram import STATE_COLOURS, STATE_TINTS
+from hub.ingest.pings import HeartbeatMonitor
+from hub.web.diagram import STATE_COLOURS, STATE_TINTS
+from hub.web.server import StatusServer
 from machines import HealthState, Notice, NoticeKind
 from tests.web.browser import chromium, needs_chromium, screenshot
 from tests.web.conftest import MARKER, NOW, frame_png, published, snap, weather_alert

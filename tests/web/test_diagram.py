@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.web_diagram import diagram_edges, health_svg
+from hub.web.diagram import diagram_edges, health_svg
 from machines import HealthState, Snapshot
 from tests.web.browser import chromium, needs_chromium
 

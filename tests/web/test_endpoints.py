@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.ingest.pings import HeartbeatMonitor
 from hub.notify.delivery import DeliveryStatus
-from hub.sources.heartbeat import HeartbeatMonitor
 from hub.sources.threshold import ThresholdMonitor
-from hub.web import StatusServer, StatusServerError
+from hub.web.server import StatusServer, StatusServerError
 from machines import HealthState, Notice, NoticeKind, Outcome
 from tests.web.conftest import (
     MARKER,
@@ -509,11 +509,11 @@ def test_a_token_in_bytes_that_are_not_utf8_is_401(caplog):
      "Invalid character in Content-Length"),
 ])
 def test_a_malformed_request_is_400_and_logged_as_one_line_not_an_error(caplog, data, reason):
-    caplog.set_level(logging.INFO, logger="hub.web")
+    caplog.set_level(logging.INFO, logger="hub.web.server")
     status, response = raw_call(server_for(published()), data)
     assert status == 400
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
-    [line] = [r for r in caplog.records if r.name == "hub.web" and "malformed" in r.message]
+    [line] = [r for r in caplog.records if r.name == "hub.web.server" and "malformed" in r.message]
     assert (line.levelno, line.exc_info) == (logging.INFO, None)
     assert line.getMessage() == f"refused a malformed HTTP request (400): {reason}"
     assert "private" not in caplog.text  # a token in the request line or a header

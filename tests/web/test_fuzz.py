@@ -20,11 +20,11 @@ import pytest
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
-from hub.diagnostics import RateLimits
+from hub.ingest.pings import HeartbeatMonitor
+from hub.ingest.reports import RateLimits
 from hub.notify.delivery import DeliveryStatus
-from hub.sources.heartbeat import HeartbeatMonitor
 from hub.sources.threshold import ThresholdMonitor
-from hub.web import StatusServer
+from hub.web.server import StatusServer
 from machines import HealthState, Notice, Outcome
 from tests.web.conftest import NOW, frame_png, published, raw_exchange, snap
 

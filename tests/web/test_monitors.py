@@ -19,8 +19,8 @@ from reactivex import operators as ops
 from reactivex.testing import TestScheduler
 
 from hub.config import ConfigError, parse_config
+from hub.ingest.pings import HeartbeatMonitor
 from hub.poller import poll_outcomes
-from hub.sources.heartbeat import HeartbeatMonitor
 from hub.sources.threshold import ThresholdMonitor, read_threshold, value_at
 from hub.streams import health_notices, to_seconds
 from machines import HealthMachines, HealthState, Notice, Outcome, Policy
@@ -273,7 +273,7 @@ def test_pushed_values_out_of_bounds_alert_with_value_and_bound_then_recover():
     fridge = ThresholdMonitor("fridge", min_value=1, max_value=6)
     scheduler = TestScheduler()
     readings = {"a": 4.0, "b": 6.5, "c": 7.25, "d": 8.0, "e": 5.0}
-    # the owner's clock stamps each pushed value as it arrives (hub.web does the judging)
+    # the owner's clock stamps each pushed value as it arrives (hub.web.server does the judging)
     values = reactivex.hot("-a-b-c-d-e", timespan=60, lookup=readings, scheduler=scheduler)
     outcomes = values.pipe(ops.map(
         lambda v: fridge.judge(v, to_seconds(scheduler.now))))
@@ -368,7 +368,7 @@ def test_a_nightly_heartbeat_alerts_one_period_and_its_grace_after_the_last_ping
 
 
 def test_the_default_grace_is_a_tenth_of_the_period_but_a_minute_at_least():
-    from hub.sources.heartbeat import default_grace_seconds
+    from hub.ingest.pings import default_grace_seconds
 
     assert default_grace_seconds(86400) == 8640
     assert default_grace_seconds(60) == 60

@@ -18,13 +18,13 @@ from hub.app import DaemonInfo, run_daemon
 from hub.cli import main
 from hub.client import NotifyError, notify
 from hub.config import load_config
-from hub.diagnostics import Level, RateLimits
+from hub.ingest.reports import Level, RateLimits
 from hub.notify.console import console_line
 from hub.notify.delivery import DeliveryStatus
 from hub.notify.embeds import NO_MENTIONS, embed_for, message_payload
 from hub.notify.outbox import Outbox
 from hub.secrets import Secrets
-from hub.web import StatusServer
+from hub.web.server import StatusServer
 from machines import Notice, NoticeKind
 from tests.web.conftest import NOW, Reply, published, request, serving
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from hub.web import StatusServer
+from hub.web.server import StatusServer
 from machines import HealthState
 from tests.web.conftest import NOW, call, published, snap
 

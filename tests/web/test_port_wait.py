@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from hub.notify.status import HubStatus
-from hub.web import AddressUnavailable, PortWait, StatusServer, StatusServerError
+from hub.status.model import HubStatus
+from hub.web.server import AddressUnavailable, PortWait, StatusServer, StatusServerError
 
 
 def held_port() -> socket.socket:
@@ -47,7 +47,7 @@ def server_on(port: int) -> StatusServer:
 
 
 def test_a_port_freed_while_waiting_is_taken_and_served(caplog):
-    caplog.set_level(logging.INFO, logger="hub.web")
+    caplog.set_level(logging.INFO, logger="hub.web.server")
     holder = held_port()
     port = holder.getsockname()[1]
     waits = Waits(holder, release_at=2)
@@ -66,7 +66,7 @@ def test_a_port_freed_while_waiting_is_taken_and_served(caplog):
     assert asyncio.run(start_and_ask()) == 200
     assert waits.delays == [1, 2]  # the port was free at the third attempt
     said = [r.getMessage() for r in caplog.records
-            if r.name == "hub.web" and r.levelno >= logging.WARNING]
+            if r.name == "hub.web.server" and r.levelno >= logging.WARNING]
     assert said == [f"cannot listen on 127.0.0.1:{port} ([hub] http_listen): the address is "
                     "in use by another program; trying again for up to 60 s"]
     assert f"127.0.0.1:{port} ([hub] http_listen) is free now" in caplog.text

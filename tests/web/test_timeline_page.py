@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from PIL import Image
 
-from hub.history import StateChange
 from hub.notify.delivery import DeliveryStatus
-from hub.status_recorder import StatusRecorder
-from hub.timeline import BAND_COLOURS
-from hub.web import StatusServer
+from hub.status.history import StateChange
+from hub.status.recorder import StatusRecorder
+from hub.status.timeline import BAND_COLOURS
+from hub.web.server import StatusServer
 from machines import HealthState, Snapshot
 from tests.web.browser import needs_chromium, screenshot
 from tests.web.conftest import NOW, call, request, serving

@@ -11,7 +11,7 @@
 * `settings` and `errors`: what they share — the bot's settings and endpoints, and
   discord.py's failures in the hub's words.
 
-The permission audit of `divoom-hub check` lives beside it, in `hub.check_discord`.
+The permission audit of `divoom-hub check` lives beside it, in `hub.check.discord`.
 
 The two channels never mix: a display-channel message is never read as a `status`
 command, and nothing posted in the monitoring channel reaches the display.

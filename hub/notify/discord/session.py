@@ -34,9 +34,9 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from hub.formatting import duration
 from hub.notify.discord.errors import describe
 from hub.notify.discord.settings import BotSettings, discord_endpoints, message_content_granted
-from hub.notify.embeds import duration
 from hub.notify.transport import PermanentError, RetryableError
 from machines import Outcome
 

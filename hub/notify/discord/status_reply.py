@@ -3,7 +3,7 @@
 `status` in the monitoring channel and `/status` (registered by the session, see
 `slash_commands`) are answered with the status embed, built from the `HubStatus` the
 daemon publishes — never from the machines themselves (see `hub.notify.commands` for the
-channel and rate rules) — and the timeline picture (`hub.timeline`) attached as
+channel and rate rules) — and the timeline picture (`hub.status.timeline`) attached as
 `timeline.png` and shown as the embed's image.
 
 The picture is drawn on a worker thread, never on the loop; a drawing that fails costs the
@@ -30,13 +30,14 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from hub.history import ComponentHistory
+from hub.formatting import duration
 from hub.notify.commands import Decision, StatusCommands, Verdict
 from hub.notify.discord.errors import describe
 from hub.notify.discord.settings import NO_MENTIONS
-from hub.notify.embeds import duration
-from hub.notify.status import HubStatus, status_embed
-from hub.timeline import timeline_png
+from hub.notify.status_embed import status_embed
+from hub.status.history import ComponentHistory
+from hub.status.model import HubStatus
+from hub.status.timeline import timeline_png
 
 log = logging.getLogger(__name__)
 

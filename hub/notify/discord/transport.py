@@ -36,9 +36,9 @@ from hub.notify.discord.status_reply import (
     StatusReplies,
 )
 from hub.notify.inbound import DisplayPosts, WatchedChannels
-from hub.notify.status import HubStatus
 from hub.notify.transport import RetryableError
-from hub.timeline import timeline_png
+from hub.status.model import HubStatus
+from hub.status.timeline import timeline_png
 from machines import Notice, Outcome
 
 #: Bound on one send, above discord.py's own in-request waits (a ≤ 30 s 429 and its 5xx

@@ -11,7 +11,7 @@ which says what state the day began in; at most `max_changes` per component, old
 dropped first, so a component flapping all day cannot grow memory.
 
 A restart begins with an empty history unless `seed` is given the journaled
-transitions first (`Journal.history(since=now - DAY_SECONDS)`, hub/journal.py).
+transitions first (`Journal.history(since=now - DAY_SECONDS)`, hub/storage/journal.py).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class ComponentHistory:
 
 
 class Transition(Protocol):
-    """What `seed` needs of a journaled transition (hub.journal.Transition has it)."""
+    """What `seed` needs of a journaled transition (hub.storage.journal.Transition has it)."""
 
     @property
     def component(self) -> str: ...

@@ -20,7 +20,7 @@ component's incident, the second keeps `/health` unhealthy without a restart loo
 
 from __future__ import annotations
 
-from hub.notify.status import HubStatus
+from hub.status.model import HubStatus
 
 #: Six of the self-check's intervals: a loaded Pi is slow, never this slow.
 PIPELINE_LAG_MAX_SECONDS = 60.0

@@ -5,7 +5,7 @@
     GET  /api/status        every component, delivery, outbox, recent notices (JSON)
     GET  /metrics           Prometheus text exposition
     GET  /frame.png         the latest frame; `?scale=1..16` enlarges it pixel for pixel
-    GET  /timeline.png      every machine's states over the last 24 hours (hub/timeline.py)
+    GET  /timeline.png      every machine's states over the last 24 hours (hub/status/timeline.py)
     POST /ping/<name>       a heartbeat monitor's ping
     POST /api/metric/<name> {"value": number} for a pushed threshold monitor
     POST /api/notify        {level, service, message, details?}: a diagnostic from an app
@@ -27,7 +27,7 @@ machine.
 * **unhealthy** (503): notices cannot reach the owner (delivery stopped for good, e.g. the
   webhook was deleted), the status has not been published for
   `status_max_age_seconds` (the owner's loop or publisher is stuck), or the hub stopped
-  doing its job while its loop runs (`hub.liveness.stalls`: outcomes no longer reach the
+  doing its job while its loop runs (`hub.status.liveness.stalls`: outcomes no longer reach the
   machines, a poller stopped, the outbox does not drain);
 * **degraded** (200): a component has an open incident (alerting or reminding),
   delivery is retrying, or `state_dir` refuses writes (notices are kept in memory);
@@ -57,7 +57,6 @@ import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -71,7 +70,9 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from hub import strict_json
-from hub.diagnostics import (
+from hub.formatting import iso
+from hub.ingest.pings import HeartbeatMonitor
+from hub.ingest.reports import (
     SERVICES_TRACKED_MAX,
     RateLimits,
     ReportError,
@@ -80,12 +81,11 @@ from hub.diagnostics import (
     retry_after_header,
 )
 from hub.listen import TOKEN_ENV, not_an_address, parse_listen
-from hub.liveness import stalls
-from hub.notify.status import HubStatus
-from hub.sources.heartbeat import HeartbeatMonitor
 from hub.sources.threshold import ThresholdMonitor
-from hub.timeline import timeline_png
-from hub.web_page import (
+from hub.status.liveness import stalls
+from hub.status.model import HubStatus
+from hub.status.timeline import timeline_png
+from hub.web.page import (
     CONTENT_SECURITY_POLICY,
     PAGE_FRAME_SCALE,
     PageView,
@@ -187,7 +187,7 @@ def assess_health(status: HubStatus, now: float,
 
 
 def _iso(at: float | None) -> str | None:
-    return None if at is None else datetime.fromtimestamp(at, tz=UTC).isoformat()
+    return None if at is None else iso(at)
 
 
 def health_json(status: HubStatus, health: Health, now: float) -> dict[str, Any]:

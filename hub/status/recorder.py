@@ -14,10 +14,10 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 
-from hub.history import StateHistory
 from hub.notify.delivery import DeliveryStatus
-from hub.notify.status import HubStatus
 from hub.sources.channels import ChannelActivity
+from hub.status.history import StateHistory
+from hub.status.model import HubStatus
 from machines import Notice, Outcome, Snapshot
 
 #: Enough for an evening's incidents on the page; older ones are in Discord.
@@ -30,7 +30,7 @@ class StatusRecorder:
                  expected_every: Mapping[str, float] | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         """`expected_every`: the components that report on a schedule, and how often (s);
-        their outcomes' ages are published for the liveness check (hub/liveness.py)."""
+        their outcomes' ages are published for the liveness check (hub/status/liveness.py)."""
         self._hub_name = hub_name
         self._started_at = started_at
         self._recent: deque[Notice] = deque(maxlen=recent_max)

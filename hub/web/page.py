@@ -1,4 +1,4 @@
-"""The status page as HTML (pure); the health machine in it is hub/web_diagram.py's SVG.
+"""The status page as HTML (pure); the health machine in it is hub/web/diagram.py's SVG.
 
 Everything is rendered here, on the server, from a published `HubStatus`; the page's
 small script only fetches the live part again (`/live`) every few seconds and swaps it
@@ -14,12 +14,12 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-from hub.history import DAY_SECONDS
+from hub.formatting import duration
 from hub.notify.console import diagnostic_line
-from hub.notify.embeds import duration
-from hub.notify.status import HubStatus
-from hub.timeline import span_label, span_start
-from hub.web_diagram import STATE_COLOURS, health_svg
+from hub.status.history import DAY_SECONDS
+from hub.status.model import HubStatus
+from hub.status.timeline import span_label, span_start
+from hub.web.diagram import STATE_COLOURS, health_svg
 from machines import HealthState, Notice, NoticeKind
 
 #: Seconds between refreshes of the live part; the page is for people, not a scraper.
@@ -170,7 +170,7 @@ def render_live(status: HubStatus, view: PageView) -> str:
 
 
 def _timeline_section(status: HubStatus, view: PageView) -> str:
-    """The timeline picture under a heading that says its span (hub/timeline.py)."""
+    """The timeline picture under a heading that says its span (hub/status/timeline.py)."""
     if view.timeline_src is None:
         return ""
     start = span_start(status.history, view.now)

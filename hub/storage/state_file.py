@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.journal import COLUMNS as JOURNAL_COLUMNS
 from hub.notify.outbox import COLUMNS as OUTBOX_COLUMNS
+from hub.storage.journal import COLUMNS as JOURNAL_COLUMNS
 from machines import Notice
 
 log = logging.getLogger(__name__)

@@ -40,12 +40,11 @@ import math
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.database import describe_write_error, open_database, transaction
-from hub.notify.embeds import duration
+from hub.formatting import duration, utc_time
+from hub.storage.database import describe_write_error, open_database, transaction
 from hub.trouble import Trouble
 from machines import (
     HealthMachines,
@@ -99,7 +98,7 @@ CREATE TABLE IF NOT EXISTS journal_run (
 );
 """
 
-#: The columns the journal reads, per table (hub/state_file.py checks a file has them).
+#: The columns the journal reads, per table (hub/storage/state_file.py checks a file has them).
 COLUMNS = {
     "journal_machine": ("component", "snapshot", "written_at"),
     "journal_history": ("id", "component", "from_state", "to_state", "at", "notices"),
@@ -524,11 +523,6 @@ def _resumable(snapshot: Snapshot, policy: Policy, paused_seconds: float) -> Sna
     if policy.remind_after_seconds <= 0 and snapshot.next_reminder_at is not None:
         changes["next_reminder_at"] = None
     return dataclasses.replace(snapshot, **changes) if changes else snapshot
-
-
-def utc_time(at: float) -> str:
-    """`2024-05-01 12:17:34Z`: the zone is explicit, never guessed."""
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def offline_notice(hub_name: str, gap: Gap, open_before: Iterable[str],

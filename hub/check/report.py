@@ -22,12 +22,12 @@ from pathlib import Path
 
 import requests
 
-from hub.check_discord import WatchedId, verify_bot
+from hub.check.discord import WatchedId, verify_bot
 from hub.config import Config
 from hub.display.pixoo import PixooClient
+from hub.formatting import duration
 from hub.listen import TOKEN_ENV, Listen, not_an_address, parse_listen
 from hub.notify.choice import TransportKind, transport_choice
-from hub.notify.embeds import duration
 from hub.notify.transport import TransportError
 from hub.notify.webhook import Webhook, WebhookTransport, WebhookUrlError
 from hub.secrets import Secrets

@@ -1,6 +1,6 @@
 """`[[monitor]]` kind `heartbeat`: a device or a job that says "I am alive" on a schedule.
 
-The device calls `POST /ping/<name>` (served by `hub.web`); each ping is a success
+The device calls `POST /ping/<name>` (served by `hub.web.server`); each ping is a success
 `Outcome`. Silence is detected by the health machine itself: the component's policy gets
 `stale_after_seconds = period_seconds + grace_seconds`, so every stretch of that much
 silence counts as one failure (`error_type = "stale"`). The grace is the heartbeat's

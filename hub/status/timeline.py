@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw, ImageFont
 
-from hub.history import DAY_SECONDS, ComponentHistory
-from hub.notify.embeds import duration
+from hub.formatting import duration
+from hub.status.history import DAY_SECONDS, ComponentHistory
 from machines import HealthState
 
 RGB = tuple[int, int, int]

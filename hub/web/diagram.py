@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 
-from hub.notify.embeds import duration
+from hub.formatting import duration
 from machines import HealthState, Snapshot
 from machines.health import STATES, TRANSITIONS
 

@@ -1,15 +1,15 @@
-"""The `status` reply: every machine's state, plus how the hub itself is doing (pure)."""
+"""The `status` reply's embed: every machine's state, plus how the hub itself is doing
+(pure; built from the published `HubStatus`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from hub.history import ComponentHistory
-from hub.notify.delivery import DeliveryStatus
-from hub.notify.embeds import COLOURS, discord_time, duration, fit_embed, iso, sanitize, truncate
+from hub.formatting import duration, iso, sanitize, truncate
+from hub.notify.embeds import COLOURS, discord_time, fit_embed
 from hub.sources.channels import ChannelActivity
-from machines import HealthState, Notice, NoticeKind, Snapshot
+from hub.status.model import HubStatus
+from machines import HealthState, NoticeKind, Snapshot
 
 _MARK = {
     HealthState.HEALTHY: "🟢",
@@ -18,39 +18,6 @@ _MARK = {
     HealthState.REMINDING: "🔴",
     HealthState.RECOVERED: "🟢",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class HubStatus:
-    """An immutable picture of the hub, published by the owner of the machines."""
-
-    hub_name: str
-    at: float
-    started_at: float
-    machines: tuple[Snapshot, ...]
-    delivery: DeliveryStatus | None
-    outbox_depth: int
-    discord_latency_seconds: float | None = None
-    #: The latest notices, oldest first, bounded by the publisher (the status page).
-    recent_notices: tuple[Notice, ...] = ()
-    #: Notices emitted since start, per kind: ((kind, count), ...) (the metrics).
-    notices_by_kind: tuple[tuple[str, int], ...] = ()
-    #: The latest outcome's latency per component: ((component, seconds), ...).
-    source_latency_seconds: tuple[tuple[str, float], ...] = ()
-    #: The latest reading of each threshold monitor: ((component, value), ...).
-    values: tuple[tuple[str, float], ...] = ()
-    #: Each watched Discord channel's counters today ([[channel]], hub.sources.channels).
-    channels: tuple[ChannelActivity, ...] = ()
-    #: Each component's state changes over the last 24 h (the timeline picture).
-    history: tuple[ComponentHistory, ...] = ()
-    #: Why `state_dir` refuses writes (`state_dir is full: notices kept in memory, 3
-    #: waiting`), or None while it takes them (hub/selfcheck.py).
-    storage_problem: str | None = None
-    #: Liveness (hub/liveness.py), on a monotonic clock at `at`: how long the hub's own
-    #: check has waited to reach the machines (0: it arrived), and for each component
-    #: that reports on a schedule, (component, seconds since its last outcome, every).
-    pipeline_lag_seconds: float = 0.0
-    outcome_ages: tuple[tuple[str, float, float], ...] = ()
 
 
 def machine_line(snapshot: Snapshot, now: float) -> str:

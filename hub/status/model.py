@@ -1,0 +1,48 @@
+"""`HubStatus`: the immutable picture of the hub that the owner of the machines publishes.
+
+The bot's `status` reply, the status page, `/api/status`, `/metrics`, the systemd status
+line and the liveness check all read this one value (DESIGN.md rule 2); none of them
+touches a machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.notify.delivery import DeliveryStatus
+from hub.sources.channels import ChannelActivity
+from hub.status.history import ComponentHistory
+from machines import Notice, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class HubStatus:
+    """An immutable picture of the hub, published by the owner of the machines."""
+
+    hub_name: str
+    at: float
+    started_at: float
+    machines: tuple[Snapshot, ...]
+    delivery: DeliveryStatus | None
+    outbox_depth: int
+    discord_latency_seconds: float | None = None
+    #: The latest notices, oldest first, bounded by the publisher (the status page).
+    recent_notices: tuple[Notice, ...] = ()
+    #: Notices emitted since start, per kind: ((kind, count), ...) (the metrics).
+    notices_by_kind: tuple[tuple[str, int], ...] = ()
+    #: The latest outcome's latency per component: ((component, seconds), ...).
+    source_latency_seconds: tuple[tuple[str, float], ...] = ()
+    #: The latest reading of each threshold monitor: ((component, value), ...).
+    values: tuple[tuple[str, float], ...] = ()
+    #: Each watched Discord channel's counters today ([[channel]], hub.sources.channels).
+    channels: tuple[ChannelActivity, ...] = ()
+    #: Each component's state changes over the last 24 h (the timeline picture).
+    history: tuple[ComponentHistory, ...] = ()
+    #: Why `state_dir` refuses writes (`state_dir is full: notices kept in memory, 3
+    #: waiting`), or None while it takes them (hub/selfcheck.py).
+    storage_problem: str | None = None
+    #: Liveness (hub/status/liveness.py), on a monotonic clock at `at`: how long the hub's own
+    #: check has waited to reach the machines (0: it arrived), and for each component
+    #: that reports on a schedule, (component, seconds since its last outcome, every).
+    pipeline_lag_seconds: float = 0.0
+    outcome_ages: tuple[tuple[str, float, float], ...] = ()
