@@ -38,7 +38,7 @@ from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
 from hub.ingest.reports import Diagnostic, Level, diagnostic_notice
-from hub.notify.choice import TransportKind, transport_choice
+from hub.notify.choice import SHARED_DISPLAY_CHANNEL, TransportKind, transport_choice
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
 from hub.notify.discord.transport import BotTransport
 from hub.notify.outbox import DeadLetter, Outbox
@@ -107,9 +107,8 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                            "DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID, or remove the "
                            "[[channel]] tables")
     if choice.bot is not None:
-        if display is not None and display.channel_id == choice.bot.monitor_channel_id:
-            raise StartupError("DISCORD_CHANNEL_ID and DISCORD_MONITOR_CHANNEL_ID are the same "
-                               "channel: display messages need a channel of their own")
+        if choice.shares_display_channel:
+            raise StartupError(SHARED_DISPLAY_CHANNEL)
         if secrets.discord_webhook_url:
             log.info("both a bot and a webhook are configured; notices go through the bot")
         return BotTransport(choice.bot, status=status, clock=clock, report=report,

@@ -27,7 +27,7 @@ from hub.config import Config
 from hub.display.pixoo import PixooClient
 from hub.formatting import duration
 from hub.listen import TOKEN_ENV, Listen, not_an_address, parse_listen
-from hub.notify.choice import TransportKind, transport_choice
+from hub.notify.choice import SHARED_DISPLAY_CHANNEL, TransportKind, transport_choice
 from hub.notify.transport import TransportError
 from hub.notify.webhook import Webhook, WebhookTransport, WebhookUrlError
 from hub.secrets import Secrets
@@ -97,6 +97,8 @@ def _transport_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
     else:
         yield Finding("transport", True,
                       "console (no DISCORD_WEBHOOK_URL or bot token and monitor channel set)")
+    if choice.shares_display_channel:
+        yield Finding("display", False, SHARED_DISPLAY_CHANNEL)
     if secrets.discord_channel_id and not has_bot:
         yield warning("display", "DISCORD_CHANNEL_ID is set, but display messages need the "
                                  "bot (DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID): "

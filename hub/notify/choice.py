@@ -17,6 +17,11 @@ from hub.notify.discord.settings import DEFAULT_GATEWAY_URL, BotSettings
 from hub.notify.webhook import DEFAULT_API_BASE
 from hub.secrets import Secrets
 
+#: Why a display channel that is the monitoring channel is refused (`run`) or failed
+#: (`check`): the bot would take every notice it posts for a display message.
+SHARED_DISPLAY_CHANNEL = ("DISCORD_CHANNEL_ID and DISCORD_MONITOR_CHANNEL_ID are the same "
+                          "channel: display messages need a channel of their own")
+
 
 class TransportKind(Enum):
     BOT = "bot"
@@ -35,6 +40,8 @@ class TransportChoice:
     lacks_bot_token: bool = False
     #: DISCORD_BOT_TOKEN is set, but without a monitoring channel the bot is not used.
     is_bot_token_unused: bool = False
+    #: DISCORD_CHANNEL_ID names the monitoring channel itself: `run` refuses to start.
+    shares_display_channel: bool = False
 
 
 def transport_choice(secrets: Secrets) -> TransportChoice:
@@ -42,9 +49,12 @@ def transport_choice(secrets: Secrets) -> TransportChoice:
     api_base = secrets.discord_api_base or DEFAULT_API_BASE
     token, monitor_channel = secrets.discord_bot_token, secrets.discord_monitor_channel_id
     if token and monitor_channel:
+        display_channel = secrets.discord_channel_id
         return TransportChoice(TransportKind.BOT, api_base, bot=BotSettings(
             token=token, monitor_channel_id=int(monitor_channel), api_base=api_base,
-            gateway_url=secrets.discord_gateway_url or DEFAULT_GATEWAY_URL))
+            gateway_url=secrets.discord_gateway_url or DEFAULT_GATEWAY_URL),
+            shares_display_channel=bool(display_channel)
+            and int(display_channel) == int(monitor_channel))
     kind = TransportKind.WEBHOOK if secrets.discord_webhook_url else TransportKind.CONSOLE
     return TransportChoice(kind, api_base, lacks_bot_token=bool(monitor_channel),
                            is_bot_token_unused=bool(token))

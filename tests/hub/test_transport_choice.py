@@ -100,3 +100,23 @@ def test_check_names_the_transport_run_builds_or_fails_where_run_refuses(
     else:
         assert transport.split()[2].rstrip(":") == built
     assert TOKEN not in "\n".join(lines) and "w3bh00k-s3cr3t" not in "\n".join(lines)
+
+
+def test_a_display_channel_that_is_the_monitoring_channel_fails_check_as_run_refuses_it(
+        tmp_path, monkeypatch, capsys):
+    from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
+
+    secrets = Secrets(discord_bot_token=TOKEN, discord_monitor_channel_id=MONITOR_CHANNEL_ID,
+                      discord_channel_id=MONITOR_CHANNEL_ID)
+    assert transport_choice(secrets).shares_display_channel
+    display = DisplayChannel(int(MONITOR_CHANNEL_ID), MessageBoard(tmp_path),
+                             MessageSettings())
+    with pytest.raises(StartupError, match="the same channel"):
+        choose_transport(secrets, [].append, display=display)
+    env = {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_MONITOR_CHANNEL_ID": MONITOR_CHANNEL_ID,
+           "DISCORD_CHANNEL_ID": MONITOR_CHANNEL_ID, "DISCORD_API_BASE": unreachable_api_base()}
+    code, lines = check_report(tmp_path, monkeypatch, capsys, "[hub]\nstate_dir = 'state'\n",
+                               env=env)
+    assert code == 1
+    assert line_of("\n".join(lines), "display").split()[1] == "FAIL"
+    assert "the same channel" in line_of("\n".join(lines), "display")
