@@ -22,14 +22,18 @@ queued; the caller is told how long to wait.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from machines import Notice, NoticeKind
+
+log = logging.getLogger(__name__)
 
 
 class Level(StrEnum):
@@ -284,3 +288,68 @@ class RateLimits:
 def retry_after_header(seconds: float) -> str:
     """`Retry-After` in whole seconds, rounded up so a client that obeys it gets in."""
     return str(max(math.ceil(seconds - 1e-9), 1))
+
+
+# -- the desk: checked, rate-limited, counted ------------------------------------------
+
+#: Why a report was refused (the label of `divoom_hub_diagnostics_refused_total`).
+RATE_LIMITED, INVALID = "rate_limited", "invalid"
+REFUSED_REASONS = (RATE_LIMITED, INVALID)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What became of one report: its notice, or why it was refused."""
+
+    notice: Notice | None = None
+    #: INVALID or RATE_LIMITED when refused; the message says why, for the sender.
+    refused: str = ""
+    message: str = ""
+    #: For RATE_LIMITED: `Retry-After`, in whole seconds.
+    retry_after: str = ""
+
+
+class ReportDesk:
+    """Where reports come in, whatever carries them (the status server's `/api/notify`):
+    each is checked, rate-limited per service and in all, and counted when refused. A
+    limit that starts refusing is logged once, and once again when it lets reports in.
+    Not thread-safe: use from the daemon's loop."""
+
+    def __init__(self, limits: RateLimits | None = None) -> None:
+        self.limits = limits or RateLimits()
+        #: Refusals since start, by reason (the metric).
+        self.refused: Counter[str] = Counter()
+        self._limited: set[str] = set()  # services whose limit refuses now; "*": the total
+
+    def invalid(self) -> None:
+        """A report refused before it could be read (a body that is not JSON, say)."""
+        self.refused[INVALID] += 1
+
+    def take(self, document: Any, now: float) -> Admission:
+        """Check `document` and admit it at `now`, or say why not."""
+        try:
+            report = parse_report(document)
+        except ReportError as err:
+            self.refused[INVALID] += 1
+            return Admission(refused=INVALID, message=str(err))
+        key = report.service.casefold()
+        verdict = self.limits.admit(key, now)
+        if not verdict.is_allowed:
+            self.refused[RATE_LIMITED] += 1
+            limited = key if verdict.limit == "service" else "*"
+            if limited not in self._limited and len(self._limited) < SERVICES_TRACKED_MAX:
+                self._limited.add(limited)
+                log.warning("diagnostics from %r are over the %s rate limit; refusing them "
+                            "for now", report.service, verdict.limit)
+            limit = (f"{self.limits.per_service_per_minute} a minute for {report.service}"
+                     if verdict.limit == "service"
+                     else f"{self.limits.total_per_minute} a minute in all")
+            retry_after = retry_after_header(verdict.retry_after_seconds)
+            return Admission(refused=RATE_LIMITED, retry_after=retry_after,
+                             message=f"too many diagnostics ({limit}): nothing was queued; "
+                                     f"try again in {retry_after} s")
+        for limited in {key, "*"} & self._limited:
+            self._limited.discard(limited)
+            log.info("diagnostics %s are accepted again",
+                     "in all" if limited == "*" else f"from {report.service!r}")
+        return Admission(notice=diagnostic_notice(report, now))

@@ -73,12 +73,11 @@ from hub import strict_json
 from hub.formatting import iso
 from hub.ingest.pings import HeartbeatMonitor
 from hub.ingest.reports import (
-    SERVICES_TRACKED_MAX,
+    RATE_LIMITED,
+    REFUSED_REASONS,
     RateLimits,
-    ReportError,
-    diagnostic_notice,
-    parse_report,
-    retry_after_header,
+    ReportDesk,
+    diagnostic_of,
 )
 from hub.listen import TOKEN_ENV, not_an_address, parse_listen
 from hub.sources.threshold import ThresholdMonitor
@@ -105,9 +104,6 @@ _SCALE = re.compile(r"[0-9]{1,2}")
 #: Reports are one small JSON object; a bigger body is a mistake or an attack.
 MAX_BODY_BYTES = 16 * 1024
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
-#: Why a diagnostic was refused (the label of `divoom_hub_diagnostics_refused_total`).
-RATE_LIMITED, INVALID = "rate_limited", "invalid"
-REFUSED_REASONS = (RATE_LIMITED, INVALID)
 #: A pixel of the timeline is about 100 s: drawing it again more often shows nothing new
 #: (a state change makes a new picture at once).
 TIMELINE_REDRAW_SECONDS = 60
@@ -400,16 +396,14 @@ class StatusServer:
         if (self._heartbeats or self._thresholds) and report is None:
             raise ValueError("heartbeat and threshold monitors need a `report` sink")
         self._notify = notify
-        self._limits = rate_limits or RateLimits()
-        self._refused: Counter[str] = Counter()
-        self._limited_services: set[str] = set()  # to log when a service starts and stops
+        self._reports = ReportDesk(rate_limits)
         self._token = token
         self._clock = clock
         self._zone = zone
         self._max_age = status_max_age_seconds
         self._registry = CollectorRegistry()
         self._registry.register(StatusCollector(status, clock, status_max_age_seconds))
-        self._registry.register(DiagnosticsCollector(self._refused))
+        self._registry.register(DiagnosticsCollector(self._reports.refused))
         self._timeline: tuple[str, bytes] | None = None  # (version, png) last drawn
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
@@ -661,47 +655,26 @@ class StatusServer:
                            "error_type": outcome.error_type, "detail": outcome.detail})
 
     async def _diagnostic(self, request: web.Request) -> web.Response:
-        """A report from another app: checked, rate-limited, then into the outbox."""
+        """A report from another app: taken in by the desk, then into the outbox."""
         if self._notify is None:
             return _error(503, "this server takes no diagnostics (nothing to send them to)")
         try:
             _, document = await _json_body(request, _NOTIFY_EXAMPLE)
-            diagnostic = parse_report(document)
         except BadBody as err:
-            self._refused[INVALID] += 1
+            self._reports.invalid()
             return _error(err.status, str(err))
-        except ReportError as err:
-            self._refused[INVALID] += 1
-            return _error(400, str(err))
-        now = self._clock()
-        key = diagnostic.service.casefold()
-        verdict = self._limits.admit(key, now)
-        if not verdict.is_allowed:
-            self._refused[RATE_LIMITED] += 1
-            retry_after = retry_after_header(verdict.retry_after_seconds)
-            # Log when a limit starts refusing, not every refusal ("*": the total limit).
-            limited = key if verdict.limit == "service" else "*"
-            if (limited not in self._limited_services
-                    and len(self._limited_services) < SERVICES_TRACKED_MAX):
-                self._limited_services.add(limited)
-                log.warning("diagnostics from %r are over the %s rate limit; refusing them "
-                            "for now", diagnostic.service, verdict.limit)
-            limit = (f"{self._limits.per_service_per_minute} a minute for {diagnostic.service}"
-                     if verdict.limit == "service"
-                     else f"{self._limits.total_per_minute} a minute in all")
-            return _json(429, {"error": f"too many diagnostics ({limit}): nothing was queued; "
-                                        f"try again in {retry_after} s",
-                               "retry_after_seconds": int(retry_after)},
-                         headers={"Retry-After": retry_after})
-        for limited in {key, "*"} & self._limited_services:
-            self._limited_services.discard(limited)
-            log.info("diagnostics %s are accepted again",
-                     "in all" if limited == "*" else f"from {diagnostic.service!r}")
-        notice = diagnostic_notice(diagnostic, now)
+        admission = self._reports.take(document, self._clock())
+        if admission.refused == RATE_LIMITED:
+            return _json(429, {"error": admission.message,
+                               "retry_after_seconds": int(admission.retry_after)},
+                         headers={"Retry-After": admission.retry_after})
+        if admission.notice is None:
+            return _error(400, admission.message)
+        notice = admission.notice
         self._notify(notice)
+        report = diagnostic_of(notice)
         answer: dict[str, Any] = {"accepted": True, "kind": notice.kind.value,
-                                  "service": diagnostic.service,
-                                  "level": diagnostic.level.value}
+                                  "service": report.service, "level": report.level.value}
         warning = delivery_warning(self._status())
         if warning:
             answer["warning"] = warning
