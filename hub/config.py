@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from hub.display.messages import MessageSettings
     from hub.display.pixoo import PixooSettings
     from hub.display.settings import DisplaySettings
+    from hub.maintenance import MaintenanceWindow
     from hub.sources.bus import BusSettings
     from hub.sources.channels import WatchedChannel
     from hub.sources.heartbeat import HeartbeatMonitor
@@ -59,6 +60,8 @@ class HubSettings:
     timezone: str = ""  # "" = the system's local zone
     #: How long the journal keeps machine transitions (hub/journal.py).
     history_days: float = 7.0
+    #: The kill switch: False records every notice and sends none (docs/incidents.md).
+    notifications: bool = True
 
     def zone(self) -> ZoneInfo | None:
         return ZoneInfo(self.timezone) if self.timezone else None
@@ -80,6 +83,7 @@ class Config:
     display: DisplaySettings | None = None  # no [display] section = DisplaySettings()
     messages: MessageSettings | None = None  # no [messages] section = nobody may post
     channels: tuple[WatchedChannel, ...] = ()  # [[channel]]: Discord channels the bot watches
+    maintenance: tuple[MaintenanceWindow, ...] = ()  # [[maintenance]]: recurring mutes
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -138,7 +142,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     """The validated `Config` of one TOML document; `history` as in `load_config`."""
     where = _Where(path)
     where.only_keys(raw, "", {"hub", "policy", "monitor", "bus", "weather", "pixoo",
-                              "display", "messages", "channel"})
+                              "display", "messages", "channel", "maintenance"})
     hub = _parse_hub(where.table(raw, "hub"), where, path.parent)
     policy, policies = _parse_policies(where.table(raw, "policy"), where)
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), where)
@@ -160,7 +164,10 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
                     path=path, policy_keys=policy_keys)
     _check_policy_names(config, where, history)
     _check_derived_policies(config, raw, where)
-    return config
+    from hub.maintenance import parse_maintenance  # it imports ConfigError from here
+
+    return replace(config, maintenance=parse_maintenance(
+        raw.get("maintenance", []), path, known_components(config), history))
 
 
 def known_components(config: Config) -> tuple[str, ...]:
@@ -288,7 +295,7 @@ def _parse_monitors(tables: Any, where: _Where) -> tuple[
 
 def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettings:
     where.only_keys(table, "hub", {"name", "state_dir", "http_listen", "timezone",
-                                   "history_days"})
+                                   "history_days", "notifications"})
     defaults = HubSettings()
     name = where.string(table, "hub", "name", defaults.name)
     if not name.strip():
@@ -311,8 +318,12 @@ def _parse_hub(table: Mapping[str, Any], where: _Where, base: Path) -> HubSettin
             or not 0 < history_days < 36_500):
         raise where.error("hub", "history_days",
                           "a number of days above 0 (below 36500), such as 7", history_days)
+    notifications = table.get("notifications", defaults.notifications)
+    if not isinstance(notifications, bool):
+        raise where.error("hub", "notifications", "true or false", notifications)
     return HubSettings(name=name, state_dir=state_dir, http_listen=http_listen,
-                       timezone=timezone, history_days=float(history_days))
+                       timezone=timezone, history_days=float(history_days),
+                       notifications=notifications)
 
 
 def _state_dir(text: str, where: _Where, base: Path) -> Path:

@@ -13,6 +13,7 @@ notification policy (machines/notification.py):
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,20 @@ from machines.notice import HeldReason
 ALL = "*"
 #: The longest mute (DESIGN.md): longer, and the owner forgets what they silenced.
 MAX_MUTE_SECONDS = 7 * 24 * 3600
+#: `30m`, `2h`, `1d`, `1h30m`, `90s`: whole numbers of days, hours, minutes, seconds.
+_DURATION = re.compile(r"(?:(?P<d>[0-9]{1,4})d)?(?:(?P<h>[0-9]{1,5})h)?"
+                       r"(?:(?P<m>[0-9]{1,6})m)?(?:(?P<s>[0-9]{1,7})s)?")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration as operators write it (`30m`, `2h`, `1d`, `1h30m`, `90s`);
+    `ValueError` saying what is expected otherwise."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None or not any(match.groups()):
+        raise ValueError(f"expected a duration such as 30m, 2h, 1d or 1h30m, got {text!r}")
+    return float(sum(int(value) * _UNIT_SECONDS[unit]
+                     for unit, value in match.groupdict().items() if value))
 
 
 @dataclass(frozen=True, slots=True)
