@@ -54,6 +54,7 @@ def drive_policy(policy_for: Callable[[str], Policy], inputs: Sequence[Input], u
     `restarts`, both are snapshotted, sent through JSON and restored (a hub restarting
     with its journal).
     """
+    assert [i.at for i in inputs] == sorted(i.at for i in inputs), "inputs in time order"
     components = tuple(components)
     windows = tuple(windows)
     restart_steps = set(restarts)
