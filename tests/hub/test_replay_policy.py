@@ -17,6 +17,7 @@ from hub.config import Config, load_config
 from hub.replay import ReplayAction, ReplayEvent, notice_record, parse_history, replay
 from machines import Policy
 from tests.machines.drive import HALF
+from tests.machines.drive_policy import Action, drive_policy
 
 #: Alert on the first failure, remind every 100 s: each history reads like its timeline.
 FAST = "[policy]\nfailures_before_alert = 1\nremind_after_seconds = 100\nremind_backoff = 1\n" \
@@ -246,3 +247,23 @@ def as_json(line: ReplayEvent | ReplayAction) -> dict:
                 "error": line.error or None, "scenario": line.scenario}
     return {"at": line.at, "action": line.action, "component": line.component,
             "for_seconds": line.for_seconds, "by": line.by, "scenario": line.scenario}
+
+
+@HALF
+@given(lines=histories(), extra=st.sampled_from([0, 100, 5000]))
+def test_replay_decides_what_the_pure_machines_and_policy_decide_driven_directly(lines, extra):
+    policy = Policy(failures_before_alert=2, remind_after_seconds=100)
+    until = lines[-1].at + extra
+    printed = records(lines, Config(policy=policy), until)
+    for scenario in ("a", "b"):
+        mine = [line for line in lines if line.scenario == scenario]
+        components = dict.fromkeys(e.component for e in mine if isinstance(e, ReplayEvent))
+        inputs = [e.outcome() if isinstance(e, ReplayEvent)
+                  else Action(e.at, e.action, e.component, e.for_seconds or 0.0, e.by)
+                  for e in mine]
+        direct = drive_policy(lambda _: policy, inputs, until, components)
+        for component in COMPONENTS:  # the order between machines at one instant is open
+            assert [r for r in printed
+                    if r["scenario"] == scenario and r["component"] == component] == [
+                notice_record(scenario, n) for n in direct.decided
+                if n.component == component]
