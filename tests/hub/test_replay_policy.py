@@ -5,6 +5,7 @@ maintenance windows and the kill switch from the config, held notices with `--al
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -267,3 +268,15 @@ def test_replay_decides_what_the_pure_machines_and_policy_decide_driven_directly
                     if r["scenario"] == scenario and r["component"] == component] == [
                 notice_record(scenario, n) for n in direct.decided
                 if n.component == component]
+
+
+def test_the_incidents_guide_quotes_what_replay_prints_for_its_example(capsys):
+    repo = Path(__file__).resolve().parents[2]
+    guide = (repo / "docs" / "incidents.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"```sh\n\.venv/bin/divoom-hub (replay [^\n]+)\n```", guide)
+    (quoted,) = re.findall(r"```json\n(.+?)\n```", guide, flags=re.DOTALL)
+    args = command.split()
+    args[1] = str(repo / args[1])
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert (out.splitlines(), err) == (quoted.splitlines(), "")
