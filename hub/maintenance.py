@@ -28,6 +28,9 @@ from hub.settings_table import Table
 from machines.silences import ALL, MAX_MUTE_SECONDS, Window, parse_duration
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: A window lasts at most as long as a mute may (7 days): a longer one is a standing mute
+#: nobody remembers, and covering a whole week it would overlap its next occurrence.
+LONGEST_WINDOW_SECONDS = MAX_MUTE_SECONDS
 _KEYS = {"components", "days", "start", "duration", "reason"}
 
 
@@ -141,6 +144,6 @@ def _duration(table: Table) -> float:
         seconds = parse_duration(text)
     except ValueError:
         raise table.expected("duration", expected, text) from None
-    if not 0 < seconds <= MAX_MUTE_SECONDS:
+    if not 0 < seconds <= LONGEST_WINDOW_SECONDS:
         raise table.expected("duration", expected, text)
     return seconds

@@ -29,7 +29,7 @@ from reactivex.disposable import CompositeDisposable, SerialDisposable
 from reactivex.scheduler import HistoricalScheduler
 
 from hub.config import Config
-from hub.maintenance import occurrences
+from hub.maintenance import LONGEST_WINDOW_SECONDS, occurrences
 from hub.streams import EPOCH, health_notices, to_datetime
 from machines import HealthMachines, Notice, NotificationPolicy, Outcome, Refused
 from machines.silences import MAX_MUTE_SECONDS
@@ -42,6 +42,9 @@ ACTIONS = ("ack", "mute", "unmute")
 #: The latest instant a history may name, 9999-01-01T00:00:00Z: a year short of the
 #: calendar's end, so every deadline after it (a policy holds at most 30 days) has a date.
 LAST_AT = 253_370_764_800
+#: How far ahead maintenance windows are computed at a time in a replay (any span works:
+#: two weeks amortise the computing over many lines).
+WINDOWS_AHEAD_SECONDS = 14 * 24 * 3600
 #: A value shown in an error is cut to this many characters.
 SHOWN_MAX_CHARS = 80
 
@@ -265,8 +268,7 @@ def replay(events: list[Line], config: Config, until: float | None = None,
     runs: dict[str, _ScenarioRun] = {}
     for scenario in dict.fromkeys(event.scenario for event in events):
         mine = [event for event in events if event.scenario == scenario]
-        runs[scenario] = _ScenarioRun(scenario, mine, config, until, scheduler, emitted,
-                                      on_refused)
+        runs[scenario] = _ScenarioRun(scenario, mine, config, scheduler, emitted, on_refused)
 
     def begin(_: abc.SchedulerBase, lines: list[Line] | None) -> None:
         # Scheduled before any timer, this runs first at its instant; the lines go after
@@ -302,7 +304,7 @@ class _ScenarioRun:
     """One scenario's health machines (through the daemon's wiring) and the notification
     policy after them, with the policy's timer on the same scheduler."""
 
-    def __init__(self, scenario: str, lines: list[Line], config: Config, until: float,
+    def __init__(self, scenario: str, lines: list[Line], config: Config,
                  scheduler: HistoricalScheduler, emitted: list[tuple[str, Notice]],
                  on_refused: Callable[[ReplayAction, str], None] | None) -> None:
         self.scenario = scenario
@@ -310,10 +312,11 @@ class _ScenarioRun:
         self.emitted = emitted
         self.on_refused = on_refused
         components = dict.fromkeys(e.component for e in lines if isinstance(e, ReplayEvent))
-        since = min((line.at for line in lines), default=0.0)
-        self.policy = NotificationPolicy(
-            notifications=config.hub.notifications, components=components,
-            windows=occurrences(config.maintenance, since, until, config.hub.zone()))
+        self.policy = NotificationPolicy(notifications=config.hub.notifications,
+                                         components=components)
+        self.maintenance = config.maintenance
+        self.zone = config.hub.zone()
+        self.windows_until = -math.inf
         self.feed: Subject[Outcome] = Subject()
         self.timer = SerialDisposable()
 
@@ -322,16 +325,27 @@ class _ScenarioRun:
 
         health = health_notices(self.feed, HealthMachines(), scheduler, config.policy_for)
         self.subscription = CompositeDisposable(
-            health.subscribe(lambda notice: self.decide(self.policy.observe(notice, notice.at)),
-                             fail),
+            health.subscribe(lambda notice: self.decide(
+                self.at(notice.at).observe(notice, notice.at)), fail),
             self.timer)
+
+    def at(self, now: float) -> NotificationPolicy:
+        """The policy, knowing every maintenance window that can matter from `now` on for
+        a while: those covering it began at most 7 days before (the longest window), and
+        the policy looks no further than their ends. Computed as time goes, so a history
+        of any span costs only the days it touches."""
+        if now > self.windows_until and self.maintenance:
+            self.windows_until = now + WINDOWS_AHEAD_SECONDS
+            self.policy.set_windows(occurrences(
+                self.maintenance, now - LONGEST_WINDOW_SECONDS, self.windows_until, self.zone))
+        return self.policy
 
     def take(self, line: Line) -> None:
         if isinstance(line, ReplayEvent):
             self.feed.on_next(line.outcome())
             return
         try:
-            notices = line.apply(self.policy)
+            notices = line.apply(self.at(line.at))
         except Refused as refusal:
             if self.on_refused is not None:
                 self.on_refused(line, str(refusal))
@@ -347,7 +361,7 @@ class _ScenarioRun:
             return
 
         def fire(_: abc.SchedulerBase, __: Any = None) -> None:
-            self.decide(self.policy.tick(due))
+            self.decide(self.at(due).tick(due))
 
         self.timer.disposable = self.scheduler.schedule_absolute(to_datetime(due), fire)
 

@@ -127,6 +127,20 @@ def test_maintenance_windows_come_from_the_config_in_its_timezone(tmp_path, caps
         ("recovery", 950, "bus#1", None)]
 
 
+def test_windows_across_a_history_of_any_span_cost_only_the_days_it_touches(tmp_path, capsys):
+    config = FAST + '[[maintenance]]\ncomponents = "*"\nstart = "00:00"\nduration = "1h"\n'
+    last = 253_370_764_800  # 9999-01-01T00:00:00Z, midnight in UTC
+    code, lines, err = run_cli(capsys, tmp_path, ok(0), fail(1800), ok(3000), ok(last - 3600),
+                               fail(last),
+                               config="[hub]\ntimezone = 'UTC'\n" + config,
+                               options=("--all", "--until", str(last)))
+    assert (code, err) == (0, "")
+    assert [line for line in timeline(lines) if line[0] != "reminder"] == [
+        ("alert", 1800, "bus#1", "maintenance"), ("recovery", 3000, "bus#1", "maintenance"),
+        ("alert", last, "bus#2", "maintenance")]
+    assert {line["held"] for line in lines} == {"maintenance"}
+
+
 def test_the_kill_switch_prints_nothing_and_all_of_it_with_all(tmp_path, capsys):
     config = "[hub]\nnotifications = false\n" + FAST
     _, sent, _ = run_cli(capsys, tmp_path, fail(0), ok(10), config=config)
