@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +22,7 @@ from hub.display.pixoo import PixooSettings
 from hub.display.settings import DisplaySettings
 from hub.ingest.pings import HeartbeatMonitor
 from hub.listen import ADDRESS_EXPECTED, TOKEN_ENV, parse_listen
+from hub.maintenance import MaintenanceWindow, parse_maintenance
 from hub.settings_table import BUILT_IN_COMPONENTS, Table
 from hub.settings_table import ConfigError as ConfigError  # what load_config raises
 from hub.sources.bus import BusSettings
@@ -51,6 +52,8 @@ class HubSettings:
     timezone: str = ""  # "" = the system's local zone
     #: How long the journal keeps machine transitions (hub/storage/journal.py).
     history_days: float = 7.0
+    #: The kill switch: False records every notice and sends none (docs/incidents.md).
+    notifications: bool = True
 
     def zone(self) -> ZoneInfo | None:
         return ZoneInfo(self.timezone) if self.timezone else None
@@ -72,6 +75,7 @@ class Config:
     display: DisplaySettings | None = None  # no [display] section = DisplaySettings()
     messages: MessageSettings | None = None  # no [messages] section = nobody may post
     channels: tuple[WatchedChannel, ...] = ()  # [[channel]]: Discord channels the bot watches
+    maintenance: tuple[MaintenanceWindow, ...] = ()  # [[maintenance]]: recurring mutes
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -136,7 +140,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     """The validated `Config` of one TOML document; `history` as in `load_config`."""
     document = Table.document(path, raw)
     document.only_keys({"hub", "policy", "monitor", "bus", "weather", "pixoo", "display",
-                        "messages", "channel"})
+                        "messages", "channel", "maintenance"})
     hub = _parse_hub(document.table("hub"), path.parent)
     policy, policies = _parse_policies(document.table("policy"))
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), document)
@@ -159,7 +163,8 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
                     path=path, policy_keys=policy_keys)
     _check_policy_names(config, path, history)
     _check_derived_policies(config, raw, path)
-    return config
+    return replace(config, maintenance=parse_maintenance(
+        raw.get("maintenance", []), path, known_components(config), history))
 
 
 def _optional(document: Table, key: str,
@@ -253,7 +258,8 @@ def _parse_monitors(tables: Any, document: Table) -> tuple[
 
 
 def _parse_hub(hub: Table, base: Path) -> HubSettings:
-    hub.only_keys({"name", "state_dir", "http_listen", "timezone", "history_days"})
+    hub.only_keys({"name", "state_dir", "http_listen", "timezone", "history_days",
+                  "notifications"})
     defaults = HubSettings()
     name = hub.string("name", defaults.name)
     if not name.strip():
@@ -276,8 +282,12 @@ def _parse_hub(hub: Table, base: Path) -> HubSettings:
             or not 0 < history_days < 36_500):
         raise hub.expected("history_days", "a number of days above 0 (below 36500), such as 7",
                            history_days)
+    notifications = hub.values.get("notifications", defaults.notifications)
+    if not isinstance(notifications, bool):
+        raise hub.expected("notifications", "true or false", notifications)
     return HubSettings(name=name, state_dir=state_dir, http_listen=http_listen,
-                       timezone=timezone, history_days=float(history_days))
+                       timezone=timezone, history_days=float(history_days),
+                       notifications=notifications)
 
 
 def _state_dir(text: str, hub: Table, base: Path) -> Path:

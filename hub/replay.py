@@ -1,34 +1,50 @@
 """`divoom-hub replay`: run a recorded history through the machines in virtual time.
 
-The policy dry-run owners use before changing thresholds. The history is JSON lines
-`{"at": seconds, "component": str, "ok": bool, "error": str?, "scenario": str?}` (a
-`null` counts as an absent optional field), in time order within each scenario; each
-scenario gets its own machines; each component's machine starts at its first event.
+The policy dry-run owners use before changing thresholds or silencing things. The
+history is JSON lines, each an outcome
+`{"at": seconds, "component": str, "ok": bool, "error": str?, "scenario": str?}` or an
+operator's action `{"at", "action": "ack"|"mute"|"unmute", "component": name|"*",
+"for_seconds"?, "by"?, "scenario"?}` (a `null` counts as an absent optional field), in
+time order within each scenario. Each scenario gets its own health machines and its own
+notification policy (machines/notification.py) after them, with the config's maintenance
+windows and kill switch; each component's machine starts at its first outcome.
+
 The same `health_notices` wiring as the daemon runs on a `HistoricalScheduler`, so
-timers fire at their exact due instants. Errors name the line and speak JSON.
+timers fire at their exact due instants, and at one instant the order is DESIGN.md's:
+silence expiries first (the policy ticks before anything else it is told), then the
+machines' timers, then the lines in file order. Errors name the line and speak JSON.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeGuard
 
 from reactivex import Subject, abc
+from reactivex.disposable import CompositeDisposable, SerialDisposable
 from reactivex.scheduler import HistoricalScheduler
 
 from hub.config import Config
+from hub.maintenance import LONGEST_WINDOW_SECONDS, occurrences
 from hub.streams import EPOCH, health_notices, to_datetime
-from machines import HealthMachines, Notice, Outcome
+from machines import HealthMachines, Notice, NotificationPolicy, Outcome, Refused
+from machines.silences import MAX_MUTE_SECONDS
 
 DEFAULT_SCENARIO = "default"
-_KEYS = {"at", "component", "ok", "error", "scenario"}
+_OUTCOME_KEYS = {"at", "component", "ok", "error", "scenario"}
+_ACTION_KEYS = {"at", "action", "component", "for_seconds", "by", "scenario"}
+_KEYS = _OUTCOME_KEYS | _ACTION_KEYS
+ACTIONS = ("ack", "mute", "unmute")
 #: The latest instant a history may name, 9999-01-01T00:00:00Z: a year short of the
 #: calendar's end, so every deadline after it (a policy holds at most 30 days) has a date.
 LAST_AT = 253_370_764_800
+#: How far ahead maintenance windows are computed at a time in a replay (any span works:
+#: two weeks amortise the computing over many lines).
+WINDOWS_AHEAD_SECONDS = 14 * 24 * 3600
 #: A value shown in an error is cut to this many characters.
 SHOWN_MAX_CHARS = 80
 
@@ -52,12 +68,37 @@ class ReplayEvent:
         return Outcome.failure(self.component, self.at, self.error or "error", self.error)
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayAction:
+    """An operator's `ack`, `mute` (for `for_seconds`) or `unmute` of `component` (or `*`)."""
+
+    at: float
+    action: str
+    component: str
+    scenario: str
+    line: int
+    for_seconds: float | None = None
+    by: str = ""
+
+    def apply(self, policy: NotificationPolicy) -> list[Notice]:
+        """What the operator's command does to `policy`; `Refused` says why not."""
+        if self.action == "ack":
+            return policy.ack(self.component, self.at, self.by)
+        if self.action == "mute":
+            assert self.for_seconds is not None  # parse_history requires it
+            return policy.mute(self.component, self.at, self.for_seconds, self.by)
+        return policy.unmute(self.component, self.at)
+
+
+Line = ReplayEvent | ReplayAction
+
+
 def parse_history(lines: Iterable[str | bytes],
-                  source: str = "<history>") -> list[ReplayEvent]:
+                  source: str = "<history>") -> list[Line]:
     """Validate every line (text, or UTF-8 bytes); the first bad one raises `ReplayError`
-    naming it. Events are in time order within each scenario."""
-    events: list[ReplayEvent] = []
-    latest: dict[str, ReplayEvent] = {}  # each scenario's last event so far
+    naming it. Lines are in time order within each scenario."""
+    events: list[Line] = []
+    latest: dict[str, Line] = {}  # each scenario's last line so far
     for number, line in enumerate(lines, start=1):
         where = f"{source}:{number}"
         text = _decoded(line, where) if isinstance(line, bytes) else line
@@ -95,7 +136,7 @@ def _decoded(line: bytes, where: str) -> str:
                           f"{err.start + 1}): save the history as UTF-8") from None
 
 
-def _parse_line(text: str, where: str, number: int) -> ReplayEvent:
+def _parse_line(text: str, where: str, number: int) -> Line:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -110,6 +151,8 @@ def _parse_line(text: str, where: str, number: int) -> ReplayEvent:
     if unknown:
         known = ", ".join(sorted(_KEYS))
         raise ReplayError(f"{where}: unknown key {_shown(unknown[0])} (known: {known})")
+    # A null counts as an absent optional field (JSON writers emit one for "no value").
+    given = {key for key, value in data.items() if value is not None}
     at = data.get("at")
     # A range test, not `math.isfinite`: NaN fails it too, and it takes an integer of any
     # size, where converting it to a float would overflow.
@@ -119,24 +162,57 @@ def _parse_line(text: str, where: str, number: int) -> ReplayEvent:
     component = data.get("component")
     if not _is_text(component) or not component.strip():
         raise _bad_string(where, "component", data)
-    ok = data.get("ok")
-    if not isinstance(ok, bool):
-        raise ReplayError(f"{where}: 'ok' must be true or false, got {_got(data, 'ok')}")
-    # A null counts as an absent optional field (JSON writers emit one for "no value").
-    error = data.get("error")
-    error = "" if error is None else error
-    if not _is_text(error):
-        raise _bad_string(where, "error", data)
     scenario = data.get("scenario")
     scenario = DEFAULT_SCENARIO if scenario is None else scenario
     if not _is_text(scenario) or not scenario:
         raise _bad_string(where, "scenario", data)
+    if "action" in given:
+        return _parse_action(data, given, where, number, float(at), component, scenario)
+    misplaced = sorted(given - _OUTCOME_KEYS)
+    if misplaced:
+        raise ReplayError(f"{where}: {misplaced[0]!r} belongs to an operator's action, and "
+                          "this line has no 'action'")
+    ok = data.get("ok")
+    if not isinstance(ok, bool):
+        raise ReplayError(f"{where}: 'ok' must be true or false, got {_got(data, 'ok')}")
+    error = data.get("error")
+    error = "" if error is None else error
+    if not _is_text(error):
+        raise _bad_string(where, "error", data)
     return ReplayEvent(at=float(at), component=component, ok=ok, error=error,
                        scenario=scenario, line=number)
 
 
+def _parse_action(data: dict[str, Any], given: set[str], where: str, number: int, at: float,
+                  component: str, scenario: str) -> ReplayAction:
+    action = data["action"]
+    if action not in ACTIONS:
+        raise ReplayError(f"{where}: 'action' must be \"ack\", \"mute\" or \"unmute\", got "
+                          f"{_got(data, 'action')}")
+    misplaced = sorted(given - _ACTION_KEYS)
+    if misplaced:
+        raise ReplayError(f"{where}: {misplaced[0]!r} belongs to an outcome, not to an "
+                          "operator's action")
+    for_seconds = data.get("for_seconds")
+    if action != "mute" and for_seconds is not None:
+        raise ReplayError(f"{where}: 'for_seconds' is for \"mute\" only, not {action!r}")
+    if action == "mute" and (isinstance(for_seconds, bool)
+                             or not isinstance(for_seconds, int | float)
+                             or not 0 < for_seconds <= MAX_MUTE_SECONDS):
+        raise ReplayError(f"{where}: 'for_seconds' must be a number of seconds above 0 and "
+                          f"at most {MAX_MUTE_SECONDS} (7 days), got "
+                          f"{_got(data, 'for_seconds')}")
+    by = data.get("by")
+    by = "" if by is None else by
+    if not _is_text(by):
+        raise _bad_string(where, "by", data)
+    return ReplayAction(at=at, action=action, component=component, scenario=scenario,
+                        line=number, for_seconds=None if for_seconds is None
+                        else float(for_seconds), by=by)
+
+
 def _bad_string(where: str, key: str, data: dict[str, Any]) -> ReplayError:
-    expected = "a string" if key == "error" else "a non-empty string"
+    expected = "a string" if key in ("error", "by") else "a non-empty string"
     value = data.get(key)
     why = " (a lone surrogate is not a character)" \
         if isinstance(value, str) and not _is_text(value) else ""
@@ -177,53 +253,125 @@ def _shown(value: Any) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def replay(events: list[ReplayEvent], config: Config,
-           until: float | None = None) -> list[tuple[str, Notice]]:
-    """Every notice the machines emit for `events` up to `until` (inclusive), in order."""
+def replay(events: list[Line], config: Config, until: float | None = None,
+           on_refused: Callable[[ReplayAction, str], None] | None = None,
+           ) -> list[tuple[str, Notice]]:
+    """Every notice the notification policy decides for `events` up to `until`
+    (inclusive), in order: sent ones and held ones (`Notice.held`). An action the policy
+    refuses (an ack with no open incident) is told to `on_refused` with the reason."""
     if until is None:  # the last event of any scenario: each is in order only in itself
         until = max((event.at for event in events), default=0.0)
     # Start just before 0: advance_to(t) is a no-op when the clock already reads t, and
     # events at 0 with --until 0 must still run.
     scheduler = HistoricalScheduler(EPOCH - timedelta(seconds=1))
     emitted: list[tuple[str, Notice]] = []
-    feeds: dict[str, Subject[Outcome]] = {}
-    subscriptions = []
+    runs: dict[str, _ScenarioRun] = {}
+    for scenario in dict.fromkeys(event.scenario for event in events):
+        mine = [event for event in events if event.scenario == scenario]
+        runs[scenario] = _ScenarioRun(scenario, mine, config, scheduler, emitted, on_refused)
 
-    def feed_for(scenario: str) -> Subject[Outcome]:
-        if scenario not in feeds:
-            feed: Subject[Outcome] = Subject()
-            feeds[scenario] = feed
+    def begin(_: abc.SchedulerBase, lines: list[Line] | None) -> None:
+        # Scheduled before any timer, this runs first at its instant; the lines go after
+        # the machines' timers due then (DESIGN.md: timers, then lines in file order).
+        assert lines is not None
+        scheduler.schedule(step, state=(lines, 0))
 
-            def collect(notice: Notice, scenario: str = scenario) -> None:
-                emitted.append((scenario, notice))
+    def step(_: abc.SchedulerBase, state: tuple[list[Line], int] | None) -> None:
+        # One line per turn: an outcome goes through the health stream's own turn on the
+        # scheduler, which is queued before the next line's.
+        assert state is not None
+        lines, index = state
+        runs[lines[index].scenario].take(lines[index])
+        if index + 1 < len(lines):
+            scheduler.schedule(step, state=(lines, index + 1))
 
-            def fail(error: Exception) -> None:
-                raise error
-
-            subscriptions.append(
-                health_notices(feed, HealthMachines(), scheduler, config.policy_for)
-                .subscribe(collect, fail))
-        return feeds[scenario]
-
-    def deliver(_: abc.SchedulerBase,
-                delivery: tuple[Subject[Outcome], Outcome] | None) -> None:
-        assert delivery is not None
-        feed, outcome = delivery
-        feed.on_next(outcome)
-
+    # Each scenario's lines of one instant, in file order (another scenario's may come
+    # between them); later lines of one scenario may follow earlier ones of another, so
+    # `until` cuts each line on its own.
+    instants: dict[tuple[str, float], list[Line]] = {}
     for event in events:
-        if event.at > until:
-            continue  # later events of this scenario may follow earlier ones of another
-        scheduler.schedule_absolute(to_datetime(event.at), deliver,
-                                    state=(feed_for(event.scenario), event.outcome()))
+        if event.at <= until:
+            instants.setdefault((event.scenario, event.at), []).append(event)
+    for (_, at), lines in instants.items():
+        scheduler.schedule_absolute(to_datetime(at), begin, state=lines)
     scheduler.advance_to(to_datetime(until))
-    for subscription in subscriptions:
-        subscription.dispose()
+    for run in runs.values():
+        run.dispose()
     return emitted
 
 
+class _ScenarioRun:
+    """One scenario's health machines (through the daemon's wiring) and the notification
+    policy after them, with the policy's timer on the same scheduler."""
+
+    def __init__(self, scenario: str, lines: list[Line], config: Config,
+                 scheduler: HistoricalScheduler, emitted: list[tuple[str, Notice]],
+                 on_refused: Callable[[ReplayAction, str], None] | None) -> None:
+        self.scenario = scenario
+        self.scheduler = scheduler
+        self.emitted = emitted
+        self.on_refused = on_refused
+        components = dict.fromkeys(e.component for e in lines if isinstance(e, ReplayEvent))
+        self.policy = NotificationPolicy(notifications=config.hub.notifications,
+                                         components=components)
+        self.maintenance = config.maintenance
+        self.zone = config.hub.zone()
+        self.windows_until = -math.inf
+        self.feed: Subject[Outcome] = Subject()
+        self.timer = SerialDisposable()
+
+        def fail(error: Exception) -> None:
+            raise error
+
+        health = health_notices(self.feed, HealthMachines(), scheduler, config.policy_for)
+        self.subscription = CompositeDisposable(
+            health.subscribe(lambda notice: self.decide(
+                self.at(notice.at).observe(notice, notice.at)), fail),
+            self.timer)
+
+    def at(self, now: float) -> NotificationPolicy:
+        """The policy, knowing every maintenance window that can matter from `now` on for
+        a while: those covering it began at most 7 days before (the longest window), and
+        the policy looks no further than their ends. Computed as time goes, so a history
+        of any span costs only the days it touches."""
+        if now > self.windows_until and self.maintenance:
+            self.windows_until = now + WINDOWS_AHEAD_SECONDS
+            self.policy.set_windows(occurrences(
+                self.maintenance, now - LONGEST_WINDOW_SECONDS, self.windows_until, self.zone))
+        return self.policy
+
+    def take(self, line: Line) -> None:
+        if isinstance(line, ReplayEvent):
+            self.feed.on_next(line.outcome())
+            return
+        try:
+            notices = line.apply(self.at(line.at))
+        except Refused as refusal:
+            if self.on_refused is not None:
+                self.on_refused(line, str(refusal))
+            notices = []
+        self.decide(notices)
+
+    def decide(self, notices: list[Notice]) -> None:
+        """Record what the policy decided, and time its next silence end."""
+        self.emitted.extend((self.scenario, notice) for notice in notices)
+        due = self.policy.next_due()
+        if due is None:
+            self.timer.disposable = None
+            return
+
+        def fire(_: abc.SchedulerBase, __: Any = None) -> None:
+            self.decide(self.at(due).tick(due))
+
+        self.timer.disposable = self.scheduler.schedule_absolute(to_datetime(due), fire)
+
+    def dispose(self) -> None:
+        self.subscription.dispose()
+
+
 def notice_record(scenario: str, notice: Notice) -> dict[str, Any]:
-    """The `replay` output line of one notice (DESIGN.md, "The user-facing contract")."""
+    """The `replay` output line of one notice (DESIGN.md, "The user-facing contract" and
+    "`replay` for all of this"): `held` (or `folded_into`) only on what was not sent."""
     record: dict[str, Any] = {
         "scenario": scenario,
         "at": _number(notice.at),
@@ -237,6 +385,11 @@ def notice_record(scenario: str, notice: Notice) -> dict[str, Any]:
         record["reminder"] = notice.reminder
     if notice.downtime_seconds is not None:
         record["downtime"] = _number(notice.downtime_seconds)
+    record["incident"] = notice.incident
+    if notice.held is not None:
+        record["held"] = notice.held.value
+    if notice.folded_into is not None:
+        record["folded_into"] = notice.folded_into
     return record
 
 

@@ -25,10 +25,26 @@ class NoticeKind(StrEnum):
     DIAGNOSTIC = "diagnostic"
 
 
+class HeldReason(StrEnum):
+    """Why the notification policy held a notice instead of sending it (machines/notification.py).
+
+    When several apply, the first in this order is named (DESIGN.md, "Precise rules"); the
+    kill switch is the last filter, so `notifications_off` only marks what would be sent.
+    """
+
+    ACK = "ack"
+    MUTE = "mute"
+    MAINTENANCE = "maintenance"
+    #: Declared for the flapping rule (not decided by this version's policy yet).
+    FLAPPING = "flapping"
+    NOTIFICATIONS_OFF = "notifications_off"
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """A frozen fact emitted by a transition callback (or by the hub for lifecycle kinds).
 
+    The notification policy stamps the incident id and its decision on it (`held`).
     Times are seconds on the owning scheduler's clock (epoch seconds in production).
     `details` holds ordered (label, value) pairs for lifecycle notices, e.g. the config
     summary of **started**; it never holds secrets.
@@ -48,6 +64,25 @@ class Notice:
     last_success_at: float | None = None
     next_reminder_at: float | None = None
     details: tuple[tuple[str, str], ...] = ()
+    #: `<component>#<n>` of the incident an alert, reminder or recovery belongs to, stamped
+    #: by the notification policy; None before it (and for lifecycle notices).
+    incident: str | None = None
+    #: Why the notification policy held this notice (None: it is sent). Held notices are
+    #: recorded, never sent.
+    held: HeldReason | None = None
+    #: The incident this notice was folded into (dependencies; not decided yet).
+    folded_into: str | None = None
+    #: On an alert sent late, when its silence ended: what had held it, and since when.
+    silenced: HeldReason | None = None
+    silenced_since: float | None = None
+    #: On a recovery (and the notices after an ack): who acknowledged the incident, and why.
+    acked_by: str | None = None
+    ack_reason: str = ""
+
+    @property
+    def is_sent(self) -> bool:
+        """True unless the notification policy held or folded it."""
+        return self.held is None and self.folded_into is None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict; `from_dict` turns it back into an equal notice."""
@@ -55,6 +90,8 @@ class Notice:
         data["kind"] = self.kind.value
         data["state"] = self.state.value if self.state is not None else None
         data["details"] = [list(pair) for pair in self.details]
+        data["held"] = self.held.value if self.held is not None else None
+        data["silenced"] = self.silenced.value if self.silenced is not None else None
         return data
 
     @classmethod
@@ -64,4 +101,8 @@ class Notice:
         state = values.get("state")
         values["state"] = HealthState(state) if state is not None else None
         values["details"] = tuple((str(k), str(v)) for k, v in values.get("details", ()))
+        # Rows written before the notification policy have no such keys: the defaults hold.
+        for key in ("held", "silenced"):
+            reason = values.get(key)
+            values[key] = HeldReason(reason) if reason is not None else None
         return cls(**values)

@@ -91,11 +91,17 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
     description = ""
     if notice.kind in (NoticeKind.ALERT, NoticeKind.REMINDER, NoticeKind.RECOVERY):
         fields.append(("Component", notice.component, True))
+        if notice.incident is not None:
+            fields.append(("Incident", notice.incident, True))
         if notice.error_type:
             fields.append(("Error type", notice.error_type, True))
         fields.append(("Failures", str(notice.failures), True))
     if notice.kind is NoticeKind.ALERT:
         description = f"Failing for {duration(notice.failing_for_seconds)}."
+        if notice.silenced is not None and notice.silenced_since is not None:
+            # an alert held by a silence goes out when the silence ends: say so
+            description += (f" Held by a {notice.silenced.value} since "
+                            f"{discord_time(notice.silenced_since)}.")
     elif notice.kind is NoticeKind.REMINDER:
         description = (f"Reminder {notice.reminder}: failing for "
                        f"{duration(notice.failing_for_seconds)}.")
@@ -116,6 +122,11 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
             fields.append(("Latest error", code_block(notice.error_detail), False))
     if notice.kind is NoticeKind.RECOVERY and notice.error_detail:
         fields.append(("Last error", code_block(notice.error_detail), False))
+    if notice.acked_by is not None:  # a name typed in Discord: untrusted
+        acked = " ".join(sanitize(notice.acked_by, markdown=True).split()) or "someone"
+        if notice.ack_reason:
+            acked += ": " + " ".join(sanitize(notice.ack_reason, markdown=True).split())
+        fields.append(("Acked by", acked, False))
     for label, value in notice.details:
         fields.append((label, value, True))
     return fit_embed({

@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.cli import main
-from machines.diagram import health_markdown, health_mermaid
+from machines.diagram import (
+    health_markdown,
+    health_mermaid,
+    notification_markdown,
+    notification_mermaid,
+)
 from machines.health import TRANSITIONS
+from machines.notification import TRANSITIONS as NOTIFICATION_TRANSITIONS
+from machines.notification import NotificationState
 from machines.states import HealthState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,3 +52,30 @@ def test_check_fails_on_a_stale_file_and_writing_fixes_it(tmp_path, capsys):
 
 def test_check_fails_when_the_diagram_is_missing(tmp_path):
     assert main(["diagrams", "--check", "--dir", str(tmp_path / "none")]) == 1
+
+
+def test_checked_in_notification_diagram_is_up_to_date():
+    assert (REPO / "diagrams" / "notification.md").read_text(encoding="utf-8") \
+        == notification_markdown()
+
+
+def test_notification_diagram_shows_its_states_rows_and_guards():
+    text = notification_mermaid()
+    for state in NotificationState:
+        assert f'state "{state.value}" as {state.name}' in text
+    assert "QUIET --> OPEN_HELD: alert [is_silenced]" in text
+    assert "OPEN_HELD --> OPEN_SENT: alert | tick [!is_silenced]" in text
+    legend = notification_markdown()
+    assert "| tick | `open_held` | not `is_silenced` | `open_sent` | `send_held_alert` |" \
+        in legend
+    for row in NOTIFICATION_TRANSITIONS:
+        for name in [row.get("conditions"), row.get("unless")]:
+            if name:
+                assert f"| `{name}` |" in legend
+
+
+def test_check_covers_the_notification_diagram(tmp_path, capsys):
+    assert main(["diagrams", "--dir", str(tmp_path)]) == 0
+    (tmp_path / "notification.md").write_text("old", encoding="utf-8")
+    assert main(["diagrams", "--check", "--dir", str(tmp_path)]) == 1
+    assert "notification.md is out of date" in capsys.readouterr().err

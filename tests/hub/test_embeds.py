@@ -34,7 +34,7 @@ from hub.notify.embeds import (
     message_payload,
     pack_messages,
 )
-from machines import HealthState, Notice, NoticeKind
+from machines import HealthState, HeldReason, Notice, NoticeKind
 
 
 def alert(**overrides) -> Notice:
@@ -80,6 +80,19 @@ def test_each_kind_has_its_colour_and_says_what_happened():
                                details=(("components", "bus, weather"),)), "hub")
     assert started["color"] == 0x3498DB
     assert started["fields"] == [{"name": "components", "value": "bus, weather", "inline": True}]
+
+
+def test_an_incidents_notices_show_its_id_a_late_alert_its_silence_a_recovery_who_acked():
+    late = embed_for(alert(incident="weather#4", silenced=HeldReason.MUTE,
+                           silenced_since=1_699_999_900.0), "hub")
+    assert late["fields"][1] == {"name": "Incident", "value": "weather#4", "inline": True}
+    assert late["description"] == "Failing for 2 min 5 s. Held by a mute since <t:1699999900:f>."
+    recovery = embed_for(alert(kind=NoticeKind.RECOVERY, downtime_seconds=60.0,
+                               incident="weather#4", acked_by="@everyone [x](http://e.vil)",
+                               ack_reason="on it"), "hub")
+    acked = next(f for f in recovery["fields"] if f["name"] == "Acked by")
+    assert acked["value"] == "@everyone [x]\\(http://e.vil): on it"  # no masked link
+    assert message_payload([recovery])["allowed_mentions"] == NO_MENTIONS
 
 
 def test_untrusted_error_text_cannot_break_out_or_ping():

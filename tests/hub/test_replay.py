@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hub.cli import main
 from hub.config import Config
 from hub.replay import ReplayEvent, notice_record, parse_history, replay
-from machines import HealthMachines, Notice, Policy
+from machines import HealthMachines, Notice, NotificationPolicy, Policy
 
 
 def history(tmp_path: Path, *events: dict) -> Path:
@@ -43,14 +43,20 @@ def test_replay_prints_alert_reminders_and_recovery_as_specified(tmp_path, capsy
     assert code == 0
     assert lines == [
         {"scenario": "default", "at": 180, "component": "bus", "kind": "alert",
-         "state": "alerting", "failures": 3, "failing_for": 120},
+         "state": "alerting", "failures": 3, "failing_for": 120, "incident": "bus#1"},
         {"scenario": "default", "at": 1080, "component": "bus", "kind": "reminder",
-         "state": "reminding", "failures": 3, "failing_for": 1020, "reminder": 1},
+         "state": "reminding", "failures": 3, "failing_for": 1020, "reminder": 1,
+         "incident": "bus#1"},
         {"scenario": "default", "at": 2880, "component": "bus", "kind": "reminder",
-         "state": "reminding", "failures": 3, "failing_for": 2820, "reminder": 2},
+         "state": "reminding", "failures": 3, "failing_for": 2820, "reminder": 2,
+         "incident": "bus#1"},
         {"scenario": "default", "at": 3000, "component": "bus", "kind": "recovery",
-         "state": "recovered", "failures": 3, "failing_for": 2940, "downtime": 2940},
+         "state": "recovered", "failures": 3, "failing_for": 2940, "downtime": 2940,
+         "incident": "bus#1"},
     ]
+    assert [list(line) for line in lines][3] == [  # the order DESIGN.md lists
+        "scenario", "at", "component", "kind", "state", "failures", "failing_for",
+        "downtime", "incident"]
 
 
 def test_until_runs_timers_past_the_last_event_and_cuts_later_events(tmp_path, capsys):
@@ -117,8 +123,10 @@ def test_python_dash_m_hub_reads_standard_input(tmp_path):
 # -- replay equals a plain loop over the pure machines ----------------------------------
 
 def reference_run(events: list[ReplayEvent], policy: Policy, until: float) -> list[dict]:
-    """Drive `HealthMachines` directly: fire each timer at its due time, then the event."""
+    """Drive `HealthMachines` directly: fire each timer at its due time, then the event;
+    with no silence, the notification policy only numbers the incidents."""
     machines: dict[str, HealthMachines] = {}
+    policies: dict[str, NotificationPolicy] = {}
     out: list[tuple[str, Notice]] = []
 
     def advance(to: float) -> None:
@@ -129,16 +137,19 @@ def reference_run(events: list[ReplayEvent], policy: Policy, until: float) -> li
             if not dues:
                 return
             due, scenario, component = min(dues, key=lambda d: d[0])
-            out.extend((scenario, n) for n in machines[scenario].tick(component, due))
+            for notice in machines[scenario].tick(component, due):
+                out.extend((scenario, n) for n in policies[scenario].observe(notice, due))
 
     for event in events:
         if event.at > until:
             break
         advance(event.at)
         group = machines.setdefault(event.scenario, HealthMachines())
+        decide = policies.setdefault(event.scenario, NotificationPolicy())
         if event.component not in group:
             group.add(event.component, policy, event.at)
-        out.extend((event.scenario, n) for n in group.observe(event.outcome(), event.at))
+        for notice in group.observe(event.outcome(), event.at):
+            out.extend((event.scenario, n) for n in decide.observe(notice, event.at))
     advance(until)
     return by_instant_and_component(notice_record(s, n) for s, n in out)
 

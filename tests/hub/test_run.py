@@ -96,6 +96,28 @@ def test_run_without_a_config_warns_that_it_watches_nothing_and_what_to_pass(tmp
     assert proc.returncode == 0, "".join(said) + rest
 
 
+def test_run_says_the_kill_switch_and_maintenance_windows_apply_to_replay_only(tmp_path):
+    config = tmp_path / "hub.toml"
+    config.write_text(f"[hub]\nnotifications = false\nhttp_listen = ''\n"
+                      f"state_dir = '{tmp_path / 'state'}'\n", encoding="utf-8")
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("DISCORD_", "HUB_"))}
+    env.update(PYTHONUNBUFFERED="1")
+    with subprocess.Popen([sys.executable, "-m", "hub", "run", "-c", str(config)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env, cwd=tmp_path) as proc:
+        assert proc.stdout is not None
+        said = [proc.stdout.readline()]  # blocks until something is said: no sleeping
+        while said[-1] and "STARTED" not in said[-1]:
+            said.append(proc.stdout.readline())
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=30)
+    assert said[0].rstrip().endswith(
+        f"WARNING hub.cli: {config}: [hub] notifications and [[maintenance]] apply to "
+        "`divoom-hub replay` only in this version: the daemon still sends every notice")
+    assert proc.returncode == 0, "".join(said) + rest
+
+
 def test_bad_config_exits_with_usage_error_naming_the_key(tmp_path):
     config = tmp_path / "hub.toml"
     config.write_text("[[monitor]]\nkind = 'http'\nname = 'x'\nurl = 'ftp://nope'\n",
