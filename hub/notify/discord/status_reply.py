@@ -38,6 +38,7 @@ from hub.notify.status_embed import status_embed
 from hub.status.history import ComponentHistory
 from hub.status.model import HubStatus
 from hub.status.timeline import timeline_png
+from hub.trouble import Trouble
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class StatusReplies:
         self._zone = zone
         self._draw_timeline = draw_timeline
         self._slash_draw_budget_seconds = slash_draw_budget_seconds
-        self._drawing_failed = False
+        self._drawing = Trouble(log, "drawing the timeline picture")
         self._attach_refused_at: float | None = None  # monotonic, of the last 403
 
     def slash_commands(self) -> list[app_commands.Command[Any, Any, None]]:
@@ -134,16 +135,12 @@ class StatusReplies:
         try:
             png = await asyncio.to_thread(self._draw_timeline, status.history, status.at,
                                           self._zone)
-        except Exception:  # noqa: BLE001 - the picture is an extra: whatever breaks it
-            # must cost the picture, never the status reply; logged once per outbreak.
-            if not self._drawing_failed:
-                log.exception("drawing the timeline picture failed; the status reply goes "
-                              "out without it")
-            self._drawing_failed = True
+        except Exception as err:  # noqa: BLE001 - the picture is an extra: whatever breaks
+            # it must cost the picture, never the status reply; logged once per outbreak.
+            self._drawing.happened("drawing the timeline picture failed; the status reply "
+                                   "goes out without it", exc_info=err)
             return None
-        if self._drawing_failed:
-            log.info("drawing the timeline picture works again")
-            self._drawing_failed = False
+        self._drawing.cleared()
         return png
 
     async def _send_status(self, send: Callable[..., Awaitable[object]], status: HubStatus,
