@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.cli import EXIT_OK, EXIT_USAGE, main
+from tests.mutations import BYTE_KINDS, mutate_bytes
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "hub.example.toml").read_bytes()
 #: Where a value starts on a `key = value` line of the example.
@@ -38,20 +39,8 @@ def mutate(data: bytes, draw: st.DrawFn) -> bytes:
     """One mutation of `data`, of a kind drawn at random."""
     kind = draw(st.sampled_from(["flip", "insert", "cut", "latin1", "value", "value", "rename",
                                  "drop_line"]))
-    if kind == "flip":
-        if not data:
-            return data
-        at = draw(st.integers(0, len(data) - 1))
-        return data[:at] + bytes([draw(st.integers(0, 255))]) + data[at + 1:]
-    if kind == "insert":
-        at = draw(st.integers(0, len(data)))
-        return data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
-    if kind == "cut":
-        return data[:draw(st.integers(0, len(data)))]
-    if kind == "latin1":
-        # What an editor saving as Latin-1 does to a value with æøå in it.
-        at = draw(st.integers(0, len(data)))
-        return data[:at] + "kjøkken".encode("latin-1") + data[at:]
+    if kind in BYTE_KINDS:
+        return mutate_bytes(data, kind, draw)
     if kind == "rename":
         # A typo in a table name: [policy.bus] → [policy.buss], [bus] → [buss] …
         tables = [m.end() - 1 for m in re.finditer(rb"^\[[^\]\n]+\]", data, re.MULTILINE)]

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.cli import EXIT_OK, EXIT_USAGE, main
+from tests.mutations import BYTE_KINDS, mutate_bytes
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "docs" / "examples" /
            "outage.jsonl").read_bytes()
@@ -65,19 +66,8 @@ def mutate(data: bytes, draw: st.DrawFn) -> bytes:
     """One mutation of `data`, of a kind drawn at random."""
     kind = draw(st.sampled_from(["flip", "insert", "cut", "latin1", "value", "value",
                                  "swap"]))
-    if kind == "flip":
-        if not data:
-            return data
-        at = draw(st.integers(0, len(data) - 1))
-        return data[:at] + bytes([draw(st.integers(0, 255))]) + data[at + 1:]
-    if kind == "insert":
-        at = draw(st.integers(0, len(data)))
-        return data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
-    if kind == "cut":
-        return data[:draw(st.integers(0, len(data)))]
-    if kind == "latin1":
-        at = draw(st.integers(0, len(data)))
-        return data[:at] + "kjøkken".encode("latin-1") + data[at:]
+    if kind in BYTE_KINDS:
+        return mutate_bytes(data, kind, draw)
     if kind == "swap":
         lines = data.split(b"\n")
         i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
