@@ -11,9 +11,10 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from machines import HealthMachines, Notice, Outcome, Policy, Snapshot
+from machines import HealthMachines, Notice, Outcome, Policy
 from machines.notification import NotificationPolicy, NotificationSnapshot, Refused
 from machines.silences import Window
+from tests.machines.drive import restarted
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def drive_policy(policy_for: Callable[[str], Policy], inputs: Sequence[Input], u
         run.decided.extend(decided)
         run.steps += 1
         if run.steps in restart_steps:
-            machines = restarted_machines(machines, policy_for)
+            machines = restarted(machines, policy_for)
             policy = restarted_policy(policy, windows, notifications)
 
     def decide(notices: list[Notice], now: float) -> list[Notice]:
@@ -116,15 +117,6 @@ def act(policy: NotificationPolicy, action: Action) -> list[Notice]:
     if action.action == "mute":
         return policy.mute(action.target, action.at, action.for_seconds, action.by)
     return policy.unmute(action.target, action.at)
-
-
-def restarted_machines(machines: HealthMachines,
-                       policy_for: Callable[[str], Policy]) -> HealthMachines:
-    fresh = HealthMachines()
-    for snapshot in machines.snapshots():
-        stored = json.loads(json.dumps(snapshot.to_dict()))
-        fresh.restore(Snapshot.from_dict(stored), policy_for(snapshot.component))
-    return fresh
 
 
 def restarted_policy(policy: NotificationPolicy, windows: Sequence[Window],
