@@ -82,15 +82,17 @@ def health_notices(
             for notice in notices:
                 observer.on_next(notice)
 
-        def guarded(where: str, action: Callable[[], None]) -> bool:
-            """Run `action`; True if it raised (and the fault was handed on)."""
+        def guarded(what: str, component: str, action: Callable[[], None]) -> bool:
+            """Run `action`; True if it raised (and the fault, said as "`what` of
+            `component`", was handed on). Nothing is formatted unless it raised: this runs
+            for every outcome."""
             if on_fault is None:
                 action()
                 return False
             try:
                 action()
             except Exception as err:  # noqa: BLE001 - the stream's one supervisor
-                on_fault(where, err)
+                on_fault(f"{what} of {component}", err)
                 return True
             return False
 
@@ -104,10 +106,10 @@ def health_notices(
 
             def fire(_: abc.SchedulerBase, __: Any = None) -> None:
                 timers.pop(component, None)
-                if guarded(f"the timer of {component}",
+                if guarded("the timer", component,
                            lambda: emit(machines.tick(component, clock.now(at_least=due)))):
                     return  # not rescheduled at the same instant: the next outcome does it
-                guarded(f"the timer of {component}", lambda: reschedule(component))
+                guarded("the timer", component, lambda: reschedule(component))
 
             timers[component] = scheduler.schedule_absolute(to_datetime(due), fire)
 
@@ -123,13 +125,13 @@ def health_notices(
 
         def on_outcome(outcome: Outcome) -> None:
             try:
-                guarded(f"an outcome of {outcome.component}", lambda: handle(outcome))
+                guarded("an outcome", outcome.component, lambda: handle(outcome))
             except Exception as err:  # noqa: BLE001 - without on_fault: the stream's error
                 observer.on_error(err)
 
         def start(_: abc.SchedulerBase, __: Any = None) -> None:
             for component in list(machines):
-                guarded(f"the timer of {component}", functools.partial(reschedule, component))
+                guarded("the timer", component, functools.partial(reschedule, component))
 
         def cancel_timers() -> None:
             for timer in timers.values():
