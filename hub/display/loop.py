@@ -70,8 +70,8 @@ class DisplayLoop:
         self._component = component
         self._pushing: OneAtATime[list[Outcome]] = OneAtATime(executor, scheduler)
         self._writing: OneAtATime[None] = OneAtATime(executor, scheduler)
-        self._rendering = Trouble(log, "rendering")
-        self._writing_trouble = Trouble(log, "writing the frame")
+        self._render_trouble = Trouble(log, "rendering")
+        self._write_trouble = Trouble(log, "writing the frame")
         self.is_running = True
 
     def tick(self, now: float) -> None:
@@ -81,10 +81,10 @@ class DisplayLoop:
             brightness = self._brightness_at(now)
         except Exception as err:  # noqa: BLE001 - the tick is the display's supervisor: a
             # renderer bug costs this frame, never the clock; logged once per outbreak.
-            self._rendering.happened("rendering the frame for %.0f failed; the display keeps "
+            self._render_trouble.happened("rendering the frame for %.0f failed; the display keeps "
                                      "its previous frame", now, exc_info=err)
             return
-        self._rendering.cleared()
+        self._render_trouble.cleared()
         if self._on_frame is not None:
             self._writing.submit(functools.partial(self._on_frame, frame), self._written)
         if self._device is not None:
@@ -94,9 +94,9 @@ class DisplayLoop:
     def _written(self, future: Future[None]) -> None:
         error = None if future.cancelled() else future.exception()
         if error is None:
-            self._writing_trouble.cleared()
+            self._write_trouble.cleared()
         else:
-            self._writing_trouble.happened("writing the frame failed: %s", error,
+            self._write_trouble.happened("writing the frame failed: %s", error,
                                            exc_info=error)
 
     def _pushed(self, future: Future[list[Outcome]], started: float) -> None:

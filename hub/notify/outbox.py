@@ -230,9 +230,11 @@ class Outbox:
             self._write_failed(err)
 
     def _forget(self, ids: Sequence[int]) -> None:
+        """Held ones are simply let go; those on disk are deleted (now, or once it can)."""
+        forgotten = set(ids)
         held_ids = {e.id for e in self._held}
-        self._held = [e for e in self._held if e.id not in set(ids)]
-        self._gone.update(i for i in ids if i not in held_ids)
+        self._held = [e for e in self._held if e.id not in forgotten]
+        self._gone.update(forgotten - held_ids)
         self.flush()
 
     def _set_aside(self, found: list[DeadLetter]) -> None:
