@@ -2,8 +2,9 @@
 
     world (sources on worker threads) ─┐
     display loop (render tick → device) ┼→ `health_notices` (machines, on the loop's
-    status server (pings, pushed values) ┘   scheduler) → outbox (SQLite) → delivery
-                                              → transport (bot | webhook | console)
+    status server (pings, pushed values) ┘   scheduler) → notification policy (send,
+                                              hold; incident ids) → outbox (SQLite)
+                                              → delivery → transport (bot | webhook | console)
 
 Everything runs on one asyncio loop; only blocking I/O leaves it, and it comes back as
 `Outcome`s. The owner of the machines publishes an immutable `HubStatus` (through a
@@ -37,6 +38,9 @@ from hub.display.loop import display_outcomes
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
+from hub.incidents.desk import OperatorDesk
+from hub.incidents.operations import Incidents, restored_policy
+from hub.incidents.runner import PolicyRunner
 from hub.ingest.reports import Diagnostic, Level, diagnostic_notice
 from hub.notify.choice import SHARED_DISPLAY_CHANNEL, TransportKind, transport_choice
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
@@ -50,6 +54,7 @@ from hub.sources.channels import ChannelWatch, channel_watch
 from hub.status.history import DAY_SECONDS
 from hub.status.model import HubStatus
 from hub.status.recorder import StatusRecorder
+from hub.storage.incidents import IncidentStore
 from hub.storage.journal import BEAT_SECONDS, Journal, JournaledMachines
 from hub.storage.state_file import StateFileReport, prepare_state_file
 from hub.streams import health_notices, to_seconds
@@ -198,6 +203,9 @@ class Parts:
     outbox: Outbox
     journal: Journal
     machines: JournaledMachines
+    incident_store: IncidentStore
+    incidents: Incidents
+    desk: OperatorDesk
     selfcheck: SelfCheck
     delivery: Delivery
     recorder: StatusRecorder
@@ -217,13 +225,15 @@ class Parts:
 
 def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
           accept: Callable[[Notice], None], changed: Callable[[], None],
+          send: Callable[[Notice], None], held: Callable[[Notice], None],
           world: WorldFactory = real_world, self_check_seconds: float = SELF_CHECK_SECONDS,
           listen_setting: str = "[hub] http_listen") -> Parts:
     """Choose the real parts for `config` and wire them; start nothing (call on the loop).
 
     `accept` is where notices from parts go (diagnostics, unreadable outbox rows) and
     `changed` is told when something shown in the status changed (a watched channel's
-    message): the `Daemon`'s own methods.
+    message); the notification policy hands what it sends to `send` (the outbox) and what
+    it holds to `held`: the `Daemon`'s own methods.
     """
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOThreadSafeScheduler(loop)
@@ -263,8 +273,11 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     # incidents, and a gap is reported once (hub/storage/journal.py, docs/restart.md).
     journal = Journal(state_dir / "outbox.sqlite", history_days=config.hub.history_days)
     machines = JournaledMachines(journal)
+    # The notification policy's counters, silences and held notices, beside the journal.
+    incident_store = IncidentStore(state_dir / "outbox.sqlite",
+                                   history_days=config.hub.history_days)
     # What goes wrong inside the hub is its own component's failure (hub/selfcheck.py).
-    selfcheck = SelfCheck(outbox, machines, monotonic=loop.time)
+    selfcheck = SelfCheck(outbox, machines, monotonic=loop.time, journals=(incident_store,))
     delivery = Delivery(outbox, transport, config.hub.name, clock,
                         report=discord_outcomes.on_next if watches_discord else None,
                         # The console has no rate limit: print each notice at once.
@@ -279,6 +292,24 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     for component in watched:
         machines.add(component.name, component.policy, now)
     machines.resume(now, config.hub.name)
+    policy = restored_policy(
+        incident_store.snapshot(), notifications=config.hub.notifications,
+        components=[c.name for c in watched],
+        open_now={c.name for c in watched if machines.state(c.name).is_incident_open})
+    incidents = Incidents(
+        PolicyRunner(policy, scheduler, lambda notices: incidents.decided(notices),
+                     maintenance=config.maintenance, zone=config.hub.zone()),
+        incident_store, send=send, held=held, zone=config.hub.zone(),
+        hub_name=config.hub.name)
+    # Operators ack and mute through Discord (the bot), the HTTP API and the CLI; each
+    # change is announced like any notice.
+    desk = OperatorDesk(incidents, config.discord.operators, announce=accept,
+                        zone=config.hub.zone())
+    if isinstance(transport, BotTransport):
+        transport.attach_operators(desk)
+    if not config.hub.notifications:  # said once: nobody should wonder why all is quiet
+        log.warning("%s: [hub] notifications = false: every notice is recorded (the status "
+                    "page, /api/status, the journal) and none is sent", config.path)
     # The timeline picture shows the last day, including before this start.
     recorder.history.seed(journal.history(since=now - DAY_SECONDS), since=now - DAY_SECONDS)
 
@@ -296,11 +327,12 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
                               notify=accept,
                               heartbeats=config.heartbeats, thresholds=config.thresholds,
                               token=secrets.hub_http_token, clock=clock,
-                              zone=config.hub.zone(), setting=listen_setting)
+                              zone=config.hub.zone(), setting=listen_setting, desk=desk)
     return Parts(
         config=config, scheduler=scheduler, clock=clock, started_at=now, world=parts,
         watched=watched, transport=transport, outbox=outbox, journal=journal,
-        machines=machines, selfcheck=selfcheck, delivery=delivery, recorder=recorder,
+        machines=machines, incident_store=incident_store, incidents=incidents, desk=desk,
+        selfcheck=selfcheck, delivery=delivery, recorder=recorder,
         dashboard=dashboard, frames=frames, frame_path=PreviewDevice(state_dir).large_path,
         channels=channels, server=server,
         state_file=state_file,
@@ -320,7 +352,8 @@ class Daemon:
                  self_check_seconds: float = SELF_CHECK_SECONDS,
                  listen_setting: str = "[hub] http_listen") -> None:
         self.parts = build(config, secrets, write, accept=self.accept,
-                           changed=self._republish, world=world,
+                           changed=self._republish, send=self._send, held=self._held,
+                           world=world,
                            self_check_seconds=self_check_seconds,
                            listen_setting=listen_setting)
         self._self_check_seconds = self_check_seconds
@@ -364,6 +397,8 @@ class Daemon:
             self.accept(diagnostic_notice(Diagnostic(
                 Level.ERROR, HUB_COMPONENT, parts.state_file.describe(), (), ""),
                 parts.started_at))
+        # A silence that ended while the hub was down sends its held alert now.
+        parts.incidents.runner.start()
         self._run_streams(stop)
         parts.transport.start()
         self._delivery_task = asyncio.create_task(parts.delivery.run(self._delivering),
@@ -393,10 +428,14 @@ class Daemon:
                            on_fault=parts.selfcheck.fault).subscribe(self.accept, failed),
             scheduler.schedule_periodic(STATUS_PUBLISH_SECONDS,
                                         lambda _: self.publish_status()),
-            scheduler.schedule_periodic(BEAT_SECONDS,
-                                        lambda _: parts.machines.beat(parts.clock())),
+            scheduler.schedule_periodic(BEAT_SECONDS, lambda _: self._beat()),
             scheduler.schedule_periodic(self._self_check_seconds, lambda _: self.check_self()),
         ]
+
+    def _beat(self) -> None:
+        now = self.parts.clock()
+        self.parts.machines.beat(now)
+        self.parts.incident_store.flush(now)
 
     def _seen(self, outcome: Outcome) -> None:
         self.parts.recorder.outcome(outcome)
@@ -416,16 +455,28 @@ class Daemon:
             channels=parts.channels.activity(at) if parts.channels is not None else (),
             storage_problem=parts.selfcheck.storage_problem,
             pipeline_lag_seconds=parts.selfcheck.pipeline_lag(
-                parts.machines.snapshot(HUB_COMPONENT).last_seen_at))
+                parts.machines.snapshot(HUB_COMPONENT).last_seen_at),
+            incidents=parts.incidents.open_incidents(),
+            silences=parts.incidents.silences(),
+            notifications=parts.config.hub.notifications)
 
     def _republish(self) -> None:
         self.publish_status()
 
     def accept(self, notice: Notice) -> None:
-        """A notice: into the outbox (or memory, if the disk refuses), told, delivered."""
+        """A notice, from the machines or the hub: the notification policy decides."""
+        self.parts.incidents.runner.observe(notice)
+
+    def _send(self, notice: Notice) -> None:
+        """A notice to send: into the outbox (or memory, if the disk refuses), delivered."""
         self.parts.outbox.put([notice])
         self.parts.recorder.notice(notice)
         self.parts.delivery.wake()
+        self.publish_status()
+
+    def _held(self, notice: Notice) -> None:
+        """A notice the policy held (journaled by it): shown in the status."""
+        self.parts.recorder.held(notice)
         self.publish_status()
 
     async def stop(self, drain_seconds: float = DRAIN_SECONDS) -> int:
@@ -443,6 +494,8 @@ class Daemon:
             self.accept(Notice(kind=NoticeKind.STOPPED, component=parts.config.hub.name,
                                at=parts.clock(), details=(("reason", reason),)))
         parts.machines.save(parts.clock())  # every snapshot exact, and the stop marked clean
+        parts.incidents.runner.dispose()
+        parts.incident_store.flush(parts.clock())
         self._delivering.set()
         if self._delivery_task is not None:
             await self._delivery_task
@@ -450,6 +503,7 @@ class Daemon:
         await parts.transport.close()
         parts.outbox.close()
         parts.journal.close()
+        parts.incident_store.close()
         return EXIT_FAILURE if self.failures else EXIT_OK
 
 

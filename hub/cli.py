@@ -111,6 +111,25 @@ def _parser() -> argparse.ArgumentParser:
                              "the token, if any, comes from HUB_HTTP_TOKEN")
     notify.set_defaults(handler=_notify)
 
+    for name, text in (("mute", "hold a component's alerts and reminders for a while"),
+                       ("unmute", "lift a mute: an alert held meanwhile is sent now"),
+                       ("ack", "acknowledge an open incident: its reminders stop"),
+                       ("silences", "list the silences in force and the open incidents")):
+        sub = commands.add_parser(name, help=f"{text} (through the hub's HTTP API)")
+        if name != "silences":
+            sub.add_argument("component", help="a component, or all"
+                             + (", or an incident such as bus#3" if name == "ack" else ""))
+        if name == "mute":
+            sub.add_argument("duration", help="30m, 2h, 1d (at most 7d)")
+        if name in ("mute", "ack"):
+            sub.add_argument("reason", nargs="?", default="", help="why (announced)")
+        _config_argument(sub)
+        sub.add_argument("--url", default=None,
+                         help="the hub's status server (default: http://[hub] http_listen "
+                              "of the config); the token comes from HUB_HTTP_TOKEN")
+        sub.add_argument("--by", default="", help="who does it (default: $USER on this host)")
+        sub.set_defaults(handler=_silences if name == "silences" else _silence)
+
     diagrams = commands.add_parser(
         "diagrams", help="write the state diagrams generated from the running machines")
     diagrams.add_argument("--check", action="store_true",
@@ -220,6 +239,61 @@ def _notify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _hub_url(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The running hub's address (`--url`, else the config's http_listen) and token."""
+    config = load_config(args.config)
+    secrets = load_secrets(os.environ, _dotenv_for(config.path))
+    if args.url:
+        return args.url, secrets.hub_http_token or None
+    if not config.hub.http_listen:
+        raise ConfigError(f"{config.path or 'the default config'}: [hub] http_listen is off, "
+                          "so the hub has no HTTP API to reach: set it, or pass --url")
+    return f"http://{config.hub.http_listen}", secrets.hub_http_token or None
+
+
+def _silence(args: argparse.Namespace) -> int:
+    import getpass
+    import socket
+
+    from hub.silences_client import SilenceError, change
+
+    url, token = _hub_url(args)
+    by = args.by or f"{getpass.getuser()}@{socket.gethostname()}"
+    try:
+        reply = change(args.command, args.component, duration=getattr(args, "duration", ""),
+                       reason=getattr(args, "reason", ""), by=by, url=url, token=token)
+    except SilenceError as err:
+        print(f"divoom-hub {args.command}: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(reply)
+    return EXIT_OK
+
+
+def _silences(args: argparse.Namespace) -> int:
+    from hub.silences_client import SilenceError, silences
+
+    url, token = _hub_url(args)
+    try:
+        answer = silences(url, token)
+    except SilenceError as err:
+        print(f"divoom-hub silences: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    found = answer.get("silences", [])
+    if not found:
+        print("no silences: every alert and reminder is sent")
+    for s in found:
+        until = f"until {s['until']}" if s.get("until") else "until it recovers"
+        who = f", by {s['by']}" if s.get("by") else ""
+        why = f": {s['reason']}" if s.get("reason") else ""
+        print(f"{s['kind']:<12} {s['target']:<16} {until}{who}{why}")
+    incidents = [i["incident"] for i in answer.get("incidents", [])]
+    if incidents:
+        print(f"open incidents: {', '.join(incidents)}")
+    if answer.get("notifications") is False:
+        print("notifications are off ([hub] notifications = false): nothing is sent")
+    return EXIT_OK
+
+
 def _log_to_stderr(secrets: Secrets, verbose: bool) -> None:
     """Log lines on stderr, every secret scrubbed from them."""
     handler = logging.StreamHandler(sys.stderr)
@@ -249,13 +323,6 @@ def _run(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).warning(
             "no configuration given, so nothing is watched: pass -c/--config hub.toml or "
             "set %s (start from hub.example.toml)", CONFIG_ENV)
-    if not config.hub.notifications or config.maintenance:
-        # Read and checked, but the daemon does not apply them yet (docs/incidents.md):
-        # said once, so nobody believes notices are held when they are not.
-        logging.getLogger(__name__).warning(
-            "%s: [hub] notifications and [[maintenance]] apply to `divoom-hub replay` only "
-            "in this version: the daemon still sends every notice", config.path)
-
     async def main_task() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -60,6 +60,31 @@ class HubSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DiscordSettings:
+    """`[discord]`: what the bot lets people do (the secrets stay in the environment)."""
+
+    #: The user and role ids that may ack, mute and unmute (docs/incidents.md); empty:
+    #: nobody can in Discord (the HTTP API and the CLI still can, with the token).
+    operators: frozenset[int] = frozenset()
+
+    @classmethod
+    def from_table(cls, table: Table) -> DiscordSettings:
+        table.only_keys({"operators"})
+        expected = 'a list of Discord user or role ids, such as ["123456789012345678"]'
+        value = table.values.get("operators", [])
+        if not isinstance(value, list):
+            raise table.expected("operators", expected, value)
+        ids: set[int] = set()
+        for item in value:
+            text = str(item).strip() if isinstance(item, str | int) \
+                and not isinstance(item, bool) else ""
+            if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**64):
+                raise table.expected("operators", expected, item)
+            ids.add(int(text))
+        return cls(operators=frozenset(ids))
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     hub: HubSettings = field(default_factory=HubSettings)
     policy: Policy = field(default_factory=Policy)
@@ -76,6 +101,7 @@ class Config:
     messages: MessageSettings | None = None  # no [messages] section = nobody may post
     channels: tuple[WatchedChannel, ...] = ()  # [[channel]]: Discord channels the bot watches
     maintenance: tuple[MaintenanceWindow, ...] = ()  # [[maintenance]]: recurring mutes
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -140,7 +166,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     """The validated `Config` of one TOML document; `history` as in `load_config`."""
     document = Table.document(path, raw)
     document.only_keys({"hub", "policy", "monitor", "bus", "weather", "pixoo", "display",
-                        "messages", "channel", "maintenance"})
+                        "messages", "channel", "maintenance", "discord"})
     hub = _parse_hub(document.table("hub"), path.parent)
     policy, policies = _parse_policies(document.table("policy"))
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), document)
@@ -151,6 +177,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     pixoo = _optional(document, "pixoo", PixooSettings.from_table)
     display = _optional(document, "display", DisplaySettings.from_table)
     messages = _optional(document, "messages", MessageSettings.from_table)
+    discord = DiscordSettings.from_table(document.table("discord"))
     channels = parse_channels(raw.get("channel", []), path,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
                                *(t.name for t in thresholds)])
@@ -160,7 +187,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     config = Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                     heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
                     pixoo=pixoo, display=display, messages=messages, channels=channels,
-                    path=path, policy_keys=policy_keys)
+                    discord=discord, path=path, policy_keys=policy_keys)
     _check_policy_names(config, path, history)
     _check_derived_policies(config, raw, path)
     return replace(config, maintenance=parse_maintenance(

@@ -25,11 +25,10 @@ from datetime import timedelta
 from typing import Any, TypeGuard
 
 from reactivex import Subject, abc
-from reactivex.disposable import CompositeDisposable, SerialDisposable
 from reactivex.scheduler import HistoricalScheduler
 
 from hub.config import Config
-from hub.maintenance import LONGEST_WINDOW_SECONDS, occurrences
+from hub.incidents.runner import PolicyRunner
 from hub.streams import EPOCH, health_notices, to_datetime
 from machines import HealthMachines, Notice, NotificationPolicy, Outcome, Refused
 from machines.silences import MAX_MUTE_SECONDS
@@ -42,9 +41,6 @@ ACTIONS = ("ack", "mute", "unmute")
 #: The latest instant a history may name, 9999-01-01T00:00:00Z: a year short of the
 #: calendar's end, so every deadline after it (a policy holds at most 30 days) has a date.
 LAST_AT = 253_370_764_800
-#: How far ahead maintenance windows are computed at a time in a replay (any span works:
-#: two weeks amortise the computing over many lines).
-WINDOWS_AHEAD_SECONDS = 14 * 24 * 3600
 #: A value shown in an error is cut to this many characters.
 SHOWN_MAX_CHARS = 80
 
@@ -80,14 +76,15 @@ class ReplayAction:
     for_seconds: float | None = None
     by: str = ""
 
-    def apply(self, policy: NotificationPolicy) -> list[Notice]:
-        """What the operator's command does to `policy`; `Refused` says why not."""
+    def apply(self, runner: PolicyRunner) -> None:
+        """Do the operator's command through `runner`; `Refused` says why not."""
         if self.action == "ack":
-            return policy.ack(self.component, self.at, self.by)
-        if self.action == "mute":
+            runner.ack(self.component, self.by)
+        elif self.action == "mute":
             assert self.for_seconds is not None  # parse_history requires it
-            return policy.mute(self.component, self.at, self.for_seconds, self.by)
-        return policy.unmute(self.component, self.at)
+            runner.mute(self.component, self.for_seconds, self.by)
+        else:
+            runner.unmute(self.component)
 
 
 Line = ReplayEvent | ReplayAction
@@ -301,72 +298,42 @@ def replay(events: list[Line], config: Config, until: float | None = None,
 
 
 class _ScenarioRun:
-    """One scenario's health machines (through the daemon's wiring) and the notification
-    policy after them, with the policy's timer on the same scheduler."""
+    """One scenario's health machines and the notification policy after them, wired as
+    the daemon wires them (hub/incidents/runner.py), on the replay's scheduler."""
 
     def __init__(self, scenario: str, lines: list[Line], config: Config,
                  scheduler: HistoricalScheduler, emitted: list[tuple[str, Notice]],
                  on_refused: Callable[[ReplayAction, str], None] | None) -> None:
         self.scenario = scenario
-        self.scheduler = scheduler
-        self.emitted = emitted
         self.on_refused = on_refused
         components = dict.fromkeys(e.component for e in lines if isinstance(e, ReplayEvent))
-        self.policy = NotificationPolicy(notifications=config.hub.notifications,
-                                         components=components)
-        self.maintenance = config.maintenance
-        self.zone = config.hub.zone()
-        self.windows_until = -math.inf
+        policy = NotificationPolicy(notifications=config.hub.notifications,
+                                    components=components)
+        self.runner = PolicyRunner(
+            policy, scheduler,
+            lambda notices: emitted.extend((scenario, notice) for notice in notices),
+            maintenance=config.maintenance, zone=config.hub.zone())
         self.feed: Subject[Outcome] = Subject()
-        self.timer = SerialDisposable()
 
         def fail(error: Exception) -> None:
             raise error
 
         health = health_notices(self.feed, HealthMachines(), scheduler, config.policy_for)
-        self.subscription = CompositeDisposable(
-            health.subscribe(lambda notice: self.decide(
-                self.at(notice.at).observe(notice, notice.at)), fail),
-            self.timer)
-
-    def at(self, now: float) -> NotificationPolicy:
-        """The policy, knowing every maintenance window that can matter from `now` on for
-        a while: those covering it began at most 7 days before (the longest window), and
-        the policy looks no further than their ends. Computed as time goes, so a history
-        of any span costs only the days it touches."""
-        if now > self.windows_until and self.maintenance:
-            self.windows_until = now + WINDOWS_AHEAD_SECONDS
-            self.policy.set_windows(occurrences(
-                self.maintenance, now - LONGEST_WINDOW_SECONDS, self.windows_until, self.zone))
-        return self.policy
+        self.subscription = health.subscribe(self.runner.observe, fail)
 
     def take(self, line: Line) -> None:
         if isinstance(line, ReplayEvent):
             self.feed.on_next(line.outcome())
             return
         try:
-            notices = line.apply(self.at(line.at))
+            line.apply(self.runner)
         except Refused as refusal:
             if self.on_refused is not None:
                 self.on_refused(line, str(refusal))
-            notices = []
-        self.decide(notices)
-
-    def decide(self, notices: list[Notice]) -> None:
-        """Record what the policy decided, and time its next silence end."""
-        self.emitted.extend((self.scenario, notice) for notice in notices)
-        due = self.policy.next_due()
-        if due is None:
-            self.timer.disposable = None
-            return
-
-        def fire(_: abc.SchedulerBase, __: Any = None) -> None:
-            self.decide(self.at(due).tick(due))
-
-        self.timer.disposable = self.scheduler.schedule_absolute(to_datetime(due), fire)
 
     def dispose(self) -> None:
         self.subscription.dispose()
+        self.runner.dispose()
 
 
 def notice_record(scenario: str, notice: Notice) -> dict[str, Any]:

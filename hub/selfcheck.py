@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from machines import Outcome
@@ -59,9 +59,12 @@ class SelfCheck:
     """Faults reported as they happen, and one `hub` outcome per check (on the loop)."""
 
     def __init__(self, outbox: HeldOutbox, journal: HeldJournal,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, *,
+                 journals: Sequence[HeldJournal] = ()) -> None:
+        """`journal` is the machines'; `journals` any other journal kept the same way (the
+        notification policy's, hub/storage/incidents.py)."""
         self._outbox = outbox
-        self._journal = journal
+        self._journals = (journal, *journals)
         self._monotonic = monotonic
         #: The oldest check not yet seen by the machines: (its `at`, sent on `monotonic`).
         self._in_flight: tuple[float, float] | None = None
@@ -81,7 +84,8 @@ class SelfCheck:
     def check(self, now: float) -> Outcome:
         """Write what waits in memory if the disk takes it now; the `hub` outcome at `now`."""
         self._outbox.flush()
-        self._journal.flush(now)
+        for journal in self._journals:
+            journal.flush(now)
         faults, self._faults = self._faults, []
         if self._in_flight is None:
             self._in_flight = (now, self._monotonic())
@@ -109,7 +113,8 @@ class SelfCheck:
     @property
     def storage_problem(self) -> str | None:
         """`state_dir is full: notices kept in memory, 3 waiting`, or None while writes work."""
-        error = self._outbox.write_error or self._journal.write_error
+        error = self._outbox.write_error or next(
+            (j.write_error for j in self._journals if j.write_error is not None), None)
         if error is None:
             return None
         held = self._outbox.held

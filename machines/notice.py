@@ -23,6 +23,10 @@ class NoticeKind(StrEnum):
     #: service, `error_type` its level (info|warning|error|critical), `error_detail` its
     #: message, `details` its own (label, value) pairs.
     DIAGNOSTIC = "diagnostic"
+    #: An operator changed a silence (ack, mute, unmute): `component` is what it is on (the
+    #: hub for every component), `error_detail` the sentence to show (who, what, until),
+    #: `details` its parts (hub/incidents/operations.py).
+    SILENCE = "silence"
 
 
 class HeldReason(StrEnum):

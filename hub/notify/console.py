@@ -30,6 +30,8 @@ def console_line(notice: Notice, zone: ZoneInfo | None = None) -> str:
         body = f"recovered after {duration(notice.downtime_seconds or 0.0)} of downtime"
     elif notice.kind is NoticeKind.DIAGNOSTIC:
         body = diagnostic_line(notice)
+    elif notice.kind is NoticeKind.SILENCE:  # who typed what: untrusted, on one line
+        body = truncate(" ".join(sanitize(notice.error_detail).split()), _DETAIL_MAX)
     elif notice.kind is NoticeKind.OFFLINE:
         # `offline from … to … (5 min); last stop: unclean …; still failing: …; …`
         body = "; ".join(f"{label} {value}" if label == "offline" else f"{label}: {value}"

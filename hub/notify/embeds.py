@@ -36,6 +36,7 @@ COLOURS = {
     NoticeKind.STOPPED: 0x95A5A6,
     NoticeKind.OFFLINE: 0x3498DB,  # info: the hub is back and says what it missed
     NoticeKind.DIAGNOSTIC: 0x3498DB,  # an info; the other levels: LEVEL_COLOURS
+    NoticeKind.SILENCE: 0x95A5A6,  # grey: an operator's change, nothing failing
 }
 
 #: A diagnostic's colour follows its level (the alert red for an error).
@@ -86,6 +87,8 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
     """The embed of one notice, within every Discord limit."""
     if notice.kind is NoticeKind.DIAGNOSTIC:
         return diagnostic_embed(notice, hub_name)
+    if notice.kind is NoticeKind.SILENCE:
+        return silence_embed(notice, hub_name)
     title = _TITLES[notice.kind].format(component=notice.component)
     fields: list[tuple[str, str, bool]] = []
     description = ""
@@ -134,6 +137,20 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
         "description": description,
         "color": COLOURS[notice.kind],
         "fields": [{"name": n, "value": v, "inline": inline} for n, v, inline in fields],
+        "footer": {"text": hub_name},
+        "timestamp": iso(notice.at),
+    })
+
+
+def silence_embed(notice: Notice, hub_name: str) -> dict[str, Any]:
+    """An operator's ack, mute or unmute, announced: names and reasons typed in Discord
+    or sent to the API are untrusted text, shown as such."""
+    return fit_embed({
+        "title": "🔕 " + truncate(" ".join(sanitize(notice.error_detail, markdown=True)
+                                           .split()), TITLE_MAX - 2),
+        "color": COLOURS[notice.kind],
+        "fields": [{"name": label, "value": " ".join(sanitize(value, markdown=True).split())
+                    or "-", "inline": True} for label, value in notice.details],
         "footer": {"text": hub_name},
         "timestamp": iso(notice.at),
     })

@@ -1,17 +1,19 @@
-"""What a chat transport hands inbound messages to: two small interfaces, kept here so the
+"""What a chat transport hands inbound messages to: small interfaces, kept here so the
 transport depends on them and not on the display or the sources that implement them.
 
 * `DisplayPosts`: posts in the display channel (`DISCORD_CHANNEL_ID`), applied to the
   display, each earning the poster a short answer — `hub.display.messages.DisplayChannel`.
 * `WatchedChannels`: messages in watched channels (`[[channel]]`), only counted —
   `hub.sources.channels.ChannelWatch`.
+* `OperatorCommands`: the operators' commands in the monitoring channel, as messages and
+  as slash commands — `hub.incidents.desk.OperatorDesk`.
 
 Both are told plain values (ids, text, a time), nothing of the chat library.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 
@@ -34,4 +36,18 @@ class WatchedChannels(Protocol):
 
     def on_message(self, channel_id: int, text: str, at: float) -> None:
         """A message, not the hub's own, was posted in a watched channel at `at`."""
+        ...
+
+
+class OperatorCommands(Protocol):
+    """The operators' commands (`ack`, `mute`, `unmute`, `silences`, `help`): who may use
+    them, what each does and answers — `hub.incidents.desk.OperatorDesk`."""
+
+    def on_text(self, text: str, user_id: int, role_ids: Iterable[int], by: str) -> str | None:
+        """The answer to a message in the monitoring channel; None when it is no command."""
+        ...
+
+    def on_slash(self, name: str, options: Mapping[str, str], user_id: int,
+                 role_ids: Iterable[int], by: str) -> str:
+        """The answer to the slash command `/name` with its options."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub.incidents.operations import Silence
 from hub.notify.delivery import DeliveryStatus
 from hub.sources.channels import ChannelActivity
 from hub.status.history import ComponentHistory
@@ -46,3 +47,16 @@ class HubStatus:
     #: that reports on a schedule, (component, seconds since its last outcome, every).
     pipeline_lag_seconds: float = 0.0
     outcome_ages: tuple[tuple[str, float, float], ...] = ()
+    #: The notification policy (hub/incidents): each open incident as (component,
+    #: `<component>#<n>`), the silences in force, the latest notices it held or folded
+    #: (oldest first, bounded like `recent_notices`), how many it held since start per
+    #: reason, and whether notifications are on at all (`[hub] notifications`).
+    incidents: tuple[tuple[str, str], ...] = ()
+    silences: tuple[Silence, ...] = ()
+    held_notices: tuple[Notice, ...] = ()
+    held_by_reason: tuple[tuple[str, int], ...] = ()
+    notifications: bool = True
+
+    def incident_of(self, component: str) -> str | None:
+        """The open incident of `component`, if any."""
+        return next((i for c, i in self.incidents if c == component), None)

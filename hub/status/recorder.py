@@ -14,10 +14,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 
+from hub.incidents.operations import Silence
 from hub.notify.delivery import DeliveryStatus
 from hub.sources.channels import ChannelActivity
 from hub.status.history import StateHistory
 from hub.status.model import HubStatus
+from hub.storage.incidents import held_reason
 from machines import Notice, Outcome, Snapshot
 
 #: Enough for an evening's incidents on the page; older ones are in Discord.
@@ -34,6 +36,8 @@ class StatusRecorder:
         self._hub_name = hub_name
         self._started_at = started_at
         self._recent: deque[Notice] = deque(maxlen=recent_max)
+        self._held: deque[Notice] = deque(maxlen=recent_max)
+        self._held_reasons: Counter[str] = Counter()
         self._kinds: Counter[str] = Counter()
         self._latency: dict[str, float] = {}
         self._values: dict[str, float] = {}
@@ -50,6 +54,11 @@ class StatusRecorder:
         self._recent.append(notice)
         self._kinds[notice.kind.value] += 1
 
+    def held(self, notice: Notice) -> None:
+        """The notification policy held or folded a notice (it journals it too)."""
+        self._held.append(notice)
+        self._held_reasons[held_reason(notice).split(" ")[0]] += 1
+
     def outcome(self, outcome: Outcome) -> None:
         """An outcome is on its way to the machines."""
         if outcome.component in self._heard_at:
@@ -63,11 +72,15 @@ class StatusRecorder:
                 outbox_depth: int, discord_latency_seconds: float | None = None,
                 channels: tuple[ChannelActivity, ...] = (),
                 storage_problem: str | None = None,
-                pipeline_lag_seconds: float = 0.0) -> HubStatus:
+                pipeline_lag_seconds: float = 0.0,
+                incidents: tuple[tuple[str, str], ...] = (),
+                silences: tuple[Silence, ...] = (),
+                notifications: bool = True) -> HubStatus:
         """Freeze the picture at `at`; it is also kept as `latest` for the web server.
 
         `channels`: the watched Discord channels' counters (`ChannelWatch.activity`);
-        `storage_problem` and `pipeline_lag_seconds`: see `HubStatus`."""
+        `storage_problem`, `pipeline_lag_seconds`, `incidents`, `silences` and
+        `notifications`: see `HubStatus`."""
         snapshots = tuple(machines)
         self.history.observe(snapshots, at)
         self.latest = HubStatus(
@@ -83,6 +96,10 @@ class StatusRecorder:
             storage_problem=storage_problem,
             pipeline_lag_seconds=pipeline_lag_seconds,
             outcome_ages=self._outcome_ages(),
+            incidents=incidents, silences=silences,
+            held_notices=tuple(self._held),
+            held_by_reason=tuple(sorted(self._held_reasons.items())),
+            notifications=notifications,
         )
         return self.latest
 

@@ -9,6 +9,9 @@
     POST /ping/<name>       a heartbeat monitor's ping
     POST /api/metric/<name> {"value": number} for a pushed threshold monitor
     POST /api/notify        {level, service, message, details?}: a diagnostic from an app
+    GET  /api/silences      the silences in force, the open incidents
+    POST /api/silences      {action: mute|ack, component, for?, reason?, by?}: a silence
+    DELETE /api/silences/<component>   unmute (`?by=` names who)
 
 Every bad request gets a 4xx naming what was wrong, never a 500: bodies are decoded by
 `hub.strict_json` (no NaN, no numbers beyond a float, no lone surrogates, no deep
@@ -33,6 +36,9 @@ machine.
   delivery is retrying, or `state_dir` refuses writes (notices are kept in memory);
 * **healthy** (200): otherwise. A `suspect` component (failing, not yet confirmed by its
   policy) is listed but does not degrade: the debounce applies here too.
+
+Silences are changed on the operators' desk (hub/incidents/desk.py), on this loop; the
+change is announced in the monitoring channel like one made in Discord.
 
 Access: on a loopback address anyone on the machine may read. Beyond loopback the server
 refuses to start without an access token (`HUB_HTTP_TOKEN`); with a token, every request
@@ -71,6 +77,9 @@ from prometheus_client.registry import Collector
 
 from hub import strict_json
 from hub.formatting import iso
+from hub.incidents.commands import Command
+from hub.incidents.desk import OperatorDesk
+from hub.incidents.operations import Silence
 from hub.ingest.pings import HeartbeatMonitor
 from hub.ingest.reports import (
     RATE_LIMITED,
@@ -84,6 +93,7 @@ from hub.sources.threshold import ThresholdMonitor
 from hub.status.liveness import stalls
 from hub.status.model import HubStatus
 from hub.status.timeline import timeline_png
+from hub.storage.incidents import held_reason
 from hub.web.page import (
     CONTENT_SECURITY_POLICY,
     PAGE_FRAME_SCALE,
@@ -92,7 +102,7 @@ from hub.web.page import (
     render_live,
     render_page,
 )
-from machines import HealthState, Notice, Outcome
+from machines import HealthState, Notice, Outcome, Refused
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +118,11 @@ HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 #: (a state change makes a new picture at once).
 TIMELINE_REDRAW_SECONDS = 60
 _NOTIFY_EXAMPLE = ('{"level": "warning", "service": "backup", "message": "disk 91% full"}')
+_SILENCE_EXAMPLE = ('{"action": "mute", "component": "bus", "for": "2h", '
+                    '"reason": "moving the router", "by": "ada"}')
+_SILENCE_KEYS = {"action": str, "component": str, "for": str, "reason": str, "by": str}
+#: Who a change over HTTP is announced as, when the request does not say.
+HTTP_OPERATOR = "HTTP API"
 _METRIC_EXAMPLE = '{"value": 21.5}'
 
 
@@ -242,7 +257,56 @@ def status_json(status: HubStatus, health: Health, now: float) -> dict[str, Any]
             "keyword_matches": dict(c.keyword_counts),
             "last_message_at": _iso(c.last_message_at),
         } for c in status.channels],
+        **incidents_json(status),
     }
+
+
+def silence_json(silence: Silence) -> dict[str, Any]:
+    return {"kind": silence.kind, "target": silence.target, "by": silence.by or None,
+            "reason": silence.reason or None, "since": _iso(silence.since),
+            "until": _iso(silence.until)}
+
+
+def silences_json(status: HubStatus) -> dict[str, Any]:
+    """`GET /api/silences`: what is silenced, and what is open."""
+    return {
+        "notifications": status.notifications,
+        "silences": [silence_json(s) for s in status.silences],
+        "incidents": [{"component": c, "incident": i} for c, i in status.incidents],
+    }
+
+
+def incidents_json(status: HubStatus) -> dict[str, Any]:
+    """The notification policy's part of `/api/status`: open incidents, silences, and
+    the latest notices it held (with why)."""
+    return {
+        **silences_json(status),
+        "held_notices": [{
+            "at": _iso(n.at), "kind": n.kind.value, "component": n.component,
+            "incident": n.incident, "held": held_reason(n), "summary": notice_summary(n),
+        } for n in status.held_notices],
+        "held_by_reason": dict(status.held_by_reason),
+    }
+
+
+def _silence_problem(document: Any) -> str:
+    """What is wrong with a `POST /api/silences` body, or ""."""
+    if not isinstance(document, dict):
+        return "the body is not a JSON object"
+    unknown = sorted(set(document) - set(_SILENCE_KEYS))
+    if unknown:
+        return f"unknown key {_quoted(unknown[0])}"
+    for key, kind in _SILENCE_KEYS.items():
+        if key in document and not isinstance(document[key], kind):
+            return f"{key}: expected a string, got {json.dumps(document[key])[:40]}"
+    if document.get("action") not in ("mute", "ack"):
+        return "action: expected \"mute\" or \"ack\" (unmute is DELETE " \
+               "/api/silences/<component>)"
+    if not document.get("component"):
+        return "component: required (a component, an incident such as bus#3, or all)"
+    if document["action"] == "mute" and not document.get("for"):
+        return "for: required for a mute (30m, 2h, 1d; at most 7d)"
+    return ""
 
 
 # -- metrics -----------------------------------------------------------------------------
@@ -305,6 +369,7 @@ class StatusCollector(Collector):
         yield GaugeMetricFamily("divoom_hub_status_age_seconds",
                                 "Seconds since the status was last published",
                                 value=now - status.at)
+        yield from incident_metrics(status)
         if status.discord_latency_seconds is not None:
             yield GaugeMetricFamily("divoom_hub_discord_latency_seconds",
                                     "Discord gateway latency",
@@ -323,6 +388,27 @@ class DiagnosticsCollector(Collector):
             "Diagnostics (POST /api/notify) refused since start: rate_limited, invalid",
             labels=["reason"]),
             ((reason, float(self._refused[reason])) for reason in REFUSED_REASONS))
+
+
+def incident_metrics(status: HubStatus) -> Iterator[Metric]:
+    """The notification policy: open incidents, silences in force, notices held."""
+    incidents = GaugeMetricFamily("divoom_hub_incident_open", "1 for each open incident",
+                                  labels=["component", "incident"])
+    for component, incident in status.incidents:
+        incidents.add_metric([component, incident], 1.0)
+    yield incidents
+    silences = Counter(s.kind for s in status.silences)
+    yield _labelled(GaugeMetricFamily("divoom_hub_silences",
+                                      "Silences in force, by kind: mute, maintenance, ack",
+                                      labels=["kind"]),
+                    ((kind, float(silences[kind])) for kind in ("mute", "maintenance", "ack")))
+    yield _labelled(CounterMetricFamily("divoom_hub_notices_held",
+                                        "Notices the notification policy held since start, "
+                                        "by reason", labels=["reason"]),
+                    status.held_by_reason)
+    yield GaugeMetricFamily("divoom_hub_notifications_enabled",
+                            "0 while [hub] notifications = false (nothing is sent)",
+                            value=1.0 if status.notifications else 0.0)
 
 
 def channel_metrics(status: HubStatus) -> Iterator[Metric]:
@@ -376,7 +462,8 @@ class StatusServer:
                  clock: Callable[[], float] = time.time,
                  zone: ZoneInfo | None = None,
                  status_max_age_seconds: float = STATUS_MAX_AGE_SECONDS,
-                 setting: str = "[hub] http_listen") -> None:
+                 setting: str = "[hub] http_listen",
+                 desk: OperatorDesk | None = None) -> None:
         address = parse_listen(listen)
         if address is None:
             raise StatusServerError(not_an_address(listen))
@@ -396,6 +483,7 @@ class StatusServer:
         if (self._heartbeats or self._thresholds) and report is None:
             raise ValueError("heartbeat and threshold monitors need a `report` sink")
         self._notify = notify
+        self._desk = desk
         self._reports = ReportDesk(rate_limits)
         self._token = token
         self._clock = clock
@@ -424,6 +512,9 @@ class StatusServer:
         app.router.add_post("/ping/{name}", self._ping)
         app.router.add_post("/api/metric/{name}", self._metric)
         app.router.add_post("/api/notify", self._diagnostic)
+        app.router.add_get("/api/silences", self._silences)
+        app.router.add_post("/api/silences", self._silence)
+        app.router.add_delete("/api/silences/{component}", self._unmute)
         return app
 
     async def start(self, wait: PortWait = PortWait()) -> None:
@@ -679,6 +770,35 @@ class StatusServer:
         if warning:
             answer["warning"] = warning
         return _json(202, answer)
+
+    async def _silences(self, _: web.Request) -> web.Response:
+        return _json(200, silences_json(self._status()))
+
+    async def _silence(self, request: web.Request) -> web.Response:
+        """A mute or an ack, as an operator would type it in Discord."""
+        try:
+            _, document = await _json_body(request, _SILENCE_EXAMPLE)
+        except BadBody as err:
+            return _error(err.status, str(err))
+        problem = _silence_problem(document)
+        if problem:
+            return _error(400, f"{problem}; expected a JSON object such as {_SILENCE_EXAMPLE}")
+        command = Command(document["action"], target=document["component"],
+                          duration=document.get("for", ""), reason=document.get("reason", ""))
+        return self._change(command, document.get("by") or HTTP_OPERATOR)
+
+    async def _unmute(self, request: web.Request) -> web.Response:
+        return self._change(Command("unmute", target=request.match_info["component"]),
+                            request.query.get("by") or HTTP_OPERATOR)
+
+    def _change(self, command: Command, by: str) -> web.Response:
+        if self._desk is None:
+            return _error(503, "this server cannot change silences (no policy to change)")
+        try:
+            change = self._desk.change(command, by[:100])
+        except Refused as refusal:
+            return _error(409, str(refusal))
+        return _json(200, {"reply": change.reply})
 
     def _hand_over(self, outcome: Outcome) -> None:
         assert self._report is not None  # checked in __init__ whenever monitors exist

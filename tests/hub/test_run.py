@@ -96,7 +96,7 @@ def test_run_without_a_config_warns_that_it_watches_nothing_and_what_to_pass(tmp
     assert proc.returncode == 0, "".join(said) + rest
 
 
-def test_run_says_the_kill_switch_and_maintenance_windows_apply_to_replay_only(tmp_path):
+def test_run_with_the_kill_switch_says_so_and_sends_nothing(tmp_path):
     config = tmp_path / "hub.toml"
     config.write_text(f"[hub]\nnotifications = false\nhttp_listen = ''\n"
                       f"state_dir = '{tmp_path / 'state'}'\n", encoding="utf-8")
@@ -108,14 +108,24 @@ def test_run_says_the_kill_switch_and_maintenance_windows_apply_to_replay_only(t
                           env=env, cwd=tmp_path) as proc:
         assert proc.stdout is not None
         said = [proc.stdout.readline()]  # blocks until something is said: no sleeping
-        while said[-1] and "STARTED" not in said[-1]:
+        while said[-1] and "notifications = false" not in said[-1]:
             said.append(proc.stdout.readline())
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=30)
-    assert said[0].rstrip().endswith(
-        f"WARNING hub.cli: {config}: [hub] notifications and [[maintenance]] apply to "
-        "`divoom-hub replay` only in this version: the daemon still sends every notice")
+    assert said[-1].rstrip().endswith(
+        f"WARNING hub.app: {config}: [hub] notifications = false: every notice is recorded "
+        "(the status page, /api/status, the journal) and none is sent")
     assert proc.returncode == 0, "".join(said) + rest
+    # The started and stopped notices were decided, held, and never printed.
+    assert "STARTED" not in "".join(said) + rest and "STOPPED" not in rest
+    from hub.storage.incidents import IncidentStore
+
+    store = IncidentStore(tmp_path / "state" / "outbox.sqlite")
+    try:
+        assert [(n.kind.value, n.held.value if n.held else None) for n in store.held()] == [
+            ("started", "notifications_off"), ("stopped", "notifications_off")]
+    finally:
+        store.close()
 
 
 def test_bad_config_exits_with_usage_error_naming_the_key(tmp_path):

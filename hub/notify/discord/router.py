@@ -8,8 +8,9 @@
   `DisplayPosts` it was given (`hub.display.messages`: who may post, what a post means,
   the `MessageBoard`), and the poster gets its short answer as a reply that pings nobody.
   It is never read as a `status` command.
-* Anything else may be the `status` command, which only counts in the monitoring channel
-  (`hub.notify.commands`); it goes to the status reply.
+* Anything else may be an operator's command (`ack`, `mute`, …: `operator_replies`) or
+  the `status` command, which only count in the monitoring channel; the operators' go
+  first, and what is none of theirs goes to the status reply (`hub.notify.commands`).
 
 The hub's own channels cannot be watched, and the display channel is not the monitoring
 channel: the router refuses to be built otherwise, so the roles never mix.
@@ -37,6 +38,7 @@ class MessageRouter:
 
     def __init__(self, monitor_channel_id: int, *,
                  status_command: Callable[[discord.Message, bool], Awaitable[None]],
+                 operator_command: Callable[[discord.Message], Awaitable[bool]] | None = None,
                  own_user_id: Callable[[], int | None], clock: Callable[[], float],
                  monotonic: Callable[[], float] = time.monotonic,
                  display: DisplayPosts | None = None,
@@ -48,6 +50,7 @@ class MessageRouter:
                 display is not None and display.channel_id in channels)):
             raise ValueError("the hub's own channels cannot be watched channels")
         self._status_command = status_command
+        self._operator_command = operator_command
         self._own_user_id = own_user_id
         self._clock = clock
         self._monotonic = monotonic
@@ -69,6 +72,9 @@ class MessageRouter:
             # The display channel is the display's alone: never a `status` command.
             if not from_bot:
                 await self._on_display_post(self._display, message)
+            return
+        if not from_bot and self._operator_command is not None \
+                and await self._operator_command(message):
             return
         await self._status_command(message, from_bot)
 

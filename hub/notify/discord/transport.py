@@ -6,8 +6,9 @@ errors onto the `TransportError` tree (`hub.notify.discord.errors`). Each send i
 by `SEND_TIMEOUT_SECONDS` and pings nobody.
 
 `BotTransport` is also where the bot's roles meet, each in its own module: the gateway
-session (`session`), the `status` reply (`status_reply`) and the router of inbound
-messages (`router`). `start` starts the session, `close` ends it.
+session (`session`), the `status` reply (`status_reply`), the operators' commands
+(`operator_replies`) and the router of inbound messages (`router`). `start` starts the
+session, `close` ends it.
 
 The **started** notice is not sent here: the daemon puts it in the outbox once per
 process, so a reconnect never repeats it.
@@ -27,6 +28,7 @@ import discord
 
 from hub.notify.commands import RateLimiter, StatusCommands
 from hub.notify.discord.errors import transport_error
+from hub.notify.discord.operator_replies import OperatorReplies
 from hub.notify.discord.router import MessageRouter
 from hub.notify.discord.session import GUILD_READY_TIMEOUT_SECONDS, GatewaySession
 from hub.notify.discord.settings import NO_MENTIONS, BotSettings
@@ -35,7 +37,7 @@ from hub.notify.discord.status_reply import (
     DrawTimeline,
     StatusReplies,
 )
-from hub.notify.inbound import DisplayPosts, WatchedChannels
+from hub.notify.inbound import DisplayPosts, OperatorCommands, WatchedChannels
 from hub.notify.transport import RetryableError
 from hub.status.model import HubStatus
 from hub.status.timeline import timeline_png
@@ -75,18 +77,26 @@ class BotTransport:
                                 clock=clock, monotonic=monotonic, zone=zone,
                                 draw_timeline=draw_timeline,
                                 slash_draw_budget_seconds=slash_draw_budget_seconds)
+        self._operators = OperatorReplies(settings.monitor_channel_id, monotonic=monotonic)
         router = MessageRouter(settings.monitor_channel_id, status_command=replies.on_message,
+                               operator_command=self._operators.on_message,
                                own_user_id=lambda: self._session.user_id, clock=clock,
                                monotonic=monotonic, display=display,
                                display_replies=display_replies, channels=channels)
         self._session = GatewaySession(settings, on_message=router.on_message,
-                                       slash_commands=replies.slash_commands,
+                                       slash_commands=lambda: [
+                                           *replies.slash_commands(),
+                                           *self._operators.slash_commands()],
                                        on_message_content_missing=router.message_content_missing,
                                        clock=clock, report=report, monotonic=monotonic,
                                        rng=rng, guild_ready_timeout=guild_ready_timeout)
 
     def __repr__(self) -> str:
         return "BotTransport(***)"
+
+    def attach_operators(self, desk: OperatorCommands) -> None:
+        """Take the operators' commands to `desk` (before `start`, which registers them)."""
+        self._operators.attach(desk)
 
     def start(self) -> None:
         """Start the supervised gateway session on the running loop."""

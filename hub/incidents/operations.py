@@ -1,0 +1,221 @@
+"""What operators do to incidents, wherever they ask (Discord, the HTTP API, the CLI).
+
+`Incidents` is the daemon's notification policy: a `PolicyRunner` on the loop, journaled
+in an `IncidentStore`, sending what it decides to send. Its `ack`, `mute` and `unmute`
+return a `Change`: the reply for the operator, saying exactly what changed and until
+when, and the **silence** notice that announces it in the monitoring channel (DESIGN.md:
+every change is announced: who, what, until). A refusal raises `Refused` with the reply.
+
+Targets are a component, an incident `<component>#<n>` (ack), or `all` / `*` (every
+component). Durations are written as operators write them: `30m`, `2h`, `1d`, `1h30m`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
+
+from hub.formatting import duration
+from hub.incidents.runner import PolicyRunner
+from hub.storage.incidents import IncidentStore
+from machines import Notice, NoticeKind, NotificationPolicy, NotificationSnapshot, Refused
+from machines.notification import GateSnapshot, NotificationState
+from machines.silences import ALL, MAX_MUTE_SECONDS, parse_duration
+
+log = logging.getLogger(__name__)
+
+#: What `all` means in a command: every component, as `*` does.
+ALL_WORDS = frozenset({ALL, "all"})
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """One silence in force, as `silences`, the page and `/api/status` list it."""
+
+    kind: str  # "mute" | "maintenance" | "ack"
+    target: str  # a component, `*`, or (ack) the incident
+    by: str
+    reason: str
+    since: float | None
+    #: When it ends; None for an ack, which ends with its incident.
+    until: float | None
+
+    def describe(self, zone: tzinfo | None) -> str:
+        """One line: `mute bus until Mon 30 Nov 14:30 CET, by ada: moving the router`."""
+        what = "every component" if self.target == ALL else self.target
+        text = f"{self.kind} {what}"
+        text += (f" until {local_time(self.until, zone)}" if self.until is not None
+                 else " until it recovers")
+        if self.by:
+            text += f", by {self.by}"
+        if self.reason:
+            text += f": {self.reason}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An operator's action that was taken: what to answer, and what to announce."""
+
+    reply: str
+    announcement: Notice
+
+
+def local_time(at: float, zone: tzinfo | None) -> str:
+    """`Mon 30 Nov 14:30 CET` in `[hub] timezone` (None: the system's)."""
+    moment = datetime.fromtimestamp(at, zone) if zone is not None \
+        else datetime.fromtimestamp(at).astimezone()
+    return moment.strftime("%a %d %b %H:%M %Z").strip()
+
+
+def mute_seconds(text: str) -> float:
+    """The seconds of a mute's duration as typed (`2h`); `Refused` saying what is wrong."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        raise Refused(f"{text!r} is not a duration: write it as 30m, 2h, 1d or "
+                      "1h30m") from None
+    if not 0 < seconds <= MAX_MUTE_SECONDS:
+        raise Refused(f"a mute lasts at most 7 days (7d), not {text}")
+    return seconds
+
+
+class Incidents:
+    """The notification policy of the running hub, and the operators' actions on it.
+
+    `send` takes each notice decided to be sent (into the outbox), `held` each one held
+    or folded (the status); both on the loop. `hub_name` is the component of the
+    announcements when the target is every component.
+    """
+
+    def __init__(self, runner: PolicyRunner, store: IncidentStore, *,
+                 send: Callable[[Notice], None], held: Callable[[Notice], None],
+                 zone: tzinfo | None, hub_name: str) -> None:
+        self.runner = runner
+        self._store = store
+        self._send = send
+        self._held = held
+        self._zone = zone
+        self._hub_name = hub_name
+
+    @property
+    def policy(self) -> NotificationPolicy:
+        return self.runner.policy
+
+    def decided(self, notices: list[Notice]) -> None:
+        """The runner's decisions: journaled first (an incident number is on disk before
+        any notice carrying it), then each sent or recorded as held."""
+        if not notices:
+            return
+        self._store.save(self.runner.now(), self.runner.policy.snapshot(),
+                         [n for n in notices if not n.is_sent])
+        for notice in notices:
+            (self._send if notice.is_sent else self._held)(notice)
+
+    # -- operators -------------------------------------------------------------------
+
+    def ack(self, target: str, by: str, reason: str = "") -> Change:
+        target = self._target(target)
+        # `ack all` acknowledges every incident open before it
+        incidents = [i for _, i in self.open_incidents()] if target == ALL else []
+        self.runner.ack(target, by, reason)
+        what = ", ".join(incidents) if target == ALL else self._incident_of(target)
+        because = f" ({reason})" if reason else ""
+        return Change(
+            reply=(f"Acknowledged {what}{because}: its reminders are held until it recovers, "
+                   "and the recovery will name you."),
+            announcement=self._announce(target, f"{by} acknowledged {what}{because}", by,
+                                        reason))
+
+    def mute(self, target: str, for_text: str, by: str, reason: str = "") -> Change:
+        target = self._target(target)
+        seconds = mute_seconds(for_text)
+        self.runner.mute(target, seconds, by, reason)
+        until = local_time(self.runner.now() + seconds, self._zone)
+        what = "every component" if target == ALL else target
+        because = f": {reason}" if reason else ""
+        return Change(
+            reply=(f"Muted {what} for {duration(seconds)}, until {until}{because}. Alerts and "
+                   "reminders are held meanwhile; an incident still open then is alerted at "
+                   "that moment."),
+            announcement=self._announce(target, f"{by} muted {what} until {until}{because}",
+                                        by, reason, until=until))
+
+    def unmute(self, target: str, by: str) -> Change:
+        target = self._target(target)
+        sent = self.runner.unmute(target)
+        what = "every component" if target == ALL else target
+        alerted = [n.incident for n in sent if n.kind is NoticeKind.ALERT and n.is_sent]
+        then = (f"; the alert held meanwhile is sent now ({', '.join(a for a in alerted if a)})"
+                if alerted else "")
+        return Change(reply=f"Unmuted {what}{then}.",
+                      announcement=self._announce(target, f"{by} unmuted {what}", by, ""))
+
+    # -- what is in force ----------------------------------------------------------------
+
+    def silences(self) -> tuple[Silence, ...]:
+        """Every silence in force now: mutes, maintenance windows under way, acks."""
+        now = self.runner.now()
+        policy = self.runner.at(now)
+        found = [Silence("mute", m.target, m.by, m.reason, m.start, m.end)
+                 for m in policy.silences.mutes() if m.covers(now)]
+        found += [Silence("maintenance", ", ".join(sorted(w.components)), "", w.reason,
+                          w.start, w.end)
+                  for w in policy.silences.windows_on(ALL, now)]
+        found += [Silence("ack", g.incident or g.component, g.acked_by, g.ack_reason, None,
+                          None)
+                  for g in policy.snapshot().gates if g.acked_by is not None and g.incident]
+        return tuple(found)
+
+    def open_incidents(self) -> tuple[tuple[str, str], ...]:
+        """(component, incident) of every open incident, sent or held."""
+        return tuple((g.component, g.incident) for g in self.runner.policy.snapshot().gates
+                     if g.incident is not None and g.state is not NotificationState.QUIET)
+
+    def _incident_of(self, target: str) -> str:
+        if "#" in target:
+            return target
+        return self.runner.policy.incident(target) or target
+
+    def _target(self, target: str) -> str:
+        target = target.strip()
+        if not target:
+            raise Refused("name a component (or all)")
+        return ALL if target.lower() in ALL_WORDS else target
+
+    def _announce(self, target: str, text: str, by: str, reason: str,
+                  until: str | None = None) -> Notice:
+        details = [("by", by)]
+        if until is not None:
+            details.append(("until", until))
+        if reason:
+            details.append(("reason", reason))
+        return Notice(kind=NoticeKind.SILENCE,
+                      component=self._hub_name if target == ALL else target.split("#")[0],
+                      at=self.runner.now(), error_detail=text, details=tuple(details))
+
+
+def restored_policy(snapshot: NotificationSnapshot | None, *, notifications: bool,
+                    components: Iterable[str], open_now: Collection[str]) -> NotificationPolicy:
+    """The policy as journaled, for the components watched now.
+
+    An incident the policy holds open whose machine is not failing after the restart (its
+    component is no longer watched, or the hub stopped between journaling the machine and
+    the policy) is closed here with a log line: nothing could ever close it otherwise. Its
+    count is kept, so incident numbers still never repeat.
+    """
+    components = tuple(components)
+    if snapshot is None:
+        return NotificationPolicy(notifications=notifications, components=components)
+    gates = []
+    for gate in snapshot.gates:
+        if gate.incident is not None and gate.component not in open_now:
+            log.info("incidents: %s is closed: %s is %s after the restart", gate.incident,
+                     gate.component, "not watched any more" if gate.component not in components
+                     else "not failing")
+            gate = GateSnapshot(component=gate.component, opened=gate.opened)
+        gates.append(gate)
+    return NotificationPolicy.restore(replace(snapshot, gates=tuple(gates)),
+                                      notifications=notifications, components=components)
