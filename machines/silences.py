@@ -124,6 +124,11 @@ class Silences:
             if window.covers(now) and window.applies_to(component):
                 yield window
 
+    def windows_at(self, now: float) -> list[Window]:
+        """Every occurrence under way at `now`, whatever it covers, earliest start first."""
+        index = bisect_right(self._starts, now)
+        return [w for w in self._windows[:index] if w.covers(now)]
+
     def window_on(self, component: str, now: float) -> Window | None:
         return next(self.windows_on(component, now), None)
 

@@ -163,7 +163,7 @@ class Incidents:
                  for m in policy.silences.mutes() if m.covers(now)]
         found += [Silence("maintenance", ", ".join(sorted(w.components)), "", w.reason,
                           w.start, w.end)
-                  for w in policy.silences.windows_on(ALL, now)]
+                  for w in policy.silences.windows_at(now)]
         found += [Silence("ack", g.incident or g.component, g.acked_by, g.ack_reason, None,
                           None)
                   for g in policy.snapshot().gates if g.acked_by is not None and g.incident]
