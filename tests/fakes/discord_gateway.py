@@ -54,7 +54,7 @@ import asyncio
 import itertools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -326,8 +326,11 @@ class FakeDiscord:
         }
 
     async def slash_command(self, name: str, channel_id: str, user_id: str = "4242",
-                            username: str = "owner") -> str:
-        """A person runs `/name` in a channel: INTERACTION_CREATE; returns its id."""
+                            username: str = "owner", options: Mapping[str, str] | None = None,
+                            role_ids: Sequence[str] = ()) -> str:
+        """A person runs `/name` in a channel: INTERACTION_CREATE; returns its id.
+
+        `options` are its string options as the person filled them in."""
         conn = await self._live_connection()
         interaction_id = self._next_id()
         command = next(c for c in self.commands if c["name"] == name)
@@ -335,13 +338,15 @@ class FakeDiscord:
         self._interactions[token] = _Interaction(interaction_id, channel_id)
         await self._dispatch(conn, "INTERACTION_CREATE", {
             "id": interaction_id, "application_id": self.application_id, "type": 2,
-            "data": {"id": command["id"], "name": name, "type": 1},
+            "data": {"id": command["id"], "name": name, "type": 1,
+                     **({"options": [{"name": key, "type": 3, "value": value}
+                                     for key, value in options.items()]} if options else {})},
             "guild_id": self.guild_id, "channel_id": channel_id,
             "channel": self._channel(channel_id),
             "member": {"user": {"id": user_id, "username": username, "discriminator": "0",
                                 "global_name": username, "avatar": None},
-                       "roles": [], "joined_at": _now_iso(), "deaf": False, "mute": False,
-                       "flags": 0, "permissions": "2147483647"},
+                       "roles": list(role_ids), "joined_at": _now_iso(), "deaf": False,
+                       "mute": False, "flags": 0, "permissions": "2147483647"},
             "token": token, "version": 1,
             "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
             "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
