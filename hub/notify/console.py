@@ -16,6 +16,8 @@ def console_line(notice: Notice, zone: ZoneInfo | None = None) -> str:
     """`14:05:03  ALERT     weather   failing for 6 s, 3 failures: timeout (…)`"""
     when = datetime.fromtimestamp(notice.at, tz=zone).astimezone(zone).strftime("%H:%M:%S")
     head = f"{when}  {notice.kind.value.upper():<9} {notice.component:<10}"
+    if notice.incident is not None:
+        head += f" {notice.incident}"
     error = notice.error_type
     if notice.error_detail and notice.error_detail != notice.error_type:
         one_line = " ".join(sanitize(notice.error_detail).split())

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from hub.formatting import duration, iso, sanitize, truncate
@@ -20,10 +21,12 @@ _MARK = {
 }
 
 
-def machine_line(snapshot: Snapshot, now: float) -> str:
-    """`🔴 alerting for 12 min · 5 failures · last success 14:01 · timeout · next reminder …`"""
+def machine_line(snapshot: Snapshot, now: float, incident: str | None = None) -> str:
+    """`🔴 alerting for 12 min · bus#3 · 5 failures · last success 14:01 · timeout · …`"""
     parts = [f"{_MARK[snapshot.state]} {snapshot.state.value} for "
              f"{duration(now - snapshot.since)}"]
+    if incident is not None:
+        parts.append(incident)
     if snapshot.failures:
         parts.append(f"{snapshot.failures} failures")
     if snapshot.state is not HealthState.HEALTHY or snapshot.last_error_type:
@@ -53,12 +56,15 @@ def channel_line(activity: ChannelActivity) -> str:
     return " · ".join(parts)
 
 
-def status_embed(status: HubStatus) -> dict[str, Any]:
+def status_embed(status: HubStatus, zone: tzinfo | None = None) -> dict[str, Any]:
+    """The reply; `zone` is `[hub] timezone` (None: the system's), for silences' ends."""
     open_incidents = [s for s in status.machines if s.state.is_incident_open]
     colour = COLOURS[NoticeKind.ALERT] if open_incidents else COLOURS[NoticeKind.RECOVERY]
     summary = (f"{len(open_incidents)} of {len(status.machines)} components failing"
                if open_incidents else f"all {len(status.machines)} components healthy")
-    fields = [{"name": s.component, "value": machine_line(s, status.at), "inline": False}
+    fields = [{"name": s.component, "value": machine_line(s, status.at,
+                                                          status.incident_of(s.component)),
+               "inline": False}
               for s in sorted(status.machines, key=lambda s: (not s.state.is_incident_open,
                                                                s.component))]
     hub_line = [f"up {duration(status.at - status.started_at)}",
@@ -70,9 +76,14 @@ def status_embed(status: HubStatus) -> dict[str, Any]:
         if status.delivery.detail:
             delivery += f" ({status.delivery.detail})"
         hub_line.append(delivery)
+    silences = [f"🔕 {sanitize(s.describe(zone), markdown=True)}" for s in status.silences]
+    if not status.notifications:
+        silences.insert(0, "🔕 notifications are off (`[hub] notifications = false`)")
+    if status.held_notices:
+        silences.append(f"{len(status.held_notices)} notices held lately (the page lists them)")
     return fit_embed({
         "title": f"📋 {status.hub_name}: {summary}",
-        "description": "\n".join([" · ".join(hub_line),
+        "description": "\n".join([" · ".join(hub_line), *silences,
                                   *(channel_line(c) for c in status.channels)]),
         "color": colour,
         "fields": fields[:25],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -19,6 +20,7 @@ from hub.notify.console import diagnostic_line
 from hub.status.history import DAY_SECONDS
 from hub.status.model import HubStatus
 from hub.status.timeline import span_label, span_start
+from hub.storage.incidents import held_reason
 from hub.web.diagram import STATE_COLOURS, health_svg
 from machines import HealthState, Notice, NoticeKind
 
@@ -72,6 +74,8 @@ def notice_summary(notice: Notice) -> str:
         return f"recovered after {duration(notice.downtime_seconds or 0.0)} of downtime"
     if notice.kind is NoticeKind.DIAGNOSTIC:
         return diagnostic_line(notice)
+    if notice.kind is NoticeKind.SILENCE:
+        return " ".join(notice.error_detail.split())[:200]
     return " · ".join(f"{label}: {value}" for label, value in notice.details)
 
 
@@ -94,6 +98,9 @@ def _component_rows(status: HubStatus, view: PageView) -> str:
             if s.state is HealthState.RECOVERED:  # history now, not a failure: no red
                 error, error_class = f"last error (before recovery): {error}", "resolved"
         notes = []
+        incident = status.incident_of(s.component)
+        if incident is not None:
+            notes.append(incident)
         if s.component in values:
             notes.append(f"value {values[s.component]:g}")
         if s.component in latency:
@@ -117,15 +124,33 @@ def _component_rows(status: HubStatus, view: PageView) -> str:
     return "".join(rows)
 
 
-def _notice_items(status: HubStatus, view: PageView) -> str:
+def _notice_items(notices: Sequence[Notice], view: PageView, empty: str) -> str:
     items = []
-    for notice in reversed(status.recent_notices):
+    for notice in reversed(notices):
+        incident = f" {notice.incident}" if notice.incident else ""
+        held = held_reason(notice)
         items.append(
             f'<li><time>{_clock(notice.at, view.zone)}</time>'
             f'{_pill(notice.kind.value, _KIND_COLOURS.get(notice.kind, "#6c757d"))}'
-            f'<b>{escape(notice.component)}</b> <span>{escape(notice_summary(notice))}</span>'
-            '</li>')
-    return "".join(items) or '<li class="empty">no notices since start</li>'
+            f'<b>{escape(notice.component)}</b>{escape(incident)} '
+            f'{f"<em>held: {escape(held)}</em> " if held else ""}'
+            f'<span>{escape(notice_summary(notice))}</span></li>')
+    return "".join(items) or f'<li class="empty">{escape(empty)}</li>'
+
+
+def _silences_section(status: HubStatus, view: PageView) -> str:
+    """The silences in force (who, why, until) and what the policy held lately."""
+    lines = [f"<li>{escape(s.describe(view.zone))}</li>" for s in status.silences]
+    if not status.notifications:
+        lines.insert(0, "<li><b>notifications are off</b> ([hub] notifications = false): "
+                        "everything is recorded, nothing is sent</li>")
+    if not lines and not status.held_notices:
+        return ""
+    held = (f'<h3>Held lately</h3><ol class="notices">'
+            f'{_notice_items(status.held_notices, view, "")}</ol>'
+            if status.held_notices else "")
+    return (f'<section><h2>Silences</h2><ul class="silences">'
+            f'{"".join(lines) or "<li class=empty>none in force</li>"}</ul>{held}</section>')
 
 
 def render_live(status: HubStatus, view: PageView) -> str:
@@ -164,7 +189,9 @@ def render_live(status: HubStatus, view: PageView) -> str:
         f'{_timeline_section(status, view)}'
         '<section><h2>Health machine</h2>'
         f'<div class="diagram-wrap">{health_svg(status.machines, status.at)}</div></section>'
-        f'<section><h2>Recent notices</h2><ol class="notices">{_notice_items(status, view)}'
+        f'{_silences_section(status, view)}'
+        '<section><h2>Recent notices</h2><ol class="notices">'
+        f'{_notice_items(status.recent_notices, view, "no notices since start")}'
         '</ol></section></div>'
     )
 

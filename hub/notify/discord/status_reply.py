@@ -147,7 +147,7 @@ class StatusReplies:
                            png: bytes | None) -> None:
         """Send the status reply through `send` (a channel's, an interaction's or its
         follow-up's); without the picture when Discord refuses the attachment."""
-        embed, files = status_reply(status, png)
+        embed, files = status_reply(status, png, self._zone)
         try:
             await send(embed=embed, files=files, allowed_mentions=NO_MENTIONS)
             return
@@ -158,7 +158,7 @@ class StatusReplies:
         log.warning("Discord refused the status reply's timeline picture (HTTP 403: give the "
                     "bot Attach Files in the monitoring channel); answering without it, and "
                     "without pictures for the next %s", duration(ATTACH_RETRY_SECONDS))
-        embed, files = status_reply(status, None)
+        embed, files = status_reply(status, None, self._zone)
         await send(embed=embed, files=files, allowed_mentions=NO_MENTIONS)
 
     async def _answer_slash(self, interaction: discord.Interaction[Any],
@@ -191,10 +191,10 @@ class StatusReplies:
                     await drawing
 
 
-def status_reply(status: HubStatus, png: bytes | None
+def status_reply(status: HubStatus, png: bytes | None, zone: ZoneInfo | None = None
                  ) -> tuple[discord.Embed, list[discord.File]]:
     """The status embed, with the timeline picture attached and shown when there is one."""
-    embed = discord.Embed.from_dict(status_embed(status))
+    embed = discord.Embed.from_dict(status_embed(status, zone))
     if png is None:
         return embed, []
     embed.set_image(url=f"attachment://{TIMELINE_FILENAME}")
