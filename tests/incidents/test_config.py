@@ -1,0 +1,52 @@
+"""`[discord] operators` and the example config's commented incident settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hub.config import ConfigError, load_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "hub.example.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hub.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_operators_are_user_or_role_ids_given_as_strings_or_numbers(tmp_path):
+    config = load_config(write(tmp_path, '[discord]\noperators = ["123456789012345678", '
+                                         '234567890123456789]\n'))
+    assert config.discord.operators == {123456789012345678, 234567890123456789}
+    assert load_config(write(tmp_path, "")).discord.operators == frozenset()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('operators = "123"', "[discord] operators: expected a list of Discord user or role "
+                          "ids, such as [\"123456789012345678\"], got '123'"),
+    ('operators = ["ada"]', "[discord] operators: expected a list of Discord user or role "
+                            "ids, such as [\"123456789012345678\"], got 'ada'"),
+    ('operators = [true]', "got True"),
+    ('admins = ["1"]', "[discord] admins: unknown key (known: operators)"),
+])
+def test_bad_operators_name_file_and_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, f"[discord]\n{text}\n"))
+    assert str(caught.value).startswith(f"{tmp_path / 'hub.toml'}: ")
+    assert message in str(caught.value)
+
+
+def test_the_examples_commented_operators_and_window_load_when_uncommented(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    block = text[text.index("# [discord]"):]
+    uncommented = re.sub(r"^# (?=\[|operators|components|days|start|duration|reason)", "",
+                         block, flags=re.MULTILINE)
+    config = load_config(write(tmp_path, text.replace(block, uncommented)))
+    assert config.discord.operators == {123456789012345678}
+    [window] = config.maintenance
+    assert window.components == {"router", "bus", "weather"}
+    assert (window.start_minute, window.duration_seconds) == (180, 1800)
