@@ -26,6 +26,7 @@ from hub.check.discord import WatchedId, verify_bot
 from hub.config import Config
 from hub.display.pixoo import PixooClient
 from hub.formatting import duration
+from hub.incidents.operations import local_time
 from hub.listen import TOKEN_ENV, Listen, not_an_address, parse_listen
 from hub.notify.choice import SHARED_DISPLAY_CHANNEL, TransportKind, transport_choice
 from hub.notify.transport import TransportError
@@ -57,8 +58,8 @@ def warning(subject: str, message: str) -> Finding:
 def run_checks(config: Config, secrets: Secrets) -> list[Finding]:
     return [*_config_findings(config, secrets), _state_dir_finding(config.hub.state_dir),
             _status_server_finding(config, secrets), *_webhook_findings(secrets),
-            *_bot_findings(config, secrets), *_source_findings(config),
-            *_reported_findings(config, secrets)]
+            *_bot_findings(config, secrets), *_incident_findings(config, secrets),
+            *_source_findings(config), *_reported_findings(config, secrets)]
 
 
 def _config_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
@@ -107,6 +108,34 @@ def _transport_findings(config: Config, secrets: Secrets) -> Iterator[Finding]:
         yield Finding("watched", False, "[[channel]] watches Discord channels through the bot: "
                                         "set DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID, "
                                         "or remove the [[channel]] tables")
+
+
+def _incident_findings(config: Config, secrets: Secrets,
+                       now: float | None = None) -> Iterator[Finding]:
+    """Who may silence what, the maintenance windows' next occurrences, the kill switch."""
+    if not config.hub.notifications:
+        yield warning("notices", "[hub] notifications = false: every notice is recorded and "
+                                 "none is sent")
+    has_bot = transport_choice(secrets).bot is not None
+    operators = config.discord.operators
+    if operators and not has_bot:
+        yield warning("operators", "[discord] operators need the bot (DISCORD_BOT_TOKEN and "
+                                   "DISCORD_MONITOR_CHANNEL_ID); without it use divoom-hub "
+                                   "mute/unmute/ack or /api/silences")
+    elif has_bot:
+        yield Finding("operators", True,
+                      f"{len(operators)} user or role ids may ack and mute in Discord"
+                      if operators else "none in [discord] operators: nobody can ack or "
+                      "mute in Discord (divoom-hub mute and /api/silences still can)")
+    now = time.time() if now is None else now
+    zone = config.hub.zone()
+    for window in config.maintenance:
+        upcoming = window.occurrences(now, now + 8 * 86_400, zone)
+        what = ", ".join(sorted(window.components)).replace("*", "every component")
+        when = (f"next {local_time(upcoming[0].start, zone)} to "
+                f"{local_time(upcoming[0].end, zone)}" if upcoming else "no day chosen")
+        yield Finding("maintenance", True, f"{what}: {when}"
+                      + (f" ({window.reason})" if window.reason else ""))
 
 
 def _state_dir_finding(state_dir: Path) -> Finding:

@@ -50,3 +50,27 @@ def test_the_examples_commented_operators_and_window_load_when_uncommented(tmp_p
     [window] = config.maintenance
     assert window.components == {"router", "bus", "weather"}
     assert (window.start_minute, window.duration_seconds) == (180, 1800)
+
+
+def test_check_says_who_may_silence_the_next_windows_and_the_kill_switch(tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from hub.check.report import _incident_findings
+    from hub.secrets import Secrets
+
+    config = load_config(write(tmp_path, (
+        '[hub]\ntimezone = "Europe/Oslo"\nnotifications = false\n'
+        '[discord]\noperators = ["123456789012345678"]\n'
+        '[[maintenance]]\ncomponents = "*"\ndays = ["sun"]\nstart = "03:00"\n'
+        'duration = "30m"\nreason = "router reboot"\n')))
+    monday = datetime(2026, 11, 30, 12, 0, tzinfo=ZoneInfo("Europe/Oslo")).timestamp()
+    lines = [f.line() for f in _incident_findings(config, Secrets(), now=monday)]
+    assert lines == [
+        "notices      WARN  [hub] notifications = false: every notice is recorded and none "
+        "is sent",
+        "operators    WARN  [discord] operators need the bot (DISCORD_BOT_TOKEN and "
+        "DISCORD_MONITOR_CHANNEL_ID); without it use divoom-hub mute/unmute/ack or "
+        "/api/silences",
+        "maintenance  ok    every component: next Sun 06 Dec 03:00 CET to Sun 06 Dec 03:30 CET "
+        "(router reboot)"]
