@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 from typing import Any
@@ -23,8 +23,9 @@ MAX_COUNT = 1000
 MAX_BACKOFF = 10.0
 
 
-#: The defaults that fit each built-in component, between `[policy]` and
-#: `[policy.<component>]` (docs/alerting-rules.md, "Defaults per component"):
+#: The defaults that fit each built-in component: they replace the built-in defaults
+#: above, and a key written in `[policy]` or `[policy.<component>]` replaces them
+#: (docs/alerting-rules.md, "Defaults per component"):
 #: * pixoo: on Wi-Fi a push fails now and then and the next one lands; five failures over
 #:   at least 30 s is a device that is really gone, not a dropped packet;
 #: * weather: polled every few minutes, so two failures already span a good while;
@@ -134,6 +135,16 @@ class Policy:
         except OverflowError:
             raw = math.inf
         return min(raw, self.remind_max_seconds)
+
+
+def component_policy(base: Policy, component: str, explicit: Collection[str] = ()) -> Policy:
+    """`base` (the `[policy]` table) with the defaults that fit `component`, except for
+    the `explicit` keys: those the owner wrote in `[policy]`, which apply to every
+    component (a default is what holds where nobody said otherwise)."""
+    defaults = COMPONENT_DEFAULTS.get(component)
+    if defaults is None:
+        return base
+    return base.with_overrides({k: v for k, v in defaults.items() if k not in explicit})
 
 
 def _shown(value: object) -> str:
