@@ -90,9 +90,15 @@ class ComponentStats:
         self._latency: dict[str, deque[tuple[int, Counter[int]]]] = {}
         self._uptime: dict[str, deque[list[int]]] = {}  # [bucket, ok, total]
         self._failures: dict[str, Counter[str]] = {}
+        #: The last `Stats` of each component, with the outcome count and the minute it
+        #: was computed for: publishing runs every second, and a component whose buckets
+        #: did not change in the same minute has the same numbers.
+        self._frozen: dict[str, tuple[int, int, Stats]] = {}
+        self._seen: Counter[str] = Counter()
 
     def observe(self, outcome: Outcome) -> None:
         component, at = outcome.component, outcome.at
+        self._seen[component] += 1
         if outcome.latency_seconds is not None:
             minutes = self._latency.setdefault(component, deque())
             minute = int(at // MINUTE_SECONDS)
@@ -113,8 +119,16 @@ class ComponentStats:
             self._failures.setdefault(component, Counter())[outcome.error_type or "error"] += 1
 
     def freeze(self, at: float) -> tuple[Stats, ...]:
-        components = sorted({*self._latency, *self._uptime, *self._failures})
-        return tuple(self._stats(component, at) for component in components)
+        minute = int(at // MINUTE_SECONDS)
+        result = []
+        for component in sorted(self._seen):
+            seen = self._seen[component]
+            frozen = self._frozen.get(component)
+            if frozen is None or frozen[0] != seen or frozen[1] != minute:
+                frozen = (seen, minute, self._stats(component, at))
+                self._frozen[component] = frozen
+            result.append(frozen[2])
+        return tuple(result)
 
     def _stats(self, component: str, at: float) -> Stats:
         counts: Counter[int] = Counter()
