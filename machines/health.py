@@ -88,7 +88,8 @@ class Snapshot:
 
     `Snapshot.from_dict(s.to_dict())` restores a machine that emits exactly the notices
     the original would have, except for the error rate, whose window of outcomes is not
-    kept (see `Incident`): only whether the open incident was opened by it. The policy is not part of it: it comes from the config.
+    kept (see `Incident`): only whether the open incident was opened by it. The policy is
+    not part of it: it comes from the config.
     """
 
     component: str
