@@ -14,6 +14,8 @@ mean are written up in docs/performance.md.
 2. The cost of one outcome next to bare `transitions` triggers measured in the same run.
 3. Setup time and memory per component: one shared `Machine` with `add_model` per
    component (what `HealthMachines` does) versus one `Machine` per component.
+4. The cost of one outcome with the error-rate window and the latency/uptime numbers on
+   (`--rules-only` runs this section alone), next to the same workload without them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from reactivex import operators as ops
 from reactivex.scheduler import HistoricalScheduler
 from transitions import Machine
 
+from hub.status.stats import ComponentStats
 from hub.streams import health_notices, to_datetime
 from machines import HealthMachines, Notice, Outcome, Policy
 from machines.health import H, Incident, new_machine
@@ -146,11 +149,12 @@ def make_workload(components: int, rounds: int, seed: int = 20261122) -> Workloa
                     failures)
 
 
-def warm_machines(work: Workload) -> HealthMachines:
+def warm_machines(work: Workload,
+                  policy_for: Callable[[int], Policy] = policy_of) -> HealthMachines:
     """Fresh machines for every component, fed the warm-up rounds (not timed)."""
     machines = HealthMachines()
     for index in range(work.components):
-        machines.add(component_name(index), policy_of(index), now=0.0)
+        machines.add(component_name(index), policy_for(index), now=0.0)
     for row in work.warmup:
         for _, outcome in row:
             machines.observe(outcome, outcome.at)
@@ -343,7 +347,7 @@ class Trivial:
     def threshold_met(self, event: Any) -> bool:
         return False
 
-    recovery_met = reminder_due = settled = threshold_met
+    recovery_met = reminder_due = settled = error_rate_met = error_rate_cleared = threshold_met
     mark_since = close_incident = emit_alert = emit_reminder = emit_recovery = record
 
 
@@ -439,6 +443,79 @@ def bench_per_outcome(calls: int, repeats: int, mixed: dict[str, float]) -> None
                 rows.append([f"mixed workload, {size:,} components: {label} (from 1.)",
                              us(value)])
     print(table(["event", "µs/event"], rows))
+
+
+# -- 4. the error rate and the numbers ------------------------------------------------
+
+#: The error rate as docs/alerting-rules.md's example sets it: at one outcome every
+#: PERIOD s, the 900 s window holds 90 outcomes per component.
+RATE = {"error_rate_threshold": 0.3, "error_rate_window_seconds": 900.0,
+        "error_rate_min_outcomes": 10}
+
+
+def rate_policy_of(index: int) -> Policy:
+    return policy_of(index).with_overrides(RATE)
+
+
+def run_rules(work: Workload, rate: bool, numbers: bool) -> tuple[float, Counter[str]]:
+    """`run_direct` with the error rate on (`rate`) and every outcome also counted for
+    the percentiles, uptime and failures by type (`numbers`, as the recorder does)."""
+    machines = warm_machines(work, rate_policy_of if rate else policy_of)
+    stats = ComponentStats()
+    for row in work.warmup:
+        for _, outcome in row:
+            stats.observe(outcome)
+    kinds: Counter[str] = Counter()
+    observe, count = machines.observe, stats.observe
+    gc.collect()
+    started = time.perf_counter()
+    for row in work.schedule:
+        for _, outcome in row:
+            if numbers:
+                count(outcome)
+            for notice in observe(outcome, outcome.at):
+                kinds[notice.kind.value] += 1
+    return time.perf_counter() - started, kinds
+
+
+def bench_rules(sizes: Sequence[tuple[int, int]], repeats: int) -> None:
+    print("\n## 4. One outcome with the error-rate window and the numbers on\n")
+    print(f"`HealthMachines.observe` on the mixed workload of section 1, as it is "
+          f"(`today`), with error_rate_threshold 0.3 over 900 s (90 outcomes per window), "
+          f"and with ComponentStats.observe too\n(latency bins per minute, uptime per 10 "
+          f"min, failures by type). Median of {repeats} runs (min-max in brackets). Freezing "
+          f"the numbers for a publication is timed per component.\n")
+    rows = []
+    for components, rounds in sizes:
+        if components < 100:
+            continue
+        work = make_workload(components, rounds)
+        for label, rate, numbers in (("today", False, False),
+                                     ("error rate on", True, False),
+                                     ("error rate + numbers on", True, True)):
+            times: list[float] = []
+            kinds: Counter[str] = Counter()
+            for _ in range(repeats):
+                elapsed, kinds = run_rules(work, rate, numbers)
+                times.append(elapsed)
+            median = statistics.median(times)
+            rows.append([f"{components:,}", label, thousands(work.outcomes),
+                         f"{us(median / work.outcomes)} [{us(min(times) / work.outcomes)}-"
+                         f"{us(max(times) / work.outcomes)}]",
+                         "/".join(str(kinds[k]) for k in ("alert", "reminder", "recovery"))])
+        stats = ComponentStats()
+        for row in [*work.warmup, *work.schedule]:
+            for _, outcome in row:
+                stats.observe(outcome)
+        at = work.schedule[-1][-1][1].at
+        # A minute later each time, so every call recomputes (within a minute, a component
+        # with no new outcome is served from the cache).
+        freezes = per_call(lambda n, stats=stats, at=at: [stats.freeze(at + 60.0 * (i + 1))
+                                                          for i in range(n)], 3, repeats)
+        rows.append([f"{components:,}", "ComponentStats.freeze, per component", "",
+                     us(statistics.median(freezes) / components), ""])
+    print(table(["components", "path", "outcomes", "µs/outcome", "alert/reminder/recovery"],
+                rows, text_columns=2))
 
 
 # -- 3. setup and memory per component ------------------------------------------------
@@ -585,6 +662,8 @@ def bench_setup(counts: Sequence[int], repeats: int) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller, faster run")
+    parser.add_argument("--rules-only", action="store_true",
+                        help="only section 4: the error rate and the numbers")
     args = parser.parse_args(argv)
 
     if args.quick:
@@ -602,6 +681,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"transitions {version('transitions')}, reactivex {version('reactivex')}")
     print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.perf_counter()
+    if args.rules_only:
+        bench_rules(sizes, repeats)
+        print(f"\n(section 4: {time.perf_counter() - started:.0f} s)")
+        return
 
     mixed = bench_throughput(sizes, repeats)
     print(f"\n(section 1: {time.perf_counter() - started:.0f} s)")
@@ -611,6 +694,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     mark = time.perf_counter()
     bench_setup(setup_counts, setup_repeats)
     print(f"\n(section 3: {time.perf_counter() - mark:.0f} s)")
+    mark = time.perf_counter()
+    bench_rules(sizes, repeats)
+    print(f"\n(section 4: {time.perf_counter() - mark:.0f} s)")
 
     print(f"\nload average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"total {time.perf_counter() - started:.0f} s")

@@ -32,6 +32,7 @@ from reactivex import Subject, abc
 from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOThreadSafeScheduler
 
+from hub import installed_version
 from hub.config import Config
 from hub.dashboard import Dashboard, LatestFrame
 from hub.display.loop import display_outcomes
@@ -45,16 +46,17 @@ from hub.ingest.reports import Diagnostic, Level, diagnostic_notice
 from hub.notify.choice import SHARED_DISPLAY_CHANNEL, TransportKind, transport_choice
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
 from hub.notify.discord.transport import BotTransport
+from hub.notify.embeds import notice_line
 from hub.notify.outbox import DeadLetter, Outbox
 from hub.notify.transport import ConsoleTransport, Transport
 from hub.notify.webhook import Webhook, WebhookTransport
-from hub.secrets import Secrets, SecretsError
+from hub.secrets import Secrets, SecretsError, redact
 from hub.selfcheck import HUB_COMPONENT, SELF_CHECK_SECONDS, SelfCheck
 from hub.sources.channels import ChannelWatch, channel_watch
 from hub.status.history import DAY_SECONDS
 from hub.status.model import HubStatus
 from hub.status.recorder import StatusRecorder
-from hub.storage.incidents import IncidentStore
+from hub.storage.incidents import IncidentStore, held_reason
 from hub.storage.journal import BEAT_SECONDS, Journal, JournaledMachines
 from hub.storage.state_file import StateFileReport, prepare_state_file
 from hub.streams import health_notices, to_seconds
@@ -130,6 +132,7 @@ def started_notice(config: Config, transport: Transport, components: tuple[str, 
                    at: float, details: tuple[tuple[str, str], ...] = ()) -> Notice:
     """The **started** summary: what is watched and how, with no secret or address."""
     return Notice(kind=NoticeKind.STARTED, component=config.hub.name, at=at, details=(
+        ("version", installed_version()),
         ("transport", transport.name),
         ("components", ", ".join(components) or "none"),
         ("default policy", f"alert after {config.policy.failures_before_alert} failures, "
@@ -361,6 +364,7 @@ class Daemon:
         self._delivering = asyncio.Event()
         self._delivery_task: asyncio.Task[None] | None = None
         self._has_started = False
+        self._secrets = secrets
         #: Why the monitoring pipeline failed (the stream ended in an error), if it did.
         self.failures: list[Exception] = []
 
@@ -468,20 +472,26 @@ class Daemon:
         self.parts.incidents.runner.observe(notice)
 
     def _send(self, notice: Notice) -> None:
-        """A notice to send: into the outbox (or memory, if the disk refuses), delivered."""
+        """A notice to send: logged (one line, so the journal shows what was alerted even
+        while Discord is unreachable), into the outbox (or memory, if the disk refuses),
+        told, delivered."""
+        log.info("notice: %s", notice_line(notice))
         self.parts.outbox.put([notice])
         self.parts.recorder.notice(notice)
         self.parts.delivery.wake()
         self.publish_status()
 
     def _held(self, notice: Notice) -> None:
-        """A notice the policy held (journaled by it): shown in the status."""
+        """A notice the policy held (journaled by it): logged, shown in the status."""
+        log.info("notice held (%s): %s", held_reason(notice), notice_line(notice))
         self.parts.recorder.held(notice)
         self.publish_status()
 
-    async def stop(self, drain_seconds: float = DRAIN_SECONDS) -> int:
+    async def stop(self, drain_seconds: float = DRAIN_SECONDS,
+                   crash: BaseException | None = None) -> int:
         """Stop everything that runs, announce **stopped** (if started), save, drain and
-        close; the exit code."""
+        close; the exit code. `crash` is what ended the daemon, if something raised: the
+        stopped notice names its type and message (secrets replaced by `***`)."""
         parts = self.parts
         for running in self._running:
             running.dispose()
@@ -490,9 +500,13 @@ class Daemon:
         if parts.server is not None:
             await parts.server.stop()
         if self._has_started:  # a start that failed (the port was taken) announced nothing
-            reason = "pipeline error" if self.failures else "stop requested"
+            error = crash if crash is not None else self.failures[0] if self.failures else None
+            reason = ("crash" if crash is not None else "pipeline error" if self.failures
+                      else "stop requested")
+            said = () if error is None else (
+                ("error", redact(f"{type(error).__name__}: {error}", self._secrets)),)
             self.accept(Notice(kind=NoticeKind.STOPPED, component=parts.config.hub.name,
-                               at=parts.clock(), details=(("reason", reason),)))
+                               at=parts.clock(), details=(("reason", reason), *said)))
         parts.machines.save(parts.clock())  # every snapshot exact, and the stop marked clean
         parts.incidents.runner.dispose()
         parts.incident_store.flush(parts.clock())
@@ -535,7 +549,12 @@ async def run_daemon(config: Config, secrets: Secrets, write: Callable[[str], No
         log.error("%s. Exiting with 1: under systemd the hub is started again", err)
         await daemon.stop(drain_seconds)
         return EXIT_FAILURE
-    except BaseException:
+    except Exception as err:  # a crash: said in the stopped notice, then raised on
+        log.error("the daemon crashed; it stops, announces it and exits with 1 so that "
+                  "systemd starts it again", exc_info=err)
+        await daemon.stop(drain_seconds, crash=err)
+        raise
+    except BaseException:  # cancelled or interrupted: a stop, not a crash
         await daemon.stop(drain_seconds)
         raise
     return await daemon.stop(drain_seconds)

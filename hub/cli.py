@@ -8,9 +8,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from hub import installed_version
 from hub.config import (
     CONFIG_ENV,
     ConfigError,
@@ -36,7 +36,6 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_STALE = 1
 EXIT_USAGE = 2
-DISTRIBUTION = "divoom-hub"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="divoom-hub",
         description="A Pixoo 64 dashboard that watches what it depends on and tells you "
                     "on Discord.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -138,14 +137,6 @@ def _parser() -> argparse.ArgumentParser:
                           help="where the diagrams live (default: ./diagrams)")
     diagrams.set_defaults(handler=_diagrams)
     return parser
-
-
-def _version() -> str:
-    """The installed distribution's version (pyproject.toml), as pip knows it."""
-    try:
-        return version(DISTRIBUTION)
-    except PackageNotFoundError:
-        return "(not installed: run `pip install .`)"
 
 
 def _config_argument(parser: argparse.ArgumentParser) -> None:
@@ -338,6 +329,8 @@ def _run(args: argparse.Namespace) -> int:
     except (StartupError, WebhookUrlError) as err:
         print(f"divoom-hub run: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception:  # noqa: BLE001 - a crash: run_daemon logged it (secrets redacted)
+        return EXIT_FAILURE  # and announced it; systemd starts the hub again
 
 
 def _check(args: argparse.Namespace) -> int:

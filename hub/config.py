@@ -31,6 +31,7 @@ from hub.sources.http import HttpCheck
 from hub.sources.threshold import ThresholdMonitor
 from hub.sources.weather import WeatherSettings
 from machines import Policy, PolicyError
+from machines.policy import component_policy
 
 CONFIG_ENV = "HUB_CONFIG"
 #: Kinds of `[[monitor]]` this version runs (see the README).
@@ -91,6 +92,8 @@ class Config:
     policies: Mapping[str, Policy] = field(default_factory=dict)
     #: The keys each `[policy.<component>]` sets itself (the rest come from `[policy]`).
     policy_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: The keys `[policy]` sets itself: they beat the defaults that fit a component.
+    default_keys: frozenset[str] = frozenset()
     monitors: tuple[HttpCheck, ...] = ()
     heartbeats: tuple[HeartbeatMonitor, ...] = ()  # [[monitor]] kind = "heartbeat"
     thresholds: tuple[ThresholdMonitor, ...] = ()  # [[monitor]] kind = "threshold"
@@ -105,8 +108,12 @@ class Config:
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
-        """`[policy.<component>]` if present, else `[policy]`."""
-        return self.policies.get(component, self.policy)
+        """`[policy.<component>]` if present, else `[policy]` with the defaults that fit
+        the component (`machines.policy.COMPONENT_DEFAULTS`: pixoo, weather, bus)."""
+        policy = self.policies.get(component)
+        if policy is not None:
+            return policy
+        return component_policy(self.policy, component, self.default_keys)
 
     def heartbeat_policy(self, heartbeat: HeartbeatMonitor) -> Policy:
         """`HeartbeatMonitor.policy` under this config (the owner's `[policy.<name>]` keys
@@ -187,7 +194,9 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     config = Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                     heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
                     pixoo=pixoo, display=display, messages=messages, channels=channels,
-                    discord=discord, path=path, policy_keys=policy_keys)
+                    discord=discord, path=path, policy_keys=policy_keys,
+                    default_keys=frozenset(k for k, v in document.table("policy").values.items()
+                                           if not isinstance(v, dict)))
     _check_policy_names(config, path, history)
     _check_derived_policies(config, raw, path)
     return replace(config, maintenance=parse_maintenance(
@@ -336,11 +345,13 @@ def _check_listen(value: str, hub: Table) -> None:
 
 
 def _parse_policies(table: Table) -> tuple[Policy, dict[str, Policy]]:
-    """`[policy]` (its plain keys) and each `[policy.<component>]` on top of it."""
+    """`[policy]` (its plain keys), and each `[policy.<component>]` on top of it and of
+    the defaults that fit that component where `[policy]` does not set the key."""
     defaults = {k: v for k, v in table.values.items() if not isinstance(v, dict)}
     default_policy = _policy(Policy(), Table(table.path, table.place, defaults))
     policies = {
-        component: _policy(default_policy, table.table(component))
+        component: _policy(component_policy(default_policy, component, defaults),
+                           table.table(component))
         for component, values in table.values.items() if isinstance(values, dict)
     }
     return default_policy, policies

@@ -152,6 +152,14 @@ def _check_url(name: str, value: str, schemes: tuple[str, ...], example: str) ->
                            f"({' or '.join(s + '://' for s in schemes)}, with a host)")
 
 
+def redact(text: str, secrets: Secrets) -> str:
+    """`text` with every secret value in it replaced by `***` (longest first, so a secret
+    holding another is hidden whole)."""
+    for value in sorted(secrets.values(), key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
 class RedactingFilter(logging.Filter):
     """Replaces every secret value in a log record's message and arguments with `***`."""
 

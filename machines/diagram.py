@@ -71,7 +71,8 @@ def _guards(transitions: list[dict[str, Any]], model: type) -> list[tuple[str, s
         for name in _as_list(row.get("conditions")) + _as_list(row.get("unless")):
             if name not in names:
                 names.append(name)
-    return [(name, (getattr(model, name).__doc__ or "").strip()) for name in names]
+    # A docstring wrapped over lines is one table cell: its whitespace runs become spaces.
+    return [(name, " ".join((getattr(model, name).__doc__ or "").split())) for name in names]
 
 
 def _entries() -> Iterable[tuple[str, str]]:

@@ -19,6 +19,7 @@ updates happen on the single scheduler that owns time (DESIGN.md, rule 2).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -49,11 +50,13 @@ STATES: list[dict[str, Any]] = [
 TRANSITIONS: list[dict[str, Any]] = [
     # failure
     {"trigger": "failure", "source": [H, V, S], "dest": A, "conditions": "threshold_met"},
+    {"trigger": "failure", "source": [H, V, S], "dest": A, "conditions": "error_rate_met"},
     {"trigger": "failure", "source": [H, V], "dest": S},
     {"trigger": "failure", "source": [S, A, R], "dest": None},
     # success
     {"trigger": "success", "source": S, "dest": H},
-    {"trigger": "success", "source": [A, R], "dest": V, "conditions": "recovery_met"},
+    {"trigger": "success", "source": [A, R], "dest": V,
+     "conditions": ["recovery_met", "error_rate_cleared"]},
     {"trigger": "success", "source": [H, A, R, V], "dest": None},
     # tick: time alone moves a machine
     {"trigger": "tick", "source": S, "dest": A, "conditions": "threshold_met"},
@@ -84,7 +87,9 @@ class Snapshot:
     """Everything that defines a machine's future, as plain data.
 
     `Snapshot.from_dict(s.to_dict())` restores a machine that emits exactly the notices
-    the original would have. The policy is not part of it: it comes from the config.
+    the original would have, except for the error rate, whose window of outcomes is not
+    kept (see `Incident`): only whether the open incident was opened by it. The policy is
+    not part of it: it comes from the config.
     """
 
     component: str
@@ -99,6 +104,9 @@ class Snapshot:
     last_error: str = ""
     next_reminder_at: float | None = None
     reminders_sent: int = 0
+    #: The open incident was alerted while the error rate held: it recovers only once the
+    #: share is below the threshold. The window itself is not kept (see `Incident`).
+    rate_opened: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +122,7 @@ class Snapshot:
             "last_error": self.last_error,
             "next_reminder_at": self.next_reminder_at,
             "reminders_sent": self.reminders_sent,
+            "rate_opened": self.rate_opened,
         }
 
     @classmethod
@@ -128,6 +137,16 @@ class Incident:
 
     Guards and callbacks receive the `EventData` of the trigger; `event.kwargs` holds
     `now` and, for success/failure, the `outcome`.
+
+    With the error rate on, `window` holds the outcomes of `(now − W, now]` as
+    (at, failed) pairs, oldest first, so memory is what the window sees (900 s at one
+    outcome a second: 900 pairs); with it off nothing is kept. The window is not in the
+    snapshot: it changes with every outcome, and journaling it would rewrite every
+    component's window on every beat of the SD card for outcomes that are minutes old.
+    A restored machine starts with an empty window that is `window_partial` until it
+    holds `error_rate_min_outcomes` outcomes: until then an incident the rate opened
+    does not recover on the share alone (a lone success after a restart is not a
+    share), and the rate alerts from what it has seen since, which is the rule anyway.
     """
 
     state: HealthState  # set by transitions
@@ -146,6 +165,10 @@ class Incident:
         self.last_error = ""
         self.next_reminder_at: float | None = None
         self.reminders_sent = 0
+        self.window: deque[tuple[float, bool]] = deque()
+        self.window_failed = 0
+        self.window_partial = False
+        self.rate_opened = False
         self.pending: list[Notice] = []
 
     # -- bookkeeping (prepare_event: once per event, before guards) -------------------
@@ -162,10 +185,37 @@ class Incident:
             self.last_seen_at = now
             self.last_error_type = outcome.error_type
             self.last_error = outcome.detail
+            if self.policy.is_error_rate_on:
+                self._count(now, failed=True)
         elif name == "success":
             self.successes += 1
             self.last_success_at = now
             self.last_seen_at = now
+            if self.policy.is_error_rate_on:
+                self._count(now, failed=False)
+
+    def _count(self, now: float, *, failed: bool) -> None:
+        self.window.append((now, failed))
+        self.window_failed += failed
+        self._forget_before(now)
+        if self.window_partial and len(self.window) >= self.policy.error_rate_min_outcomes:
+            self.window_partial = False
+
+    def _forget_before(self, now: float) -> None:
+        """Drop the outcomes that left the window `(now − W, now]`."""
+        edge = now - self.policy.error_rate_window_seconds
+        window = self.window
+        while window and window[0][0] <= edge:
+            self.window_failed -= window.popleft()[1]
+
+    def _rate_holds(self, now: float) -> bool:
+        """The window holds enough outcomes and the failing share reaches the threshold."""
+        if not self.policy.is_error_rate_on:
+            return False
+        self._forget_before(now)
+        total = len(self.window)
+        return (total >= self.policy.error_rate_min_outcomes
+                and self.window_failed / total >= self.policy.error_rate_threshold)
 
     # -- guards ----------------------------------------------------------------------
 
@@ -180,9 +230,25 @@ class Incident:
             and now >= self.first_failure_at + self.policy.failing_for_seconds
         )
 
+    def error_rate_met(self, event: EventData) -> bool:
+        """error_rate_threshold > 0, the window (now − W, now] holds ≥ error_rate_min_outcomes
+        outcomes and a share ≥ error_rate_threshold of them failed (this failure counted)"""
+        return self._rate_holds(event.kwargs["now"])
+
     def recovery_met(self, event: EventData) -> bool:
         """consecutive successes ≥ successes_before_recovery"""
         return self.successes >= self.policy.successes_before_recovery
+
+    def error_rate_cleared(self, event: EventData) -> bool:
+        """the incident was not alerted while the error rate held, or the failing share in
+        the window (this success counted) is below error_rate_threshold"""
+        if not self.rate_opened or not self.policy.is_error_rate_on:
+            return True
+        self._forget_before(event.kwargs["now"])
+        total = len(self.window)
+        if self.window_partial and total < self.policy.error_rate_min_outcomes:
+            return False
+        return self.window_failed / total < self.policy.error_rate_threshold
 
     def reminder_due(self, event: EventData) -> bool:
         """now ≥ next_reminder_at (after remind_after_seconds, then × backoff, capped)"""
@@ -202,6 +268,7 @@ class Incident:
             self.since = event.kwargs["now"]
 
     def close_incident(self, event: EventData) -> None:
+        self.rate_opened = False
         self.failures = 0
         self.first_failure_at = None
         self.next_reminder_at = None
@@ -212,6 +279,7 @@ class Incident:
         self.reminders_sent = 0
         remind_after = self.policy.remind_after_seconds
         self.next_reminder_at = now + remind_after if remind_after > 0 else None
+        self.rate_opened = self._rate_holds(now)
         self._emit(NoticeKind.ALERT, now)
 
     def emit_reminder(self, event: EventData) -> None:
@@ -232,9 +300,14 @@ class Incident:
         self.failures = 0
         self.first_failure_at = None
         self.reminders_sent = 0
+        self.rate_opened = False
 
     def _emit(self, kind: NoticeKind, now: float, **extra: Any) -> None:
         first = self.first_failure_at
+        if self.rate_opened:  # the figures behind "7 of 12 checks failed in 15 min"
+            self._forget_before(now)
+            extra.update(window_failed=self.window_failed, window_outcomes=len(self.window),
+                         window_seconds=self.policy.error_rate_window_seconds)
         self.pending.append(Notice(
             kind=kind,
             component=self.component,
@@ -278,7 +351,7 @@ class Incident:
             first_failure_at=self.first_failure_at, last_success_at=self.last_success_at,
             last_seen_at=self.last_seen_at, last_error_type=self.last_error_type,
             last_error=self.last_error, next_reminder_at=self.next_reminder_at,
-            reminders_sent=self.reminders_sent,
+            reminders_sent=self.reminders_sent, rate_opened=self.rate_opened,
         )
 
     @classmethod
@@ -293,6 +366,8 @@ class Incident:
         incident.last_error = snapshot.last_error
         incident.next_reminder_at = snapshot.next_reminder_at
         incident.reminders_sent = snapshot.reminders_sent
+        incident.rate_opened = snapshot.rate_opened
+        incident.window_partial = True
         return incident
 
 

@@ -82,6 +82,12 @@ class Notice:
     #: On a recovery (and the notices after an ack): who acknowledged the incident, and why.
     acked_by: str | None = None
     ack_reason: str = ""
+    #: On the notices of an incident the error rate opened: of `window_outcomes` outcomes
+    #: in the last `window_seconds`, `window_failed` failed ("7 of 12 checks failed in 15
+    #: min"), counted at this notice's instant.
+    window_failed: int | None = None
+    window_outcomes: int | None = None
+    window_seconds: float | None = None
 
     @property
     def is_sent(self) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
+from types import MappingProxyType
 from typing import Any
 
 #: The shortest interval that repeats (reminders, staleness). Timestamps are epoch seconds,
@@ -20,6 +21,20 @@ MAX_SECONDS = 30 * 24 * 3600
 MAX_COUNT = 1000
 #: The steepest reminder backoff: 10 already goes 15 min, 2.5 h, 25 h before the cap.
 MAX_BACKOFF = 10.0
+
+
+#: The defaults that fit each built-in component: they replace the built-in defaults
+#: above, and a key written in `[policy]` or `[policy.<component>]` replaces them
+#: (docs/alerting-rules.md, "Defaults per component"):
+#: * pixoo: on Wi-Fi a push fails now and then and the next one lands; five failures over
+#:   at least 30 s is a device that is really gone, not a dropped packet;
+#: * weather: polled every few minutes, so two failures already span a good while;
+#: * bus: polled often, and departures are what people look at: three, the plain default.
+COMPONENT_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
+    "pixoo": MappingProxyType({"failures_before_alert": 5, "failing_for_seconds": 30.0}),
+    "weather": MappingProxyType({"failures_before_alert": 2}),
+    "bus": MappingProxyType({"failures_before_alert": 3}),
+})
 
 
 class PolicyError(ValueError):
@@ -43,16 +58,23 @@ class Policy:
     remind_max_seconds: float = 14400.0
     settle_seconds: float = 300.0
     stale_after_seconds: float = 0.0  # 0 = silence is never a failure
+    #: Error rate (DESIGN.md, "Error rate"): a failure also alerts when the window holds at
+    #: least `error_rate_min_outcomes` outcomes and this share of them failed. 0 = off.
+    error_rate_threshold: float = 0.0
+    error_rate_window_seconds: float = 900.0
+    error_rate_min_outcomes: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("failures_before_alert", "successes_before_recovery"):
+        for name in ("failures_before_alert", "successes_before_recovery",
+                     "error_rate_min_outcomes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) \
                     or not 1 <= value <= MAX_COUNT:
                 raise PolicyError(name, f"expected a whole number from 1 to {MAX_COUNT}, "
                                         f"got {_shown(value)}")
         for name in ("failing_for_seconds", "remind_after_seconds", "remind_backoff",
-                     "remind_max_seconds", "settle_seconds", "stale_after_seconds"):
+                     "remind_max_seconds", "settle_seconds", "stale_after_seconds",
+                     "error_rate_threshold", "error_rate_window_seconds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PolicyError(name, f"expected a number, got {_shown(value)}")
@@ -62,6 +84,15 @@ class Policy:
                 if not 1 <= value <= MAX_BACKOFF:
                     raise PolicyError(name, f"expected >= 1 (reminders never come faster) "
                                             f"and at most {MAX_BACKOFF:g}, got {_shown(value)}")
+            elif name == "error_rate_threshold":
+                if not 0 <= value <= 1:
+                    raise PolicyError(name, f"expected a share from 0 (off) to 1, e.g. 0.3, "
+                                            f"got {_shown(value)}")
+            elif name == "error_rate_window_seconds":
+                if not MIN_REPEAT_SECONDS <= value <= MAX_SECONDS:
+                    raise PolicyError(name, f"expected a number of seconds from "
+                                            f"{MIN_REPEAT_SECONDS:g} to {MAX_SECONDS} (30 days),"
+                                            f" got {_shown(value)}")
             elif not 0 <= value <= MAX_SECONDS:
                 raise PolicyError(name, f"expected a finite number of seconds from 0 to "
                                         f"{MAX_SECONDS} (30 days), got {_shown(value)}")
@@ -90,6 +121,11 @@ class Policy:
                 raise PolicyError(key, f"unknown policy key (known: {', '.join(sorted(known))})")
         return replace(self, **dict(overrides))
 
+    @property
+    def is_error_rate_on(self) -> bool:
+        """True when failures are also judged by their share of the window."""
+        return self.error_rate_threshold > 0
+
     def reminder_interval_seconds(self, reminders_sent: int) -> float:
         """Seconds from reminder `reminders_sent` (0 = the alert) to the next one."""
         if reminders_sent == 0:
@@ -99,6 +135,16 @@ class Policy:
         except OverflowError:
             raw = math.inf
         return min(raw, self.remind_max_seconds)
+
+
+def component_policy(base: Policy, component: str, explicit: Collection[str] = ()) -> Policy:
+    """`base` (the `[policy]` table) with the defaults that fit `component`, except for
+    the `explicit` keys: those the owner wrote in `[policy]`, which apply to every
+    component (a default is what holds where nobody said otherwise)."""
+    defaults = COMPONENT_DEFAULTS.get(component)
+    if defaults is None:
+        return base
+    return base.with_overrides({k: v for k, v in defaults.items() if k not in explicit})
 
 
 def _shown(value: object) -> str:

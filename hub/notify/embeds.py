@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from hub.formatting import duration, iso, sanitize, truncate
 from hub.ingest.reports import Level, diagnostic_of
+from hub.sources.threshold import ThresholdMonitor
 from machines import Notice, NoticeKind
 
 TITLE_MAX = 256
@@ -27,6 +28,8 @@ AUTHOR_MAX = 256
 EMBED_TOTAL_MAX = 6000
 EMBEDS_PER_MESSAGE = 10
 CONTENT_MAX = 2000
+#: A notice's log line is cut here: a journal line, not the embed (which has the rest).
+LOG_LINE_MAX = 500
 
 COLOURS = {
     NoticeKind.ALERT: 0xFF0000,
@@ -83,6 +86,43 @@ _TITLES = {
 }
 
 
+#: The error type of a failure made of silence (machines/health.py).
+STALE = "stale"
+_OFFLINE_TITLES = {
+    NoticeKind.ALERT: "🔴 {component} is offline",
+    NoticeKind.REMINDER: "🟠 {component} is still offline",
+}
+
+
+def error_rate_words(notice: Notice) -> str:
+    """"7 of 12 checks failed in 15 min" for a notice of an incident the error rate
+    opened; "" for any other."""
+    if notice.window_outcomes is None or notice.window_seconds is None:
+        return ""
+    return (f"{notice.window_failed} of {notice.window_outcomes} checks failed in "
+            f"{duration(notice.window_seconds)}")
+
+
+def notice_line(notice: Notice) -> str:
+    """One line for the log saying what a notice tells (journalctl shows what was alerted
+    even while Discord is unreachable); untrusted text flattened to one line."""
+    words = [notice.kind.value, notice.incident or notice.component]
+    if notice.kind is NoticeKind.REMINDER and notice.reminder is not None:
+        words.append(f"#{notice.reminder}")
+    text = " ".join(words)
+    if notice.kind in (NoticeKind.ALERT, NoticeKind.REMINDER):
+        text += f": failing for {duration(notice.failing_for_seconds)}"
+    elif notice.downtime_seconds is not None:
+        text += f": after {duration(notice.downtime_seconds)}"
+    facts = [notice.error_type, notice.error_detail] if notice.error_detail \
+        != notice.error_type else [notice.error_type]
+    facts += [error_rate_words(notice), *(f"{label}: {value}" for label, value in notice.details)]
+    shown = "; ".join(f for f in facts if f)
+    if shown:
+        text += f" ({shown})"
+    return truncate(" ".join(sanitize(text).split()), LOG_LINE_MAX)
+
+
 def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
     """The embed of one notice, within every Discord limit."""
     if notice.kind is NoticeKind.DIAGNOSTIC:
@@ -90,6 +130,10 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
     if notice.kind is NoticeKind.SILENCE:
         return silence_embed(notice, hub_name)
     title = _TITLES[notice.kind].format(component=notice.component)
+    is_offline = notice.error_type == STALE and notice.kind in (NoticeKind.ALERT,
+                                                                NoticeKind.REMINDER)
+    if is_offline:  # silence, not an error: a heartbeat that stopped, a source gone quiet
+        title = _OFFLINE_TITLES[notice.kind].format(component=notice.component)
     fields: list[tuple[str, str, bool]] = []
     description = ""
     if notice.kind in (NoticeKind.ALERT, NoticeKind.REMINDER, NoticeKind.RECOVERY):
@@ -99,6 +143,10 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
         if notice.error_type:
             fields.append(("Error type", notice.error_type, True))
         fields.append(("Failures", str(notice.failures), True))
+        limits = ThresholdMonitor.limits_of(notice.error_type, notice.error_detail)
+        if limits is not None:
+            fields += [("Metric", notice.component, True), ("Current", limits[0], True),
+                       ("Threshold", limits[1], True)]
     if notice.kind is NoticeKind.ALERT:
         description = f"Failing for {duration(notice.failing_for_seconds)}."
         if notice.silenced is not None and notice.silenced_since is not None:
@@ -115,9 +163,14 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
     elif notice.kind is NoticeKind.OFFLINE:
         description = (f"Offline for {duration(notice.downtime_seconds or 0.0)}: how the "
                        "incidents that were open before it stand now.")
+    rate = error_rate_words(notice)
+    if rate:
+        description = f"{rate}. {description}".rstrip()
+        fields.append(("Error rate", rate, False))
     if notice.kind in (NoticeKind.ALERT, NoticeKind.REMINDER):
         fields.append(("Failing for", duration(notice.failing_for_seconds), True))
-        fields.append(("Last success", discord_time(notice.last_success_at)
+        fields.append(("Last seen" if is_offline else "Last success",
+                       discord_time(notice.last_success_at)
                        if notice.last_success_at is not None else "never (since start)", True))
         if notice.next_reminder_at is not None:
             fields.append(("Next reminder", discord_time(notice.next_reminder_at), True))

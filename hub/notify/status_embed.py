@@ -42,6 +42,13 @@ def machine_line(snapshot: Snapshot, now: float, incident: str | None = None) ->
     return " · ".join(parts)
 
 
+def _with_numbers(line: str, status: HubStatus, component: str) -> str:
+    """The machine's line, then its latency percentiles, uptime and failures by type."""
+    stats = status.stats_of(component)
+    words = stats.words() if stats is not None else ""
+    return f"{line}\n{words}" if words else line
+
+
 def channel_line(activity: ChannelActivity) -> str:
     """`📨 deploys: 14 messages today · 3 with keywords (`deploy*` 2, `rollback` 1) · last …`"""
     plural = "" if activity.messages_today == 1 else "s"
@@ -62,9 +69,10 @@ def status_embed(status: HubStatus, zone: tzinfo | None = None) -> dict[str, Any
     colour = COLOURS[NoticeKind.ALERT] if open_incidents else COLOURS[NoticeKind.RECOVERY]
     summary = (f"{len(open_incidents)} of {len(status.machines)} components failing"
                if open_incidents else f"all {len(status.machines)} components healthy")
-    fields = [{"name": s.component, "value": machine_line(s, status.at,
-                                                          status.incident_of(s.component)),
-               "inline": False}
+    fields = [{"name": s.component,
+               "value": _with_numbers(machine_line(s, status.at,
+                                                   status.incident_of(s.component)),
+                                      status, s.component), "inline": False}
               for s in sorted(status.machines, key=lambda s: (not s.state.is_incident_open,
                                                                s.component))]
     hub_line = [f"up {duration(status.at - status.started_at)}",

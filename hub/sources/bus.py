@@ -46,6 +46,7 @@ from hub.sources.data import BusBoard, Departure
 from hub.sources.errors import request_failure
 from hub.sources.json_paths import dig
 from hub.sources.ratelimit import RateGate, clock_time, retry_at
+from hub.sources.slow import judged_for_speed, read_slow_after
 from machines import Outcome
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class BusSettings:
     destinations: tuple[str, ...] = ()  # substrings of the front text to keep; () keeps all
     every_seconds: float = 60.0
     timeout_seconds: float = 10.0
+    slow_after_seconds: float = 0.0  # 0 = off; else a slower success is a failure `slow`
 
     def label_of(self, index: int) -> str:
         return f"{self.labels[index]} ({self.quays[index]})"
@@ -115,7 +117,7 @@ class BusSettings:
         t = Table(path, "[bus]", table)
         t.only_keys({"endpoint", "client_name", "quays", "labels", "departures",
                      "window_minutes", "lines", "destinations", "every_seconds",
-                     "timeout_seconds"})
+                     "timeout_seconds", "slow_after_seconds"})
         client_name = t.string("client_name")
         if not _CLIENT_NAME.match(client_name):
             raise t.expected(
@@ -147,7 +149,8 @@ class BusSettings:
             departures=t.integer("departures", 4, minimum=1, maximum=20),
             window_minutes=t.integer("window_minutes", 120, minimum=1, maximum=24 * 60),
             lines=t.strings("lines", ()), destinations=t.strings("destinations", ()),
-            every_seconds=every, timeout_seconds=timeout)
+            every_seconds=every, timeout_seconds=timeout,
+            slow_after_seconds=read_slow_after(t, timeout))
 
 
 def build_query(settings: BusSettings) -> dict[str, Any]:
@@ -218,7 +221,8 @@ def poll_bus(session: requests.Session, settings: BusSettings, clock: Callable[[
             body = strict_json.loads(response.content)
         except ValueError:
             return failed("bad_json", "Entur's answer is not JSON")
-    return _judge(body, settings, clock(), started)
+    return judged_for_speed(_judge(body, settings, clock(), started),
+                            settings.slow_after_seconds)
 
 
 def _judge(body: Any, settings: BusSettings, now: float, started: float) -> Outcome:

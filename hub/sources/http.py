@@ -17,6 +17,7 @@ import requests
 
 from hub.settings_table import Table
 from hub.sources.errors import request_failure
+from hub.sources.slow import judged_for_speed, read_slow_after
 from machines import Outcome
 
 METHODS = ("GET", "HEAD", "POST")
@@ -36,6 +37,7 @@ class HttpCheck:
     expect_status: tuple[tuple[int, int], ...] = ((200, 399),)
     method: str = "GET"
     headers: Mapping[str, str] = field(default_factory=dict)
+    slow_after_seconds: float = 0.0  # 0 = off; else a slower success is a failure `slow`
 
     def expects(self, status: int) -> bool:
         return any(low <= status <= high for low, high in self.expect_status)
@@ -48,7 +50,7 @@ class HttpCheck:
         """Validate one `[[monitor]]` table (without `kind`); errors name file and key."""
         reader = Table.monitor(table, path, index)
         reader.only_keys({"name", "url", "every_seconds", "timeout_seconds", "expect_status",
-                          "method", "headers"})
+                          "method", "headers", "slow_after_seconds"})
         name = reader.name()
         url = reader.url("url")
         every = reader.number("every_seconds", 60.0)
@@ -66,7 +68,8 @@ class HttpCheck:
             raise reader.expected("headers", "a table of strings", headers)
         expect = _expect_status(table.get("expect_status", "200-399"), reader)
         return cls(name=name, url=url, every_seconds=every, timeout_seconds=timeout,
-                   expect_status=expect, method=method.upper(), headers=dict(headers))
+                   expect_status=expect, method=method.upper(), headers=dict(headers),
+                   slow_after_seconds=read_slow_after(reader, timeout))
 
 
 def _expect_status(value: Any, reader: Table) -> tuple[tuple[int, int], ...]:
@@ -102,7 +105,8 @@ def check_http(session: requests.Session, check: HttpCheck,
         return _failed(check, clock(), started, error_type, detail)
     now = clock()
     if check.expects(response.status_code):
-        return Outcome.success(check.name, now, latency_seconds=now - started)
+        return judged_for_speed(Outcome.success(check.name, now, latency_seconds=now - started),
+                                check.slow_after_seconds)
     reason = f" {response.reason}" if response.reason else ""
     return _failed(check, now, started, f"http_{response.status_code}",
                    f"{response.status_code}{reason} (expected {check.describe_expected()})")

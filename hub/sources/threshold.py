@@ -47,6 +47,16 @@ class ThresholdMonitor:
     def is_pushed(self) -> bool:
         return not self.url
 
+    @staticmethod
+    def limits_of(error_type: str, detail: str) -> tuple[str, str] | None:
+        """(current value, threshold) of a failure `judge` made ("21.5 > max 20" →
+        ("21.5", "max 20")), for the alert's fields; None for any other failure."""
+        sign = {"above_max": " > ", "below_min": " < "}.get(error_type)
+        if sign is None or sign not in detail:
+            return None
+        current, threshold = detail.split(sign, 1)
+        return current, threshold
+
     def judge(self, value: Any, at: float, latency_seconds: float | None = None) -> Outcome:
         """The outcome of one reading; `data` holds the value when it is a number."""
         if isinstance(value, bool) or not isinstance(value, int | float) \

@@ -71,6 +71,7 @@ from hub.sources.data import Forecast
 from hub.sources.errors import request_failure
 from hub.sources.json_paths import dig
 from hub.sources.ratelimit import RateGate, clock_time, parse_http_time, retry_at
+from hub.sources.slow import judged_for_speed, read_slow_after
 from machines import Outcome
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class WeatherSettings:
     endpoint: str = DEFAULT_ENDPOINT
     every_seconds: float = 600.0
     timeout_seconds: float = 10.0
+    slow_after_seconds: float = 0.0  # 0 = off; else a slower success is a failure `slow`
 
     def params(self) -> dict[str, str]:
         """`lat` and `lon` as sent: at most 4 decimals, no trailing zeros."""
@@ -116,7 +118,7 @@ class WeatherSettings:
         """Validate `[weather]`; errors name the file and the key."""
         t = Table(path, "[weather]", table)
         t.only_keys({"endpoint", "lat", "lon", "user_agent", "every_seconds",
-                     "timeout_seconds"})
+                     "timeout_seconds", "slow_after_seconds"})
         if "user_agent" not in table:
             raise t.error("user_agent", f"required, but missing. {_USER_AGENT_HELP}")
         user_agent = t.string("user_agent").strip()
@@ -125,13 +127,14 @@ class WeatherSettings:
         if not (_EMAIL.search(user_agent) or _URL.search(user_agent)):
             raise t.error("user_agent", f"{user_agent!r} has no contact info. "
                                         f"{_USER_AGENT_HELP}")
+        timeout = t.number("timeout_seconds", 10.0, minimum=0.1, maximum=120.0)
         return cls(
             lat=t.number("lat", minimum=-90.0, maximum=90.0),
             lon=t.number("lon", minimum=-180.0, maximum=180.0),
             user_agent=user_agent,
             endpoint=t.url("endpoint", DEFAULT_ENDPOINT),
             every_seconds=t.number("every_seconds", 600.0, minimum=MIN_EVERY_SECONDS),
-            timeout_seconds=t.number("timeout_seconds", 10.0, minimum=0.1, maximum=120.0))
+            timeout_seconds=timeout, slow_after_seconds=read_slow_after(t, timeout))
 
 
 def status_url(endpoint: str) -> str | None:
@@ -270,6 +273,7 @@ class WeatherSource:
             outcome = self._probe(self.status_url, now)
         else:  # expired, or no status method known: ask for the forecast (conditionally)
             outcome = self._fetch(now)
+        outcome = judged_for_speed(outcome, self.settings.slow_after_seconds)
         self.last_failure = None if outcome.ok else outcome
         return outcome
 

@@ -13,6 +13,7 @@ from hub.incidents.operations import Silence
 from hub.notify.delivery import DeliveryStatus
 from hub.sources.channels import ChannelActivity
 from hub.status.history import ComponentHistory
+from hub.status.stats import Stats
 from machines import Notice, Snapshot
 
 
@@ -47,6 +48,11 @@ class HubStatus:
     #: that reports on a schedule, (component, seconds since its last outcome, every).
     pipeline_lag_seconds: float = 0.0
     outcome_ages: tuple[tuple[str, float, float], ...] = ()
+    #: Each component's latency percentiles, uptime and failures by type (hub/status/stats.py).
+    stats: tuple[Stats, ...] = ()
+
+    def stats_of(self, component: str) -> Stats | None:
+        return next((s for s in self.stats if s.component == component), None)
     #: The notification policy (hub/incidents): each open incident as (component,
     #: `<component>#<n>`), the silences in force, the latest notices it held or folded
     #: (oldest first, bounded like `recent_notices`), how many it held since start per

@@ -19,6 +19,7 @@ from hub.notify.delivery import DeliveryStatus
 from hub.sources.channels import ChannelActivity
 from hub.status.history import StateHistory
 from hub.status.model import HubStatus
+from hub.status.stats import ComponentStats
 from hub.storage.incidents import held_reason
 from machines import Notice, Outcome, Snapshot
 
@@ -47,6 +48,7 @@ class StatusRecorder:
         self._heard_at = {component: started for component in self._expected_every}
         #: State changes seen while publishing; a restart may `record` journaled ones first.
         self.history = StateHistory()
+        self.stats = ComponentStats()
         self.latest = HubStatus(hub_name, started_at, started_at, (), None, 0)
 
     def notice(self, notice: Notice) -> None:
@@ -63,6 +65,7 @@ class StatusRecorder:
         """An outcome is on its way to the machines."""
         if outcome.component in self._heard_at:
             self._heard_at[outcome.component] = self._monotonic()
+        self.stats.observe(outcome)
         if outcome.latency_seconds is not None:
             self._latency[outcome.component] = outcome.latency_seconds
         if isinstance(outcome.data, float):  # a threshold reading (see ThresholdMonitor.judge)
@@ -100,6 +103,7 @@ class StatusRecorder:
             held_notices=tuple(self._held),
             held_by_reason=tuple(sorted(self._held_reasons.items())),
             notifications=notifications,
+            stats=self.stats.freeze(at),
         )
         return self.latest
 

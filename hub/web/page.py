@@ -107,6 +107,9 @@ def _component_rows(status: HubStatus, view: PageView) -> str:
             notes.append(f"{latency[s.component] * 1000:.0f} ms")
         if s.next_reminder_at is not None:
             notes.append(f"next reminder {_clock(s.next_reminder_at, view.zone)}")
+        stats = status.stats_of(s.component)
+        if stats is not None and stats.words():
+            notes.append(stats.words())
         last_success = (_clock(s.last_success_at, view.zone)
                         if s.last_success_at is not None else "never")
         rows.append(

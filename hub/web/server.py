@@ -92,6 +92,7 @@ from hub.listen import TOKEN_ENV, not_an_address, parse_listen
 from hub.sources.threshold import ThresholdMonitor
 from hub.status.liveness import stalls
 from hub.status.model import HubStatus
+from hub.status.stats import PERCENTILES, Stats
 from hub.status.timeline import timeline_png
 from hub.storage.incidents import held_reason
 from hub.web.page import (
@@ -243,6 +244,7 @@ def status_json(status: HubStatus, health: Health, now: float) -> dict[str, Any]
             "next_reminder": _iso(s.next_reminder_at),
             "latency_seconds": latency.get(s.component),
             "value": values.get(s.component),
+            **stats_json(status.stats_of(s.component)),
         } for s in sorted(status.machines, key=lambda s: s.component)],
         "recent_notices": [{
             "at": _iso(n.at), "kind": n.kind.value, "component": n.component,
@@ -309,6 +311,18 @@ def _silence_problem(document: Any) -> str:
     return ""
 
 
+def stats_json(stats: Stats | None) -> dict[str, Any]:
+    """A component's numbers in `/api/status` (hub/status/stats.py); nulls when unmeasured."""
+    latency = None if stats is None else stats.latency_seconds
+    return {
+        "latency_percentiles_seconds": None if latency is None else {
+            f"p{p}": round(v, 6) for p, v in zip(PERCENTILES, latency, strict=True)},
+        "uptime_percent": {"24h": None if stats is None else stats.uptime_24h_percent,
+                           "7d": None if stats is None else stats.uptime_7d_percent},
+        "failures_by_type": {} if stats is None else dict(stats.failures_by_type),
+    }
+
+
 # -- metrics -----------------------------------------------------------------------------
 
 class StatusCollector(Collector):
@@ -364,6 +378,7 @@ class StatusCollector(Collector):
                                           "Latest value of each threshold monitor",
                                           labels=["component"]), status.values)
         yield from channel_metrics(status)
+        yield from stats_metrics(status)
         yield GaugeMetricFamily("divoom_hub_uptime_seconds", "Seconds since the hub started",
                                 value=status.at - status.started_at)
         yield GaugeMetricFamily("divoom_hub_status_age_seconds",
@@ -409,6 +424,30 @@ def incident_metrics(status: HubStatus) -> Iterator[Metric]:
     yield GaugeMetricFamily("divoom_hub_notifications_enabled",
                             "0 while [hub] notifications = false (nothing is sent)",
                             value=1.0 if status.notifications else 0.0)
+def stats_metrics(status: HubStatus) -> Iterator[Metric]:
+    """Latency percentiles (a summary's quantiles, as gauges: they are computed over the
+    last hour, not since start), uptime % over 24 h and 7 d (gauges) and failures by
+    error type since start (a counter)."""
+    latency = GaugeMetricFamily("divoom_hub_component_latency_seconds",
+                                "Latency percentile over the last hour (upper bin edge)",
+                                labels=["component", "quantile"])
+    uptime = GaugeMetricFamily("divoom_hub_component_uptime_percent",
+                               "Successful outcomes in percent over a window",
+                               labels=["component", "window"])
+    failures = CounterMetricFamily("divoom_hub_component_failures_by_type",
+                                   "Failed outcomes since start by error type",
+                                   labels=["component", "error_type"])
+    for stats in status.stats:
+        if stats.latency_seconds is not None:
+            for p, value in zip(PERCENTILES, stats.latency_seconds, strict=True):
+                latency.add_metric([stats.component, f"{p / 100:g}"], value)
+        for window, percent in (("24h", stats.uptime_24h_percent),
+                                ("7d", stats.uptime_7d_percent)):
+            if percent is not None:
+                uptime.add_metric([stats.component, window], percent)
+        for error_type, count in stats.failures_by_type:
+            failures.add_metric([stats.component, error_type], count)
+    yield from (latency, uptime, failures)
 
 
 def channel_metrics(status: HubStatus) -> Iterator[Metric]:

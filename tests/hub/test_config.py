@@ -55,6 +55,48 @@ failures_before_alert = 2
     assert config.policy_for("anything-else") is config.policy
 
 
+def test_each_built_in_component_gets_the_defaults_that_fit_it(tmp_path):
+    config = Config()
+    assert config.policy_for("pixoo") == Policy(failures_before_alert=5,
+                                                failing_for_seconds=30)
+    assert config.policy_for("weather") == Policy(failures_before_alert=2)
+    assert config.policy_for("bus") == Policy(failures_before_alert=3)
+    assert config.policy_for("router") == Policy()
+
+
+def test_a_key_written_in_policy_or_policy_name_beats_the_fitting_default(tmp_path):
+    config = load_config(write(tmp_path, """
+[policy]
+failures_before_alert = 4
+remind_after_seconds = 600
+
+[policy.pixoo]
+failing_for_seconds = 10
+"""))
+    # [policy] said failures_before_alert for every component; pixoo's own table said 10 s.
+    assert config.policy_for("pixoo") == Policy(failures_before_alert=4,
+                                                failing_for_seconds=10,
+                                                remind_after_seconds=600)
+    assert config.policy_for("weather") == Policy(failures_before_alert=4,
+                                                  remind_after_seconds=600)
+    only_pixoo = load_config(write(tmp_path, "[policy.pixoo]\nsettle_seconds = 60\n"))
+    assert only_pixoo.policy_for("pixoo") == Policy(failures_before_alert=5,
+                                                    failing_for_seconds=30, settle_seconds=60)
+
+
+def test_error_rate_keys_are_read_and_a_bad_one_names_the_file_and_key(tmp_path):
+    config = load_config(write(tmp_path, "[policy]\nerror_rate_threshold = 0.3\n"
+                                         "[policy.pixoo]\nerror_rate_min_outcomes = 20\n"))
+    assert config.policy_for("pixoo").error_rate_threshold == 0.3
+    assert config.policy_for("pixoo").error_rate_min_outcomes == 20
+    path = write(tmp_path, "[policy]\nerror_rate_threshold = 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+    assert "error_rate_threshold" in str(err.value)
+    assert "from 0 (off) to 1" in str(err.value)
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("[hub]\nnmae = 'x'\n", "[hub] nmae: unknown key"),
     ("[bogus]\n", "[bogus]: unknown key"),

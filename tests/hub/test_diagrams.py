@@ -27,10 +27,15 @@ def test_diagram_shows_all_five_states_and_every_guard_on_its_edge():
     text = health_mermaid()
     for state in HealthState:
         assert f'state "{state.value}" as {state.name}' in text
-    assert "SUSPECT --> ALERTING: failure [threshold_met] | tick [threshold_met]" in text
+    assert ("SUSPECT --> ALERTING: failure [threshold_met] | failure [error_rate_met] "
+            "| tick [threshold_met]") in text
+    assert "HEALTHY --> ALERTING: failure [threshold_met] | failure [error_rate_met]" in text
     assert "RECOVERED --> HEALTHY: tick [settled]" in text
-    assert "REMINDING --> RECOVERED: success [recovery_met]" in text
-    guards = {row["conditions"] for row in TRANSITIONS if "conditions" in row}
+    assert "REMINDING --> RECOVERED: success [recovery_met & error_rate_cleared]" in text
+    guards = {guard for row in TRANSITIONS if "conditions" in row
+              for guard in ([row["conditions"]] if isinstance(row["conditions"], str)
+                            else row["conditions"])}
+    assert {"error_rate_met", "error_rate_cleared"} <= guards
     legend = health_markdown()
     assert all(f"| `{guard}` |" in legend for guard in guards)
 

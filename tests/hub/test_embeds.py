@@ -34,6 +34,7 @@ from hub.notify.embeds import (
     message_payload,
     pack_messages,
 )
+from hub.sources.threshold import ThresholdMonitor
 from machines import HealthState, HeldReason, Notice, NoticeKind
 
 
@@ -292,3 +293,50 @@ def test_defusing_is_idempotent_and_never_leaves_a_link_heading_or_spoiler(text)
     # No two pipes in a row that Discord reads as pipes (an escape pair is one unit).
     assert not any(len(run) > 1 for run in re.findall(r"\\.|(\|+)", shown, re.DOTALL))
     assert re.search(r"(?m)^[ \t]*(#{1,3}|-#)[ \t]", shown) is None
+
+
+# -- embeds that carry the facts (docs/alerting-rules.md) -----------------------------
+
+def _fields(embed: dict) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in embed["fields"]}
+
+
+def test_an_error_rate_alert_says_how_many_checks_failed_in_the_window():
+    notice = Notice(NoticeKind.ALERT, "pixoo", 660.0, state=HealthState.ALERTING, failures=1,
+                    error_type="timeout", error_detail="no answer", window_failed=7,
+                    window_outcomes=12, window_seconds=900.0)
+    embed = embed_for(notice, "hub")
+    assert embed["description"].startswith("7 of 12 checks failed in 15 min.")
+    assert _fields(embed)["Error rate"] == "7 of 12 checks failed in 15 min"
+
+
+def test_a_threshold_alert_has_metric_current_and_threshold_fields():
+    monitor = ThresholdMonitor(name="cpu-temp", max_value=80.0)
+    outcome = monitor.judge(81.5, 10.0)
+    notice = Notice(NoticeKind.ALERT, "cpu-temp", 10.0, state=HealthState.ALERTING,
+                    failures=3, error_type=outcome.error_type, error_detail=outcome.detail)
+    fields = _fields(embed_for(notice, "hub"))
+    assert (fields["Metric"], fields["Current"], fields["Threshold"]) == (
+        "cpu-temp", "81.5", "max 80")
+    below = ThresholdMonitor(name="disk-free", min_value=5.0).judge(2, 10.0)
+    fields = _fields(embed_for(Notice(NoticeKind.REMINDER, "disk-free", 10.0, reminder=1,
+                                      error_type=below.error_type,
+                                      error_detail=below.detail), "hub"))
+    assert (fields["Current"], fields["Threshold"]) == ("2", "min 5")
+    plain = _fields(embed_for(Notice(NoticeKind.ALERT, "bus", 1.0, error_type="timeout",
+                                     error_detail="2 > 1"), "hub"))
+    assert "Metric" not in plain
+
+
+def test_a_silent_heartbeat_is_offline_with_its_last_seen_time():
+    notice = Notice(NoticeKind.ALERT, "backup", 90000.0, state=HealthState.ALERTING,
+                    failures=1, error_type="stale", error_detail="no outcome for 90000 s",
+                    last_success_at=1000.0)
+    embed = embed_for(notice, "hub")
+    assert embed["title"] == "🔴 backup is offline"
+    assert _fields(embed)["Last seen"] == "<t:1000:f>"
+    assert "Last success" not in _fields(embed)
+    reminder = embed_for(Notice(NoticeKind.REMINDER, "backup", 9e4, reminder=1,
+                                error_type="stale"), "hub")
+    assert reminder["title"] == "🟠 backup is still offline"
+    assert _fields(reminder)["Last seen"] == "never (since start)"

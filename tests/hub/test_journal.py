@@ -40,6 +40,7 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
         last_error=draw(texts),
         next_reminder_at=draw(st.none() | times),
         reminders_sent=draw(st.integers(0, 1000)),
+        rate_opened=draw(st.booleans()),
     )
 
 
@@ -221,6 +222,33 @@ def test_save_writes_every_snapshot_exactly_and_marks_the_stop_clean(tmp_path):
         assert previous is not None and previous.stopped_at == 8
     finally:
         machines.journal.close()
+
+
+def test_an_incident_the_error_rate_opened_survives_a_restart_but_its_window_does_not(
+        tmp_path):
+    path = tmp_path / "outbox.sqlite"
+    policy = Policy(failures_before_alert=5, remind_after_seconds=0, error_rate_threshold=0.5,
+                    error_rate_min_outcomes=4)
+    machines = started(path, "pixoo", policy=policy)
+    notices = []
+    for second, ok in enumerate([True, False, True, False], start=1):
+        outcome = (Outcome.success("pixoo", second) if ok
+                   else Outcome.failure("pixoo", second, "timeout"))
+        notices += machines.observe(outcome, second)
+    assert [(n.kind, n.window_failed, n.window_outcomes) for n in notices] == [
+        (NoticeKind.ALERT, 2, 4)]
+    machines.save(5)
+    machines.journal.close()
+    again = started(path, "pixoo", now=6, policy=policy)
+    try:
+        assert again.snapshot("pixoo").rate_opened
+        # The window starts empty: three successes are not yet the four outcomes a share
+        # needs; the fourth is, with none failed.
+        recovered = [n for second in (7, 8, 9, 10)
+                     for n in again.observe(Outcome.success("pixoo", second), second)]
+        assert [(n.kind, n.at) for n in recovered] == [(NoticeKind.RECOVERY, 10)]
+    finally:
+        again.journal.close()
 
 
 def test_config_reads_history_days_and_rejects_nonsense(tmp_path):

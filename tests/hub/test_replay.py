@@ -181,7 +181,7 @@ events_strategy = st.lists(
                         settle_seconds=st.integers(0, 120),
                         stale_after_seconds=st.sampled_from([0, 0, 90])))
 def test_replay_is_deterministic_and_equals_the_pure_machines(events, until_extra, policy):
-    config = Config(policy=policy)
+    config = Config(policy=policy, default_keys=frozenset(Policy.keys()))
     until = (events[-1].at if events else 0.0) + until_extra
     first = [notice_record(s, n) for s, n in replay(events, config, until=until)]
     second = [notice_record(s, n) for s, n in replay(events, config, until=until)]

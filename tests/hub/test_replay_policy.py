@@ -237,7 +237,8 @@ def records(lines, config: Config, until: float) -> list[dict]:
        notifications=st.booleans())
 def test_replay_with_actions_is_deterministic_and_the_cli_prints_what_was_sent(
         lines, extra, notifications):
-    config = Config(policy=Policy(failures_before_alert=2, remind_after_seconds=100))
+    config = Config(policy=Policy(failures_before_alert=2, remind_after_seconds=100),
+                    default_keys=frozenset({"failures_before_alert", "remind_after_seconds"}))
     until = lines[-1].at + extra
     first = records(lines, config, until)
     assert records(lines, config, until) == first
@@ -269,7 +270,8 @@ def as_json(line: ReplayEvent | ReplayAction) -> dict:
 def test_replay_decides_what_the_pure_machines_and_policy_decide_driven_directly(lines, extra):
     policy = Policy(failures_before_alert=2, remind_after_seconds=100)
     until = lines[-1].at + extra
-    printed = records(lines, Config(policy=policy), until)
+    printed = records(lines, Config(policy=policy, default_keys=frozenset(Policy.keys())),
+                      until)
     for scenario in ("a", "b"):
         mine = [line for line in lines if line.scenario == scenario]
         components = dict.fromkeys(e.component for e in mine if isinstance(e, ReplayEvent))

@@ -49,9 +49,11 @@ def histories(draw: st.DrawFn) -> list[ReplayEvent]:
 
 @st.composite
 def configs(draw: st.DrawFn) -> Config:
-    """A default policy and a `[policy.<name>]` for some of the components."""
+    """A default policy and a `[policy.<name>]` for some of the components; `write_config`
+    writes every key of `[policy]`, so none of the defaults that fit a component holds."""
     own = draw(st.lists(st.sampled_from(NAMES), unique=True))
-    return Config(policy=draw(policies()), policies={name: draw(policies()) for name in own})
+    return Config(policy=draw(policies()), policies={name: draw(policies()) for name in own},
+                  default_keys=frozenset(Policy.keys()))
 
 
 def toml_table(name: str, policy: Policy) -> str:

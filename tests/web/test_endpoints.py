@@ -126,7 +126,9 @@ def test_api_status_lists_every_component_with_times_errors_and_the_hub_itself()
         "name": "weather", "state": "alerting", "since": "2023-11-14T22:08:20+00:00",
         "for_seconds": 300, "failures": 4, "last_success": "2023-11-14T22:06:10+00:00",
         "last_error": {"type": "http_503", "detail": "503 Service Unavailable"},
-        "next_reminder": "2023-11-14T22:23:20+00:00", "latency_seconds": None, "value": None}
+        "next_reminder": "2023-11-14T22:23:20+00:00", "latency_seconds": None, "value": None,
+        "latency_percentiles_seconds": None, "uptime_percent": {"24h": None, "7d": None},
+        "failures_by_type": {}}
     assert body["components"][0]["latency_seconds"] == 0.25
     assert body["components"][0]["last_error"] is None
     assert body["recent_notices"] == [{
@@ -179,6 +181,42 @@ def test_metrics_parse_with_prometheus_own_parser_and_carry_states_notices_and_d
     assert value("divoom_hub_health", status="degraded") == 1
     assert value("divoom_hub_health", status="healthy") == 0
     assert value("divoom_hub_uptime_seconds") == 7200
+
+
+def numbers_outcomes() -> tuple[Outcome, ...]:
+    """An hour of bus polls a minute apart: 100 ms answers, one 2 s, six timeouts."""
+    outcomes = []
+    for i in range(60):
+        at = NOW - 3540 + 60 * i
+        if i % 10 == 0:
+            outcomes.append(Outcome.failure("bus", at, "timeout", latency_seconds=10.0))
+        else:
+            outcomes.append(Outcome.success("bus", at,
+                                            latency_seconds=2.0 if i == 55 else 0.1))
+    return tuple(outcomes)
+
+
+def test_api_status_and_metrics_carry_percentiles_uptime_and_failures_by_type():
+    status = published(snap("bus", HealthState.HEALTHY), outcomes=numbers_outcomes())
+    bus = call(server_for(status), "GET", "/api/status").json()["components"][0]
+    p50, p95, p99 = (bus["latency_percentiles_seconds"][p] for p in ("p50", "p95", "p99"))
+    assert 0.1 <= p50 < 0.11  # within one 9 % bin, never below
+    assert 10.0 <= p95 < 11.0 and 10.0 <= p99 < 11.0  # 6 of 60 took the 10 s timeout
+    assert bus["uptime_percent"] == {"24h": 90.0, "7d": 90.0}
+    assert bus["failures_by_type"] == {"timeout": 6}
+    reply = call(server_for(status), "GET", "/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(reply.text)}
+    assert families["divoom_hub_component_latency_seconds"].type == "gauge"
+    assert families["divoom_hub_component_uptime_percent"].type == "gauge"
+    assert families["divoom_hub_component_failures_by_type"].type == "counter"
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in families.values() for s in f.samples}
+    assert samples[("divoom_hub_component_latency_seconds",
+                    (("component", "bus"), ("quantile", "0.5")))] == pytest.approx(p50, abs=1e-6)
+    assert samples[("divoom_hub_component_uptime_percent",
+                    (("component", "bus"), ("window", "7d")))] == 90.0
+    assert samples[("divoom_hub_component_failures_by_type_total",
+                    (("component", "bus"), ("error_type", "timeout")))] == 6
 
 
 def test_two_servers_have_their_own_registries():
