@@ -338,9 +338,9 @@ class _ScenarioRun:
 
 def notice_record(scenario: str, notice: Notice) -> dict[str, Any]:
     """The `replay` output line of one notice (DESIGN.md, "The user-facing contract" and
-    "`replay` for all of this"): `held` (or `folded_into`) only on what was not sent, and
-    `window_failed` of `window_outcomes` on the notices of an incident the error rate
-    opened (docs/alerting-rules.md)."""
+    "`replay` for all of this"): `held` (or `folded_into`) only on what was not sent.
+    Exactly those keys: the figures of an error-rate incident ("7 of 12 checks failed")
+    are in its embed (`--embeds`), not in the line."""
     record: dict[str, Any] = {
         "scenario": scenario,
         "at": _number(notice.at),
@@ -354,9 +354,6 @@ def notice_record(scenario: str, notice: Notice) -> dict[str, Any]:
         record["reminder"] = notice.reminder
     if notice.downtime_seconds is not None:
         record["downtime"] = _number(notice.downtime_seconds)
-    if notice.window_outcomes is not None:  # an incident the error rate opened
-        record["window_failed"] = notice.window_failed
-        record["window_outcomes"] = notice.window_outcomes
     record["incident"] = notice.incident
     if notice.held is not None:
         record["held"] = notice.held.value
