@@ -257,7 +257,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     state_file = prepare_state_file(state_dir / "outbox.sqlite")
     # Rows that cannot be read are set aside and told (on this loop, in a delivery step).
     outbox = Outbox(state_dir / "outbox.sqlite",
-                    on_unreadable=lambda dead: accept(unreadable_notice(dead, clock())))
+                    on_unreadable=lambda dead: accept(unreadable_notice(dead, clock())),
+                    max_bytes=config.hub.outbox_max_bytes)
     outbox.put(state_file.rescued)
     # Machine state and history journaled beside the outbox: a restart resumes open
     # incidents, and a gap is reported once (hub/storage/journal.py, docs/restart.md).
@@ -270,7 +271,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
                         # The console has no rate limit: print each notice at once.
                         message_interval_seconds=0.0 if not watches_discord
                         else MESSAGE_INTERVAL_SECONDS,
-                        on_fault=selfcheck.fault, monotonic=loop.time)
+                        on_fault=selfcheck.fault, monotonic=loop.time,
+                        alerting=config.alerting())
 
     parts = world(config, scheduler)
     watched = watched_components(config, parts, watches_discord, self_check_seconds)
