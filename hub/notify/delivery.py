@@ -310,12 +310,14 @@ class Delivery:
             return FAULT_RETRY_SECONDS
 
     async def drain(self, timeout_seconds: float) -> int:
-        """Try to empty the outbox within `timeout_seconds`; returns what is left."""
+        """Try to empty the outbox (edits too) within `timeout_seconds`; returns how many
+        notices are left (edits left are kept for the next start)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_seconds
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(deadline):
-                while self._outbox.depth() and not self._stopped_because:
+                while (self._outbox.depth() or self._outbox.edits.pending()) \
+                        and not self._stopped_because:
                     delay = await self._guarded_step()
                     if delay is None:
                         break
