@@ -259,6 +259,10 @@ class FakeDiscord:
         prefix = f"{API}/channels/{channel_id}/messages/"
         return [r for r in self.requests if r.method == "PATCH" and r.path.startswith(prefix)]
 
+    def bot_message_ids(self, channel_id: str) -> list[str]:
+        """Ids of the messages the bot posted in a channel (and not deleted), in order."""
+        return [mid for mid, m in self._bot_messages.items() if m["channel_id"] == channel_id]
+
     def message(self, message_id: str) -> dict[str, Any]:
         """The bot's message as it stands now (edits applied)."""
         return self._bot_messages[message_id]
