@@ -19,7 +19,7 @@ from hub.notify.delivery import Delivery
 from hub.notify.discord.transport import BotTransport
 from hub.notify.outbox import Outbox
 from machines import NoticeKind
-from tests.fakes.discord_gateway import FakeDiscord
+from tests.fakes.discord_gateway import FakeDiscord, Reply
 from tests.hub.bot_support import NOW, hub_status, settings_for, started
 from tests.hub.test_incident_edits import T0, fields_of, notice
 
@@ -144,3 +144,27 @@ def test_a_critical_alert_pings_the_configured_role_with_allowed_mentions_naming
         assert body["allowed_mentions"]["parse"] == []
         assert not body["allowed_mentions"].get("roles")
         assert not body["allowed_mentions"].get("users")
+
+
+def test_without_read_message_history_the_reminder_is_posted_without_the_reply(
+        tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> FakeDiscord:
+        async with FakeDiscord() as fake, bot_rig(fake, tmp_path / "outbox.sqlite") as rig:
+            rig.outbox.put([notice(NoticeKind.ALERT)])
+            await rig.deliver()
+            # Discord refuses a reply where the bot may not read the channel's history.
+            fake.message_replies.append(Reply(403, {"message": "Missing Permissions",
+                                                    "code": 50013}))
+            rig.outbox.put([notice(NoticeKind.REMINDER, at=T0 + 3600, reminder=1)])
+            await rig.deliver()
+            assert rig.delivery.status.state == "idle"  # not stopped for good
+            return fake
+
+    fake = asyncio.run(scenario())
+    posts = fake.requests_to("POST", f"/channels/{fake.monitor_channel_id}/messages")
+    assert [r.status for r in posts] == [200, 403, 200]
+    assert posts[1].body["message_reference"] and "message_reference" not in posts[2].body
+    assert [e.status for e in fake.edits_in(fake.monitor_channel_id)] == [200]
+    assert "give the bot Read Message History in the monitoring channel" in caplog.text

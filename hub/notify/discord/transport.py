@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -43,7 +44,10 @@ from hub.notify.inbound import DisplayPosts, WatchedChannels
 from hub.notify.transport import UNKNOWN_MESSAGE, MessageGone, RetryableError
 from hub.status.model import HubStatus
 from hub.status.timeline import timeline_png
+from hub.trouble import Trouble
 from machines import Notice, Outcome
+
+log = logging.getLogger(__name__)
 
 #: Bound on one send, above discord.py's own in-request waits (a ≤ 30 s 429 and its 5xx
 #: retries of 1 + 3 + 5 + 7 + 9 s): past it the path is broken, not slow.
@@ -89,6 +93,9 @@ class BotTransport:
                                        clock=clock, report=report, monotonic=monotonic,
                                        rng=rng, guild_ready_timeout=guild_ready_timeout)
 
+        # Told once per outbreak: each reminder would otherwise say it again.
+        self._replying = Trouble(log, "discord: replying to alert messages")
+
     def __repr__(self) -> str:
         return "BotTransport(***)"
 
@@ -119,9 +126,21 @@ class BotTransport:
             channel_id=self._settings.monitor_channel_id,
             fail_if_not_exists=False), "mention_author": False} if answered else {}
         async with self._sending(client):
-            message = await channel.send(content=payload.get("content") or None,
-                                         embeds=embeds,
-                                         allowed_mentions=_allowed_mentions(payload), **reply)
+            try:
+                message = await channel.send(content=payload.get("content") or None,
+                                             embeds=embeds,
+                                             allowed_mentions=_allowed_mentions(payload),
+                                             **reply)
+            except discord.Forbidden:
+                if not reply:
+                    raise
+                # Replies need Read Message History; without it the message still goes.
+                self._replying.happened("could not reply to the alert message (HTTP 403: "
+                                        "give the bot Read Message History in the "
+                                        "monitoring channel); posting without the reply")
+                message = await channel.send(content=payload.get("content") or None,
+                                             embeds=embeds,
+                                             allowed_mentions=_allowed_mentions(payload))
         return str(message.id)
 
     async def edit(self, message_id: str, payload: dict[str, Any]) -> None:
