@@ -19,6 +19,7 @@ from hub.ingest.reports import (
     diagnostic_notice,
     parse_report,
 )
+from hub.notify.alerting import Severity
 from hub.notify.embeds import (
     DESCRIPTION_MAX,
     EMBED_TOTAL_MAX,
@@ -30,12 +31,11 @@ from hub.notify.embeds import (
     code_block,
     embed_for,
     embed_length,
-    incident_embed,
     fit_embed,
+    incident_embed,
     message_payload,
     pack_messages,
 )
-from hub.notify.alerting import Severity
 from machines import HealthState, HeldReason, Notice, NoticeKind
 
 
