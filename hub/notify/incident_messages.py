@@ -10,7 +10,8 @@ replaces it), so an outage of days leaves one edit per incident, not one per rem
 Everything lives in three tables of the outbox's SQLite file (same connection, same
 durability), so a kill -9 and a restart lose neither a message id nor a queued edit.
 Kept in memory too: when a write fails (a full disk) the process goes on from memory,
-the failure logged once; edits are the least of what the outbox carries.
+the failure logged once; what was not written is lost at a restart, which costs only
+edits, the least of what the outbox carries.
 """
 
 from __future__ import annotations
@@ -210,8 +211,8 @@ class IncidentMessages:
                     self._db.execute(sql, values)
         except sqlite3.Error as err:
             self._writing.happened("outbox: %s; incidents' message ids and edits are kept "
-                                   "in memory only until it works again",
-                                   describe_write_error(err))
+                                   "in memory for this run (after a restart, what was not "
+                                   "written is not edited)", describe_write_error(err))
             return
         self._writing.cleared("outbox: incidents' message ids are written again")
 
