@@ -280,3 +280,21 @@ def test_a_critical_alert_pings_exactly_the_configured_role_and_nothing_else_doe
     assert bodies[4]["embeds"][0]["color"] == 0x3498DB  # info
     for edit in fake.edits:  # an edit never pings
         assert edit.body["allowed_mentions"]["roles"] == []
+
+
+def test_a_full_disk_keeps_message_ids_and_edits_in_memory_and_says_so_once(tmp_path,
+                                                                              caplog):
+    from tests.small_disk import small_disk
+
+    with small_disk(tmp_path) as disk, Outbox(disk.root / "outbox.sqlite") as outbox:
+        outbox.put([notice(NoticeKind.ALERT, error_detail="x" * 3000)])
+        disk.fill()
+        with caplog.at_level(logging.ERROR):
+            outbox.edits.posted(notice(NoticeKind.ALERT), "1100", 0, [{"title": "a"}])
+            assert outbox.put_ack("bus#1", "ola")
+            outbox.put([notice(NoticeKind.REMINDER, at=T0 + 3600, reminder=1)])
+        [edit] = outbox.edits.pending()  # the reminder's edit replaced the ack's
+        assert (edit.notice.kind, outbox.edits.message_of("bus#1").message_id) == (
+            NoticeKind.REMINDER, "1100")
+        assert caplog.text.count("kept in memory for this run") == 1
+        disk.free()
