@@ -229,6 +229,7 @@ class Parts:
 def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
           accept: Callable[[Notice], None], changed: Callable[[], None],
           send: Callable[[Notice], None], held: Callable[[Notice], None],
+          acked: Callable[[str, str, str], None],
           world: WorldFactory = real_world, self_check_seconds: float = SELF_CHECK_SECONDS,
           listen_setting: str = "[hub] http_listen") -> Parts:
     """Choose the real parts for `config` and wire them; start nothing (call on the loop).
@@ -236,7 +237,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     `accept` is where notices from parts go (diagnostics, unreadable outbox rows) and
     `changed` is told when something shown in the status changed (a watched channel's
     message); the notification policy hands what it sends to `send` (the outbox) and what
-    it holds to `held`: the `Daemon`'s own methods.
+    it holds to `held`, and each ack to `acked` (the alert message names who): the
+    `Daemon`'s own methods.
     """
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOThreadSafeScheduler(loop)
@@ -270,7 +272,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     state_file = prepare_state_file(state_dir / "outbox.sqlite")
     # Rows that cannot be read are set aside and told (on this loop, in a delivery step).
     outbox = Outbox(state_dir / "outbox.sqlite",
-                    on_unreadable=lambda dead: accept(unreadable_notice(dead, clock())))
+                    on_unreadable=lambda dead: accept(unreadable_notice(dead, clock())),
+                    max_bytes=config.hub.outbox_max_bytes)
     outbox.put(state_file.rescued)
     # Machine state and history journaled beside the outbox: a restart resumes open
     # incidents, and a gap is reported once (hub/storage/journal.py, docs/restart.md).
@@ -286,7 +289,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
                         # The console has no rate limit: print each notice at once.
                         message_interval_seconds=0.0 if not watches_discord
                         else MESSAGE_INTERVAL_SECONDS,
-                        on_fault=selfcheck.fault, monotonic=loop.time)
+                        on_fault=selfcheck.fault, monotonic=loop.time,
+                        alerting=config.alerting())
 
     parts = world(config, scheduler)
     watched = watched_components(config, parts, watches_discord, self_check_seconds)
@@ -303,7 +307,7 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
         PolicyRunner(policy, scheduler, lambda notices: incidents.decided(notices),
                      maintenance=config.maintenance, zone=config.hub.zone()),
         incident_store, send=send, held=held, zone=config.hub.zone(),
-        hub_name=config.hub.name)
+        hub_name=config.hub.name, acked=acked)
     # Operators ack and mute through Discord (the bot), the HTTP API and the CLI; each
     # change is announced like any notice.
     desk = OperatorDesk(incidents, config.discord.operators, announce=accept,
@@ -356,6 +360,7 @@ class Daemon:
                  listen_setting: str = "[hub] http_listen") -> None:
         self.parts = build(config, secrets, write, accept=self.accept,
                            changed=self._republish, send=self._send, held=self._held,
+                           acked=self._acked,
                            world=world,
                            self_check_seconds=self_check_seconds,
                            listen_setting=listen_setting)
@@ -480,6 +485,11 @@ class Daemon:
         self.parts.recorder.notice(notice)
         self.parts.delivery.wake()
         self.publish_status()
+
+    def _acked(self, incident: str, by: str, reason: str) -> None:
+        """An incident was acked: its alert message is edited to name who (and why)."""
+        if self.parts.outbox.put_ack(incident, by, reason):
+            self.parts.delivery.wake()
 
     def _held(self, notice: Notice) -> None:
         """A notice the policy held (journaled by it): logged, shown in the status."""

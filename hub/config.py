@@ -23,6 +23,8 @@ from hub.display.settings import DisplaySettings
 from hub.ingest.pings import HeartbeatMonitor
 from hub.listen import ADDRESS_EXPECTED, TOKEN_ENV, parse_listen
 from hub.maintenance import MaintenanceWindow, parse_maintenance
+from hub.notify.alerting import MENTION_EXPECTED, Alerting, Mention, Severity
+from hub.notify.outbox import DEFAULT_MAX_BYTES as DEFAULT_OUTBOX_MAX_BYTES
 from hub.settings_table import BUILT_IN_COMPONENTS, Table
 from hub.settings_table import ConfigError as ConfigError  # what load_config raises
 from hub.sources.bus import BusSettings
@@ -55,9 +57,16 @@ class HubSettings:
     history_days: float = 7.0
     #: The kill switch: False records every notice and sends none (docs/incidents.md).
     notifications: bool = True
+    #: Bound on what waits in the outbox through an outage (docs/delivery.md).
+    outbox_max_bytes: int = DEFAULT_OUTBOX_MAX_BYTES
 
     def zone(self) -> ZoneInfo | None:
         return ZoneInfo(self.timezone) if self.timezone else None
+
+
+#: `[discord]`: who may silence (`DiscordSettings`), who a critical alert pings
+#: (`_parse_discord`); the secrets stay in the environment.
+DISCORD_KEYS = {"operators", "mention_critical"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +79,7 @@ class DiscordSettings:
 
     @classmethod
     def from_table(cls, table: Table) -> DiscordSettings:
-        table.only_keys({"operators"})
+        table.only_keys(DISCORD_KEYS)
         expected = 'a list of Discord user or role ids, such as ["123456789012345678"]'
         value = table.values.get("operators", [])
         if not isinstance(value, list):
@@ -105,7 +114,16 @@ class Config:
     channels: tuple[WatchedChannel, ...] = ()  # [[channel]]: Discord channels the bot watches
     maintenance: tuple[MaintenanceWindow, ...] = ()  # [[maintenance]]: recurring mutes
     discord: DiscordSettings = field(default_factory=DiscordSettings)
+    #: `severity` of `[policy]` and of each `[policy.<component>]` that sets one.
+    default_severity: Severity = Severity.WARNING
+    severities: Mapping[str, Severity] = field(default_factory=dict)
+    #: `[discord] mention_critical`: pinged by critical alerts only.
+    mention_critical: Mention | None = None
     path: Path | None = None
+
+    def alerting(self) -> Alerting:
+        """Severities and the critical mention, for the messages delivery builds."""
+        return Alerting(self.severities, self.default_severity, self.mention_critical)
 
     def policy_for(self, component: str) -> Policy:
         """`[policy.<component>]` if present, else `[policy]` with the defaults that fit
@@ -175,7 +193,9 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     document.only_keys({"hub", "policy", "monitor", "bus", "weather", "pixoo", "display",
                         "messages", "channel", "maintenance", "discord"})
     hub = _parse_hub(document.table("hub"), path.parent)
-    policy, policies = _parse_policies(document.table("policy"))
+    policy_table, default_severity, severities = _take_severities(document.table("policy"))
+    policy, policies = _parse_policies(policy_table)
+    mention_critical = _parse_discord(document.table("discord"))
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), document)
     # An absent section turns its feature off: no source, no device, nobody may post;
     # `[display]` absent means its defaults.
@@ -189,12 +209,14 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
                                *(t.name for t in thresholds)])
     policy_keys = {component: frozenset(values)
-                   for component, values in document.table("policy").values.items()
+                   for component, values in policy_table.values.items()
                    if isinstance(values, dict)}
     config = Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                     heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
                     pixoo=pixoo, display=display, messages=messages, channels=channels,
                     discord=discord, path=path, policy_keys=policy_keys,
+                    default_severity=default_severity, severities=severities,
+                    mention_critical=mention_critical,
                     default_keys=frozenset(k for k, v in document.table("policy").values.items()
                                            if not isinstance(v, dict)))
     _check_policy_names(config, path, history)
@@ -295,7 +317,7 @@ def _parse_monitors(tables: Any, document: Table) -> tuple[
 
 def _parse_hub(hub: Table, base: Path) -> HubSettings:
     hub.only_keys({"name", "state_dir", "http_listen", "timezone", "history_days",
-                  "notifications"})
+                  "notifications", "outbox_max_bytes"})
     defaults = HubSettings()
     name = hub.string("name", defaults.name)
     if not name.strip():
@@ -321,9 +343,57 @@ def _parse_hub(hub: Table, base: Path) -> HubSettings:
     notifications = hub.values.get("notifications", defaults.notifications)
     if not isinstance(notifications, bool):
         raise hub.expected("notifications", "true or false", notifications)
+    outbox_max_bytes = hub.values.get("outbox_max_bytes", defaults.outbox_max_bytes)
+    if (isinstance(outbox_max_bytes, bool) or not isinstance(outbox_max_bytes, int)
+            or not OUTBOX_MIN_BYTES <= outbox_max_bytes <= OUTBOX_MAX_BYTES):
+        raise hub.expected("outbox_max_bytes", f"a whole number of bytes from "
+                           f"{OUTBOX_MIN_BYTES} to {OUTBOX_MAX_BYTES}, such as "
+                           f"{DEFAULT_OUTBOX_MAX_BYTES}", outbox_max_bytes)
     return HubSettings(name=name, state_dir=state_dir, http_listen=http_listen,
                        timezone=timezone, history_days=float(history_days),
-                       notifications=notifications)
+                       notifications=notifications, outbox_max_bytes=outbox_max_bytes)
+
+
+#: Below this an outage of an hour could leave no room for its alerts and recoveries;
+#: above it the bound stops protecting a Raspberry Pi's SD card.
+OUTBOX_MIN_BYTES = 64 * 1024
+OUTBOX_MAX_BYTES = 1024 * 1024 * 1024
+
+
+def _take_severities(table: Table) -> tuple[Table, Severity, dict[str, Severity]]:
+    """`severity` of `[policy]` and each `[policy.<component>]`, and the table without it
+    (severity is the hub's to show, not the machines' to decide)."""
+    expected = " or ".join(f"'{s.value}'" for s in Severity)
+
+    def severity(where: Table, value: Any) -> Severity:
+        if not isinstance(value, str) or value not in tuple(Severity):
+            raise where.expected("severity", expected, value)
+        return Severity(value)
+
+    default = severity(table, table.values["severity"]) if "severity" in table.values \
+        else Severity.WARNING
+    severities: dict[str, Severity] = {}
+    rest: dict[str, Any] = {}
+    for key, value in table.values.items():
+        if key == "severity":
+            continue
+        if isinstance(value, dict) and "severity" in value:
+            severities[key] = severity(table.table(key), value["severity"])
+            value = {k: v for k, v in value.items() if k != "severity"}
+        rest[key] = value
+    return Table(table.path, table.place, rest), default, severities
+
+
+def _parse_discord(discord: Table) -> Mention | None:
+    """`[discord] mention_critical`, the one role or user a critical alert pings."""
+    discord.only_keys(DISCORD_KEYS)
+    text = discord.string("mention_critical", "")
+    if not text:
+        return None
+    try:
+        return Mention.parse(text)
+    except ValueError:
+        raise discord.expected("mention_critical", MENTION_EXPECTED, text) from None
 
 
 def _state_dir(text: str, hub: Table, base: Path) -> Path:

@@ -86,17 +86,20 @@ class Incidents:
     """The notification policy of the running hub, and the operators' actions on it.
 
     `send` takes each notice decided to be sent (into the outbox), `held` each one held
-    or folded (the status); both on the loop. `hub_name` is the component of the
+    or folded (the status); `acked(incident, by, reason)` is told of each ack (the alert
+    message is edited to name who); all on the loop. `hub_name` is the component of the
     announcements when the target is every component.
     """
 
     def __init__(self, runner: PolicyRunner, store: IncidentStore, *,
                  send: Callable[[Notice], None], held: Callable[[Notice], None],
-                 zone: tzinfo | None, hub_name: str) -> None:
+                 zone: tzinfo | None, hub_name: str,
+                 acked: Callable[[str, str, str], None] = lambda *_: None) -> None:
         self.runner = runner
         self._store = store
         self._send = send
         self._held = held
+        self._acked = acked
         self._zone = zone
         self._hub_name = hub_name
 
@@ -121,7 +124,11 @@ class Incidents:
         # `ack all` acknowledges every incident open before it
         incidents = [i for _, i in self.open_incidents()] if target == ALL else []
         self.runner.ack(target, by, reason)
-        what = ", ".join(incidents) if target == ALL else self._incident_of(target)
+        if target != ALL:
+            incidents = [self._incident_of(target)]
+        for incident in incidents:
+            self._acked(incident, by, reason)
+        what = ", ".join(incidents)
         because = f" ({reason})" if reason else ""
         return Change(
             reply=(f"Acknowledged {what}{because}: its reminders are held until it recovers, "

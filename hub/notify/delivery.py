@@ -16,6 +16,13 @@ summary of the rest a second later, instead of a wall of messages. A transport t
 knows its rate limit (`seconds_until_ready`) is asked before a message is planned, so
 notices arriving while the bucket refills join the message instead of queueing behind it.
 
+**Edits come last.** When an alert is posted, the message id Discord gave it is kept
+(hub/notify/incident_messages.py); a reminder or recovery (or an ack) queues an edit of
+that message. Edits go out only when no new message is pending, the latest per message
+only, spaced and rate-limited like messages. An edit whose message is gone (HTTP 404) or
+is refused (HTTP 400) is dropped with a log line; one that fails otherwise is retried with
+the same backoff as a message.
+
 `run()` never dies of an exception in a step: with `on_fault` it hands the error on
 (the hub's own component, hub/selfcheck.py) and tries again after `FAULT_RETRY_SECONDS`.
 Its status says how overdue the next attempt is (`overdue_seconds`, on a monotonic
@@ -32,15 +39,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hub.notify.alerting import Alerting
+from hub.notify.embeds import incident_embed, message_payload
+from hub.notify.incident_messages import Edit
 from hub.notify.outbox import Entry, Outbox
 from hub.notify.packing import Message, plan_messages
 from hub.notify.transport import (
+    MessageGone,
     PayloadRejected,
     PermanentError,
     RetryableError,
     Transport,
 )
-from machines import Outcome
+from machines import NoticeKind, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +89,10 @@ class Delivery:
                  rng: random.Random | None = None,
                  message_interval_seconds: float = MESSAGE_INTERVAL_SECONDS,
                  on_fault: Callable[[str, Exception], None] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 alerting: Alerting | None = None) -> None:
         self._outbox = outbox
+        self._alerting = alerting or Alerting()
         self._transport = transport
         self._hub_name = hub_name
         self._clock = clock
@@ -120,14 +133,14 @@ class Delivery:
             return None
         pending = self._outbox.pending(limit=PENDING_BATCH)
         if not pending:
-            return None
+            return await self._send_edits()
         for message in self._plan(pending):
             wait = self._seconds_until_ready()
             if wait > 0:
                 return wait
             started = self._clock()
             try:
-                await self._transport.send(message.payload, list(message.notices))
+                message_id = await self._transport.send(message.payload, list(message.notices))
             except PermanentError as err:
                 self._stopped_because = str(err)
                 log.error("delivery via %s stopped: %s; %d notices are kept in the outbox",
@@ -146,23 +159,83 @@ class Delivery:
                 continue
             except RetryableError as err:
                 self._outbox.failed(message.ids, err.error_type)
-                self._attempt += 1
-                self._failed_attempts += 1
-                delay = err.retry_after if err.retry_after is not None else self._backoff()
-                self._retry_detail = f"{err} (attempt {self._attempt}, next in {delay:.0f} s)"
-                log.warning("sending via %s failed: %s; retrying in %.1f s",
-                            self._transport.name, err, delay)
-                self._report_outcome(False, started, err.error_type, str(err))
-                return delay
+                return self._retry_later(err, started, "sending")
             self._outbox.ack(message.ids)
             self._alone.difference_update(message.ids)
-            self._last_sent_at = self._clock()
+            if message_id is not None:
+                self._remember_alerts(message, message_id)
             self._sent += len(message.ids)
-            if self._attempt:
-                log.info("sending via %s works again", self._transport.name)
-            self._attempt = 0
-            self._report_outcome(True, started)
-        return 0.0 if self._outbox.depth() else None
+            self._went_through(started)
+        return 0.0 if self._outbox.depth() or self._outbox.edits.pending() else None
+
+    def _went_through(self, started: float) -> None:
+        self._last_sent_at = self._clock()
+        if self._attempt:
+            log.info("sending via %s works again", self._transport.name)
+        self._attempt = 0
+        self._report_outcome(True, started)
+
+    def _remember_alerts(self, message: Message, message_id: str) -> None:
+        """Where each alert with its own embed went: its message is edited later."""
+        embeds = list(message.payload.get("embeds", []))
+        for notice, index in zip(message.notices, message.embed_index, strict=True):
+            if notice.kind is NoticeKind.ALERT and notice.incident is not None \
+                    and index is not None:
+                self._outbox.edits.posted(notice, message_id, index, embeds)
+
+    async def _send_edits(self) -> float | None:
+        """Send the queued edits, one request per message; the wait, as `step` returns."""
+        edits = self._outbox.edits
+        by_message: dict[str, list[Edit]] = {}
+        for edit in edits.pending():
+            posted = edits.message_of(edit.incident)
+            if posted is None:
+                edits.drop([edit], "its alert message is not known (not posted yet with an "
+                           "embed of its own, or posted by an older version)", quiet=True)
+                continue
+            by_message.setdefault(posted.message_id, []).append(edit)
+        for message_id, group in by_message.items():
+            wait = self._seconds_until_ready()
+            if wait > 0:
+                return wait
+            embeds = edits.embeds_of(message_id)
+            for edit in group:
+                posted = edits.message_of(edit.incident)
+                if posted is not None and posted.embed_index < len(embeds):
+                    embeds[posted.embed_index] = incident_embed(
+                        posted.alert, edit.notice, self._hub_name,
+                        self._alerting.severity_for(edit.notice.component))
+            started = self._clock()
+            try:
+                await self._transport.edit(message_id, message_payload(embeds))
+            except MessageGone as err:
+                edits.drop(group, str(err), forget_message=True)
+                continue
+            except PayloadRejected as err:
+                edits.drop(group, str(err))
+                continue
+            except PermanentError as err:
+                self._stopped_because = str(err)
+                log.error("delivery via %s stopped: %s; %d notices are kept in the outbox",
+                          self._transport.name, err, self._outbox.depth())
+                self._report_outcome(False, started, err.error_type, str(err))
+                return None
+            except RetryableError as err:
+                return self._retry_later(err, started, "editing")
+            edits.edited(group, embeds)
+            self._went_through(started)
+        return 0.0 if edits.pending() else None
+
+    def _retry_later(self, err: RetryableError, started: float, doing: str) -> float:
+        """Count a failed attempt; how long to wait before the next one."""
+        self._attempt += 1
+        self._failed_attempts += 1
+        delay = err.retry_after if err.retry_after is not None else self._backoff()
+        self._retry_detail = f"{err} (attempt {self._attempt}, next in {delay:.0f} s)"
+        log.warning("%s via %s failed: %s; retrying in %.1f s", doing,
+                    self._transport.name, err, delay)
+        self._report_outcome(False, started, err.error_type, str(err))
+        return delay
 
     def _seconds_until_ready(self) -> float:
         """How long the next message must wait: spacing, and the transport's rate limit."""
@@ -173,18 +246,25 @@ class Delivery:
 
     def _plan(self, pending: list[Entry]) -> list[Message]:
         """The messages for `pending`, in order; entries marked alone get one each."""
+        def plan(entries: list[Entry]) -> list[Message]:
+            return plan_messages(entries, self._hub_name, self._alerting, self._reply_to)
+
         if not self._alone:
-            return plan_messages(pending, self._hub_name)
+            return plan(pending)
         messages: list[Message] = []
         run: list[Entry] = []
         for entry in pending:
             if entry.id not in self._alone:
                 run.append(entry)
                 continue
-            messages += plan_messages(run, self._hub_name)
-            messages += plan_messages([entry], self._hub_name)
+            messages += plan(run)
+            messages += plan([entry])
             run = []
-        return messages + plan_messages(run, self._hub_name)
+        return messages + plan(run)
+
+    def _reply_to(self, incident: str | None) -> str | None:
+        posted = self._outbox.edits.message_of(incident)
+        return posted.message_id if posted is not None else None
 
     def _backoff(self) -> float:
         raw = min(BACKOFF_FIRST_SECONDS * 2.0 ** (self._attempt - 1), BACKOFF_MAX_SECONDS)
@@ -230,12 +310,14 @@ class Delivery:
             return FAULT_RETRY_SECONDS
 
     async def drain(self, timeout_seconds: float) -> int:
-        """Try to empty the outbox within `timeout_seconds`; returns what is left."""
+        """Try to empty the outbox (edits too) within `timeout_seconds`; returns how many
+        notices are left (edits left are kept for the next start)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_seconds
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(deadline):
-                while self._outbox.depth() and not self._stopped_because:
+                while (self._outbox.depth() or self._outbox.edits.pending()) \
+                        and not self._stopped_because:
                     delay = await self._guarded_step()
                     if delay is None:
                         break

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from hub.formatting import duration, iso, sanitize, truncate
 from hub.ingest.reports import Level, diagnostic_of
+from hub.notify.alerting import Severity
 from hub.sources.threshold import ThresholdMonitor
 from machines import Notice, NoticeKind
 
@@ -41,6 +42,15 @@ COLOURS = {
     NoticeKind.DIAGNOSTIC: 0x3498DB,  # an info; the other levels: LEVEL_COLOURS
     NoticeKind.SILENCE: 0x95A5A6,  # grey: an operator's change, nothing failing
 }
+
+#: An alert's colour follows its component's severity (`warning` keeps the alert red).
+SEVERITY_COLOURS = {
+    Severity.INFO: 0x3498DB,
+    Severity.WARNING: 0xFF0000,
+    Severity.CRITICAL: 0x8B0000,
+}
+SEVERITY_LABELS = {Severity.INFO: "🔵 info", Severity.WARNING: "🟠 warning",
+                   Severity.CRITICAL: "🚨 critical"}
 
 #: A diagnostic's colour follows its level (the alert red for an error).
 LEVEL_COLOURS = {
@@ -123,8 +133,13 @@ def notice_line(notice: Notice) -> str:
     return truncate(" ".join(sanitize(text).split()), LOG_LINE_MAX)
 
 
-def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
-    """The embed of one notice, within every Discord limit."""
+def embed_for(notice: Notice, hub_name: str,
+              severity: Severity | None = None) -> dict[str, Any]:
+    """The embed of one notice, within every Discord limit.
+
+    With a `severity` (its component's, hub/notify/alerting.py), an alert or reminder
+    shows it as a field and an alert takes its colour.
+    """
     if notice.kind is NoticeKind.DIAGNOSTIC:
         return diagnostic_embed(notice, hub_name)
     if notice.kind is NoticeKind.SILENCE:
@@ -140,6 +155,8 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
         fields.append(("Component", notice.component, True))
         if notice.incident is not None:
             fields.append(("Incident", notice.incident, True))
+        if severity is not None and notice.kind is not NoticeKind.RECOVERY:
+            fields.append(("Severity", SEVERITY_LABELS[severity], True))
         if notice.error_type:
             fields.append(("Error type", notice.error_type, True))
         fields.append(("Failures", str(notice.failures), True))
@@ -188,7 +205,8 @@ def embed_for(notice: Notice, hub_name: str) -> dict[str, Any]:
     return fit_embed({
         "title": title,
         "description": description,
-        "color": COLOURS[notice.kind],
+        "color": SEVERITY_COLOURS[severity] if severity is not None
+        and notice.kind is NoticeKind.ALERT else COLOURS[notice.kind],
         "fields": [{"name": n, "value": v, "inline": inline} for n, v, inline in fields],
         "footer": {"text": hub_name},
         "timestamp": iso(notice.at),
@@ -207,6 +225,29 @@ def silence_embed(notice: Notice, hub_name: str) -> dict[str, Any]:
         "footer": {"text": hub_name},
         "timestamp": iso(notice.at),
     })
+
+
+def incident_embed(alert: Notice, latest: Notice, hub_name: str,
+                   severity: Severity | None = None) -> dict[str, Any]:
+    """The incident's alert message as it stands after `latest` (edited in place).
+
+    `latest` is the incident's newest notice (a reminder, the recovery, or the alert
+    again after an ack, with `acked_by`). The message keeps the alert's time and, while
+    failing, its title; a recovery turns it green and says how long it was down.
+    """
+    embed = embed_for(latest, hub_name, severity)
+    if latest.kind is NoticeKind.REMINDER:
+        embed["title"] = _TITLES[NoticeKind.ALERT].format(component=latest.component)
+        embed["color"] = (SEVERITY_COLOURS[severity] if severity is not None
+                          else COLOURS[NoticeKind.ALERT])
+        count = latest.reminder or 0
+        embed["description"] = (f"Failing for {duration(latest.failing_for_seconds)}; "
+                                f"{count} reminder{'s' if count != 1 else ''} sent.")
+    elif latest.kind is NoticeKind.RECOVERY:
+        embed["description"] = (f"Failing since {discord_time(alert.at)}; back after "
+                                f"{duration(latest.downtime_seconds or 0.0)} of downtime.")
+    embed["timestamp"] = iso(alert.at)
+    return fit_embed(embed)
 
 
 def diagnostic_embed(notice: Notice, hub_name: str) -> dict[str, Any]:
@@ -322,9 +363,12 @@ def pack_messages(items: Sequence[T], embed_of: Callable[[T], dict[str, Any]]
     return messages
 
 
-def message_payload(embeds: Iterable[dict[str, Any]], content: str = "") -> dict[str, Any]:
-    """The JSON body of a webhook execute or message create."""
-    payload: dict[str, Any] = {"embeds": list(embeds), "allowed_mentions": NO_MENTIONS}
+def message_payload(embeds: Iterable[dict[str, Any]], content: str = "",
+                    allowed_mentions: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON body of a webhook execute or message create; pings nobody unless
+    `allowed_mentions` names someone (the critical mention, hub/notify/alerting.py)."""
+    payload: dict[str, Any] = {"embeds": list(embeds),
+                               "allowed_mentions": allowed_mentions or NO_MENTIONS}
     if content:
         payload["content"] = truncate(content, CONTENT_MAX)
     return payload

@@ -17,6 +17,12 @@ Two things must never stop delivery (docs/delivery.md, "When the disk or a row i
   that cannot be written is remembered, so the notice is not sent twice. `flush()`
   (called on every `put` and by the hub's self-check) writes them once the disk takes
   them again. `write_error` says what is wrong meanwhile.
+* **A bound on what waits** (`max_bytes`, `[hub] outbox_max_bytes`): through an outage
+  of days the queued notices stay under it. When a `put` goes over, reminders that a
+  later reminder or the recovery of the same incident makes moot are dropped first
+  (oldest first, each with a logged reason), then queued edits of alert messages.
+  Alerts, recoveries and every other kind are never dropped: the bound may be exceeded
+  when nothing else is left.
 * **A row that cannot be read** (not JSON, or a kind this version does not know, as
   after a downgrade): it is moved to the `outbox_dead` table with the reason, logged,
   and reported through `on_unreadable`; the rows behind it go out as usual.
@@ -32,9 +38,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hub.notify.incident_messages import SCHEMA as INCIDENT_MESSAGES_SCHEMA
+from hub.notify.incident_messages import IncidentMessages
 from hub.storage.database import describe_write_error, open_database, transaction
 from hub.trouble import Trouble
-from machines import Notice
+from machines import Notice, NoticeKind
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +66,17 @@ CREATE TABLE IF NOT EXISTS outbox_dead (
     notice TEXT NOT NULL,
     reason TEXT NOT NULL
 );
-"""
+""" + INCIDENT_MESSAGES_SCHEMA
 #: The columns the outbox reads; a file whose `outbox` table lacks one is from another
 #: version and is set aside at start (hub.storage.state_file).
 COLUMNS = ("id", "component", "kind", "notice", "attempts", "last_error")
+#: A few MB: about ten thousand notices, far more than days of reminders for a home's
+#: components, and nothing for the SD card of a Raspberry Pi.
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+
+
+#: The notices whose incident's alert message is edited to show them.
+_MOVES_AN_INCIDENT = (NoticeKind.REMINDER, NoticeKind.RECOVERY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +101,17 @@ class Outbox:
     """SQLite-backed queue of notices; use from one thread (the daemon's loop).
 
     `on_unreadable` is told about every row set aside as unreadable (the daemon turns it
-    into a notice).
+    into a notice). `max_bytes` bounds the queued notices and edits (module docstring).
+    `edits` holds each incident's alert message and the edits queued for it
+    (hub/notify/incident_messages.py).
     """
 
     def __init__(self, path: Path | str,
-                 on_unreadable: Callable[[DeadLetter], None] | None = None) -> None:
+                 on_unreadable: Callable[[DeadLetter], None] | None = None,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = Path(path)
         self._on_unreadable = on_unreadable
+        self.max_bytes = max_bytes
         # WAL + FULL: an acknowledged insert survives a crash and a power cut alike;
         # notices are rare, so the extra fsync costs nothing that matters.
         self._db = open_database(path, SCHEMA, synchronous="FULL")
@@ -108,6 +127,7 @@ class Outbox:
         self._unreadable: dict[int, DeadLetter] = {}  # on disk, to be moved to outbox_dead
         self.write_error: str | None = None  # why the latest write failed; None: writes work
         self._writing = Trouble(log, "outbox: writing")
+        self.edits = IncidentMessages(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -124,14 +144,84 @@ class Outbox:
         return len(self._held)
 
     def put(self, notices: Iterable[Notice]) -> list[int]:
-        """Store notices in order, durably if the disk allows it (else held); their ids."""
+        """Store notices in order, durably if the disk allows it (else held); their ids.
+
+        A sent reminder or recovery also queues the edit of its incident's alert message.
+        """
         entries = []
         for notice in notices:
             self._last_id += 1
             entries.append(Entry(id=self._last_id, notice=notice, attempts=0, last_error=""))
         self._held.extend(entries)
         self.flush()
+        for entry in entries:
+            if entry.notice.kind in _MOVES_AN_INCIDENT and entry.notice.is_sent:
+                self.edits.put_edit(entry.notice)
+        self._keep_bound()
         return [entry.id for entry in entries]
+
+    def put_edit(self, notice: Notice) -> bool:
+        """The incident `notice.incident` changed without a new message (an ack): queue the
+        edit that draws its alert message from `notice`. False without an incident.
+
+        Edits go out after every pending message; only the latest per incident is sent.
+        """
+        queued = self.edits.put_edit(notice)
+        self._keep_bound()
+        return queued
+
+    def put_ack(self, incident: str, by: str, reason: str = "") -> bool:
+        """`incident` was acked: queue the edit that names who (and why) on its alert
+        message, drawn from what it shows now. False when no message of it is known."""
+        queued = self.edits.acked(incident, by, reason)
+        self._keep_bound()
+        return queued
+
+    def size_bytes(self) -> int:
+        """Bytes of the queued notices and edits: what `max_bytes` bounds."""
+        return sum(size for *_, size in self._sizes()) + self.edits.size_bytes
+
+    def _sizes(self) -> list[tuple[int, str, str, int]]:
+        """(id, kind, incident or component, bytes) of each queued notice, oldest first."""
+        skip = self._gone | set(self._unreadable)
+        rows = [(int(i), str(kind), str(key), int(size)) for i, kind, key, size in
+                self._db.execute(
+                    "SELECT id, kind, COALESCE(CASE WHEN json_valid(notice) THEN "
+                    "json_extract(notice, '$.incident') END, component), "
+                    "length(CAST(notice AS BLOB)) FROM outbox ORDER BY id")
+                if i not in skip]
+        held = [(e.id, e.notice.kind.value, e.notice.incident or e.notice.component,
+                 len(json.dumps(e.notice.to_dict(), ensure_ascii=False).encode()))
+                for e in self._held]
+        return rows + held
+
+    def _keep_bound(self) -> None:
+        """Over `max_bytes`: drop moot reminders, then queued edits (module docstring)."""
+        sizes = self._sizes()
+        total = sum(size for *_, size in sizes) + self.edits.size_bytes
+        if total <= self.max_bytes:
+            return
+        moot: list[tuple[int, int]] = []
+        moved_later: set[str] = set()  # incidents with a reminder or recovery after this
+        for row_id, kind, key, size in reversed(sizes):
+            if kind == NoticeKind.REMINDER.value and key in moved_later:
+                moot.append((row_id, size))
+            if kind in (NoticeKind.REMINDER.value, NoticeKind.RECOVERY.value):
+                moved_later.add(key)
+        dropped: list[int] = []
+        for row_id, size in reversed(moot):  # oldest first
+            if total <= self.max_bytes:
+                break
+            dropped.append(row_id)
+            total -= size
+        if dropped:
+            self.drop(dropped, f"the outbox is over its bound of {self.max_bytes} bytes and a "
+                      "later reminder or the recovery of the same incident is queued")
+        for edit in self.edits.pending():
+            if total <= self.max_bytes:
+                break
+            self.edits.drop([edit], f"the outbox is over its bound of {self.max_bytes} bytes")
+            total -= edit.size_bytes
 
     def flush(self) -> bool:
         """Write what waits in memory; True when everything is on disk.

@@ -5,6 +5,8 @@
      │                        token rejected): stop sending, keep the notices, say so
      ├── PayloadRejected      Discord refused this message (HTTP 400): retrying the same
      │                        bytes cannot help, so its notices are dropped with a log line
+     ├── MessageGone          the message an edit was for no longer exists (HTTP 404,
+     │                        Unknown Message: someone deleted it): the edit is dropped
      └── RetryableError       try again later (5xx, reset, timeout)
           └── RateLimited     HTTP 429; `retry_after` says when, `is_global` if global
 
@@ -18,6 +20,9 @@ from typing import Any, Protocol
 
 from hub.notify.console import console_line
 from machines import Notice
+
+#: Discord's JSON error code for a message that does not exist (any more).
+UNKNOWN_MESSAGE = 10008
 
 
 class TransportError(Exception):
@@ -33,6 +38,10 @@ class PermanentError(TransportError):
 
 
 class PayloadRejected(TransportError):
+    pass
+
+
+class MessageGone(TransportError):
     pass
 
 
@@ -52,6 +61,11 @@ class RateLimited(RetryableError):
 class Transport(Protocol):
     """Sends one message payload (embeds + allowed_mentions); raises `TransportError`.
 
+    `send` returns the id of the message Discord made (None when there is none to edit,
+    as on the console); `edit` replaces that message's embeds (an incident's alert message
+    kept current). A payload's `message_reference` asks for a reply where the transport
+    can post one.
+
     Every transport has the same life, so the daemon treats them alike: `start` begins
     what it runs beside sending, on the running loop (the bot's gateway session; nothing
     for the others), `close` ends it, and `latency_seconds` is its live round trip to
@@ -65,7 +79,9 @@ class Transport(Protocol):
 
     def start(self) -> None: ...
 
-    async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None: ...
+    async def send(self, payload: dict[str, Any], notices: list[Notice]) -> str | None: ...
+
+    async def edit(self, message_id: str, payload: dict[str, Any]) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -88,6 +104,9 @@ class ConsoleTransport:
     async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None:
         for notice in notices:
             self._write(console_line(notice))
+
+    async def edit(self, message_id: str, payload: dict[str, Any]) -> None:
+        return None  # a console line cannot change; `send` gives no id to edit anyway
 
     async def close(self) -> None:
         return None

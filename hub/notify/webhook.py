@@ -6,6 +6,11 @@ acceptance is confirmed, and honours Discord's rate limits: the bucket headers a
 remembered and a send waits for the bucket to reset instead of provoking a 429; a 429
 that happens anyway raises `RateLimited` with the server's `retry_after`.
 
+`send` returns the id of the posted message (the `?wait=true` answer) and `edit` changes
+it with `PATCH /webhooks/{id}/{token}/messages/{message id}`: an incident's alert message
+kept current. A webhook cannot post a reply, so a payload's `message_reference` is left
+out.
+
 The webhook URL holds a secret token: it is never logged or put in an error message.
 """
 
@@ -22,6 +27,8 @@ import aiohttp
 
 from hub.connection_errors import connection_reason
 from hub.notify.transport import (
+    UNKNOWN_MESSAGE,
+    MessageGone,
     PayloadRejected,
     PermanentError,
     RateLimited,
@@ -84,7 +91,22 @@ class WebhookTransport:
         """How long until the bucket refills, as Discord's headers announced (0: now)."""
         return max(self._bucket_empty_until - asyncio.get_running_loop().time(), 0.0)
 
-    async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None:
+    async def send(self, payload: dict[str, Any], notices: list[Notice]) -> str | None:
+        """Post one message; the id Discord gave it (None if its answer named none)."""
+        body = {k: v for k, v in payload.items() if k != "message_reference"}
+        answer = await self._request("POST", self._url, body, params={"wait": "true"})
+        message_id = answer.get("id")
+        return str(message_id) if message_id is not None else None
+
+    async def edit(self, message_id: str, payload: dict[str, Any]) -> None:
+        """Replace the embeds of message `message_id`, posted by this webhook."""
+        body = {k: v for k, v in payload.items() if k != "message_reference"}
+        await self._request("PATCH", f"{self._url}/messages/{message_id}", body,
+                            editing=True)
+
+    async def _request(self, method: str, url: str, body: dict[str, Any], *,
+                       params: dict[str, str] | None = None,
+                       editing: bool = False) -> dict[str, Any]:
         # Delivery asks `seconds_until_ready` first; this wait is for any other caller.
         wait = self.seconds_until_ready()
         if wait > 0:
@@ -92,13 +114,16 @@ class WebhookTransport:
         loop = asyncio.get_running_loop()
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        posting = self._session.post(self._url, params={"wait": "true"}, json=payload)
-        async with _discord_errors(), posting as response:
+        requesting = self._session.request(method, url, params=params, json=body)
+        async with _discord_errors(), requesting as response:
             self._remember_bucket(response.headers, loop.time())
+            answer = await _json_or_empty(response)
             if response.status in (200, 204):
-                return
-            body = await _json_or_empty(response)
-            raise _error_for(response.status, response.headers, body)
+                return answer
+            if editing and response.status == 404 and answer.get("code") == UNKNOWN_MESSAGE:
+                raise MessageGone("the alert message was deleted (HTTP 404, Unknown Message)",
+                                  "http_404")
+            raise _error_for(response.status, response.headers, answer)
 
     async def verify(self) -> str:
         """Check the webhook exists and the token works, without posting; returns its name."""

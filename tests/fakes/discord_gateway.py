@@ -6,7 +6,9 @@ The real discord.py client talks to it over HTTP and a plain `ws://` websocket o
 * REST under `/api/v10`: `GET /users/@me`, `GET /oauth2/applications/@me`,
   `GET /gateway` and `/gateway/bot`, `GET /channels/{id}`, `GET /guilds/{id}` and
   `GET /guilds/{id}/members/{user id}` (the bot's own member only),
-  `POST /channels/{id}/messages`, `PUT /applications/{id}/commands` (command sync),
+  `POST /channels/{id}/messages`, `PATCH /channels/{id}/messages/{message id}` (edit the
+  bot's own message: 404 Unknown Message, code 10008, for one that does not exist or was
+  deleted with `delete_message`), `PUT /applications/{id}/commands` (command sync),
   `POST /interactions/{id}/{token}/callback` and the interaction's follow-up
   `POST /webhooks/{application id}/{token}`. Every request needs `Authorization: Bot
   <token>` (401 otherwise, as Discord answers), except the two interaction routes, which
@@ -189,6 +191,7 @@ class FakeDiscord:
         self.overwrites: dict[str, list[dict[str, Any]]] = {
             self.display_channel_id: [overwrite(self.bot_role_id, allow=READ_MESSAGE_HISTORY)]}
         self._messages: dict[str, str] = {}  # id -> channel id, of every message posted
+        self._bot_messages: dict[str, dict[str, Any]] = {}  # id -> the bot's message, as now
         self.message_replies: list[Reply] = []
         self.attach_files_allowed = True  # the bot's Attach Files permission
         self.requests: list[Recorded] = []
@@ -250,6 +253,24 @@ class FakeDiscord:
         return [r for r in self.requests
                 if r.method == "POST" and r.path == f"{API}/channels/{channel_id}/messages"
                 and r.status == 200]
+
+    def edits_in(self, channel_id: str) -> list[Recorded]:
+        """The edits (PATCH) of messages in a channel, in order, whatever became of them."""
+        prefix = f"{API}/channels/{channel_id}/messages/"
+        return [r for r in self.requests if r.method == "PATCH" and r.path.startswith(prefix)]
+
+    def bot_message_ids(self, channel_id: str) -> list[str]:
+        """Ids of the messages the bot posted in a channel (and not deleted), in order."""
+        return [mid for mid, m in self._bot_messages.items() if m["channel_id"] == channel_id]
+
+    def message(self, message_id: str) -> dict[str, Any]:
+        """The bot's message as it stands now (edits applied)."""
+        return self._bot_messages[message_id]
+
+    def delete_message(self, message_id: str) -> None:
+        """Someone deleted the message by hand: edits of it get 404 Unknown Message."""
+        self._messages.pop(message_id, None)
+        self._bot_messages.pop(message_id, None)
 
     def interaction_callbacks(self) -> list[dict[str, Any]]:
         """Bodies of the interaction responses Discord accepted, in order."""
@@ -547,6 +568,9 @@ class FakeDiscord:
                 return _json(404, {"message": "Unknown Member", "code": 10007})
         if request.method == "POST" and parts[0] == "channels" and parts[2:] == ["messages"]:
             return await self._post_message(request, parts[1], body, record.files)
+        if request.method == "PATCH" and parts[0] == "channels" and len(parts) == 4 \
+                and parts[2] == "messages":
+            return self._edit_message(parts[1], parts[3], body)
         if request.method == "PUT" and parts[0] == "applications" and parts[2:] == ["commands"]:
             return self._sync_commands(body)
         if request.method == "POST" and parts[0] == "interactions" and parts[3:] == ["callback"]:
@@ -605,6 +629,7 @@ class FakeDiscord:
             "type": 19 if reference else 0, "flags": 0,
             **({"message_reference": {**reference, "type": 0}} if reference else {}),
         }
+        self._bot_messages[message_id] = message
         # Discord tells every session of the bot about its own message, as it does for
         # anyone's: a bot that answered itself would loop here.
         for conn in [c for c in self._connections
@@ -616,6 +641,17 @@ class FakeDiscord:
         return _json(200, message, {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "4",
                                     "X-RateLimit-Reset-After": "1.0",
                                     "X-RateLimit-Bucket": "fake-channel-messages"})
+
+    def _edit_message(self, channel_id: str, message_id: str, body: Any) -> web.Response:
+        message = self._bot_messages.get(message_id)
+        if message is None or message["channel_id"] != channel_id:
+            return _json(404, {"message": "Unknown Message", "code": 10008})
+        assert isinstance(body, dict)
+        for key in ("content", "embeds"):
+            if key in body:
+                message[key] = body[key] if body[key] is not None else message[key]
+        message["edited_timestamp"] = _now_iso()
+        return _json(200, message)
 
     def _refusal(self, channel_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """Discord's form errors for a message it would refuse, or None."""

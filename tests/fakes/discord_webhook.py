@@ -1,8 +1,11 @@
 """A local fake of Discord's webhook REST API, speaking the real protocol over HTTP.
 
 It serves `POST /api/v10/webhooks/{id}/{token}` (execute; `?wait=true` answers the
-message object) and `GET /api/v10/webhooks/{id}/{token}` (the webhook object) on
-127.0.0.1 with an ephemeral port, and behaves like Discord where the hub depends on it:
+message object), `GET /api/v10/webhooks/{id}/{token}` (the webhook object) and
+`PATCH /api/v10/webhooks/{id}/{token}/messages/{message id}` (edit a message the webhook
+posted: its embeds replaced, the message answered; an unknown or deleted message is 404
+Unknown Message, code 10008) on 127.0.0.1 with an ephemeral port, and behaves like
+Discord where the hub depends on it:
 
 - bodies are validated against Discord's limits (≤ 10 embeds, ≤ 6000 characters over
   all embeds of a message, per-field limits, non-empty fields) and refused with HTTP 400
@@ -120,6 +123,7 @@ class _State:
     deleted: bool = False
     token_revoked: bool = False
     reject_text: str | None = None
+    posted: int = 0  # messages ever posted: ids stay unique when one is deleted
 
 
 class FakeDiscord:
@@ -149,6 +153,8 @@ class FakeDiscord:
         self._changed = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", API_PREFIX + "/webhooks/{id}/{token}", self._webhook)
+        app.router.add_route("*", API_PREFIX + "/webhooks/{id}/{token}/messages/{message}",
+                             self._message)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # No access log: it would print the token that is part of every path.
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
@@ -196,6 +202,10 @@ class FakeDiscord:
         a body it considers invalid for reasons of its own."""
         self._state.reject_text = text
 
+    def delete_message(self, message_id: str) -> None:
+        """Someone deleted a posted message (by hand, in Discord): edits of it get 404."""
+        self._state.messages = [m for m in self._state.messages if m["id"] != message_id]
+
     def use_bucket(self, requests: int) -> None:
         """Another client of the same webhook spends `requests` of the bucket now."""
         now = asyncio.get_running_loop().time()
@@ -218,6 +228,11 @@ class FakeDiscord:
     def executes(self) -> list[Recorded]:
         """Every execute (POST) request, whatever became of it."""
         return [r for r in self._state.requests if r.method == "POST"]
+
+    @property
+    def edits(self) -> list[Recorded]:
+        """Every edit (PATCH) request, whatever became of it."""
+        return [r for r in self._state.requests if r.method == "PATCH"]
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -263,6 +278,45 @@ class FakeDiscord:
             self._record(request, body, 405, "method_not_allowed")
             return _json(405, {"message": "405: Method Not Allowed", "code": 0})
         return await self._execute(request, body)
+
+    async def _message(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        body: Any = json.loads(raw) if raw else None
+        if request.method != "PATCH":
+            self._record(request, body, 405, "method_not_allowed")
+            return _json(405, {"message": "405: Method Not Allowed", "code": 0})
+        fault = self._state.scripted.pop(0) if self._state.scripted else self._state.always
+        if fault is not None and fault.kind == "status":
+            self._record(request, body, fault.status, "fault:status")
+            return web.Response(status=fault.status, text=f"{fault.status} error",
+                                content_type="text/html")
+        loop_now = asyncio.get_running_loop().time()
+        self._bucket.refresh(loop_now)
+        if self._bucket.used >= self._bucket.limit:
+            self._record(request, body, 429, "rate_limited:bucket")
+            return self._too_many(self._bucket, loop_now, is_global=False)
+        self._bucket.used += 1
+        headers = self._bucket_headers(loop_now)
+        refused = self._refuse_webhook(request, headers)
+        if refused is not None:
+            self._record(request, body, refused.status, "refused")
+            return refused
+        message = next((m for m in self._state.messages
+                        if m["id"] == request.match_info["message"]), None)
+        if message is None:
+            self._record(request, body, 404, "unknown_message")
+            return _json(404, {"message": "Unknown Message", "code": 10008}, headers)
+        errors = _validate(body)
+        if errors is not None:
+            self._record(request, body, 400, "rejected")
+            return _json(400, errors, headers)
+        if "embeds" in body:
+            message["embeds"] = body["embeds"]
+        if "content" in body:
+            message["content"] = body["content"]
+        message["edited_timestamp"] = "2023-11-14T22:13:21.000000+00:00"
+        self._record(request, body, 200, "edited")
+        return _json(200, message, headers)
 
     def _get(self, request: web.Request) -> web.StreamResponse:
         refused = self._refuse_webhook(request)
@@ -336,8 +390,9 @@ class FakeDiscord:
         return None
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._state.posted += 1
         message = {
-            "id": str(1_100_000_000_000_000_000 + len(self._state.messages) + 1),
+            "id": str(1_100_000_000_000_000_000 + self._state.posted),
             "type": 0, "channel_id": "200", "webhook_id": self.webhook_id,
             "author": {"id": self.webhook_id, "username": self.name, "bot": True,
                        "avatar": None, "discriminator": "0000"},

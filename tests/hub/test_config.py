@@ -12,6 +12,7 @@ import pytest
 
 from hub.cli import main
 from hub.config import Config, ConfigError, check_http_access, load_config
+from hub.notify.alerting import Mention, Severity
 from machines import Policy
 
 
@@ -111,6 +112,15 @@ def test_error_rate_keys_are_read_and_a_bad_one_names_the_file_and_key(tmp_path)
     ("[hub]\nname = 3\n", "[hub] name: expected a string, got 3"),
     ("hub = 3\n", "hub: expected a table"),
     ("[hub\n", "not valid TOML"),
+    ("[policy]\nseverity = 'high'\n",
+     "[policy] severity: expected 'info' or 'warning' or 'critical', got 'high'"),
+    ("[policy.bus]\nseverity = 3\n", "[policy.bus] severity: expected 'info' or"),
+    ("[discord]\nmention_critical = '@here'\n",
+     "[discord] mention_critical: expected 'role:<id>' or 'user:<id>'"),
+    ("[discord]\nmention_critical = 'role:everyone'\n", "[discord] mention_critical"),
+    ("[discord]\nmention = 'role:123456789012345678'\n", "[discord] mention: unknown key"),
+    ("[hub]\noutbox_max_bytes = 100\n", "[hub] outbox_max_bytes: expected a whole number"),
+    ("[hub]\noutbox_max_bytes = 1e6\n", "[hub] outbox_max_bytes: expected a whole number"),
 ])
 def test_bad_config_names_file_key_and_expectation(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -414,3 +424,34 @@ def test_version_prints_the_installed_version(capsys):
         main(["--version"])
     assert caught.value.code == 0
     assert capsys.readouterr().out == f"divoom-hub {version('divoom-hub')}\n"
+
+
+def test_severity_per_component_and_the_critical_mention_are_read(tmp_path):
+    config = load_config(write(tmp_path, """
+[hub]
+outbox_max_bytes = 1_000_000
+[policy]
+severity = "info"
+failures_before_alert = 2
+[policy.bus]
+severity = "critical"
+failures_before_alert = 4
+[policy.weather]
+failures_before_alert = 5
+[discord]
+mention_critical = "user:123456789012345678"
+"""))
+    alerting = config.alerting()
+    assert alerting.severity_for("bus") is Severity.CRITICAL
+    assert alerting.severity_for("weather") is Severity.INFO  # [policy]'s, inherited
+    assert alerting.mention_critical == Mention("user", "123456789012345678")
+    assert alerting.mention_critical.allowed_mentions == {
+        "parse": [], "roles": [], "users": ["123456789012345678"], "replied_user": False}
+    assert config.policy_for("bus").failures_before_alert == 4  # the machines' keys still read
+    assert config.hub.outbox_max_bytes == 1_000_000
+
+
+def test_without_severity_every_component_is_a_warning_and_nobody_is_pinged():
+    alerting = Config().alerting()
+    assert alerting.severity_for("bus") is Severity.WARNING
+    assert alerting.mention_critical is None

@@ -19,6 +19,7 @@ from hub.ingest.reports import (
     diagnostic_notice,
     parse_report,
 )
+from hub.notify.alerting import Severity
 from hub.notify.embeds import (
     DESCRIPTION_MAX,
     EMBED_TOTAL_MAX,
@@ -31,6 +32,7 @@ from hub.notify.embeds import (
     embed_for,
     embed_length,
     fit_embed,
+    incident_embed,
     message_payload,
     pack_messages,
 )
@@ -340,3 +342,35 @@ def test_a_silent_heartbeat_is_offline_with_its_last_seen_time():
                                 error_type="stale"), "hub")
     assert reminder["title"] == "🟠 backup is still offline"
     assert _fields(reminder)["Last seen"] == "never (since start)"
+
+
+def test_the_severity_is_a_field_and_colours_an_alert():
+    critical = embed_for(alert(incident="weather#2"), "shelf-pi", Severity.CRITICAL)
+    names = [f["name"] for f in critical["fields"]]
+    assert names[:4] == ["Component", "Incident", "Severity", "Error type"]
+    assert critical["fields"][2]["value"] == "🚨 critical"
+    assert critical["color"] == 0x8B0000
+    assert embed_for(alert(), "shelf-pi", Severity.INFO)["color"] == 0x3498DB
+    recovery = embed_for(alert(kind=NoticeKind.RECOVERY, downtime_seconds=60.0), "shelf-pi",
+                         Severity.CRITICAL)
+    assert "Severity" not in [f["name"] for f in recovery["fields"]]  # green says it all
+
+
+def test_the_incident_message_follows_reminders_acks_and_the_recovery():
+    first = alert(incident="weather#2")
+    reminded = incident_embed(first, alert(kind=NoticeKind.REMINDER, reminder=3,
+                                           at=1_700_003_600.0, failing_for_seconds=3725.0,
+                                           incident="weather#2", acked_by="kari"),
+                              "shelf-pi")
+    assert reminded["title"] == "🔴 weather is failing"
+    assert reminded["color"] == 0xFF0000
+    assert reminded["description"] == "Failing for 1 h 2 min; 3 reminders sent."
+    assert {"name": "Acked by", "value": "kari", "inline": False} in reminded["fields"]
+    assert reminded["timestamp"] == embed_for(first, "shelf-pi")["timestamp"]
+    recovered = incident_embed(first, alert(kind=NoticeKind.RECOVERY, at=1_700_007_200.0,
+                                            downtime_seconds=7325.0, incident="weather#2"),
+                               "shelf-pi")
+    assert recovered["title"] == "🟢 weather recovered"
+    assert recovered["color"] == 0x00FF00
+    assert recovered["description"] == ("Failing since <t:1700000000:f>; back after "
+                                        "2 h 2 min of downtime.")

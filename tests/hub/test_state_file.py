@@ -50,10 +50,23 @@ def garbage_header(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+#: A table leaf page starts with an 8-byte header, then the cells' 2-byte pointers.
+LEAF_HEADER_BYTES = 8
+
+
 def flip_bytes(path: Path) -> None:
+    """On every other page holding queued rows, the first cell's pointer is flipped (the
+    rows on it are lost, the others readable), wherever in the file the rows lie: the
+    pages of other tables come first, and how many depends on the version."""
+    db = sqlite3.connect(path)
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    leaves = [p for (p,) in db.execute(
+        "SELECT pageno FROM dbstat WHERE name = 'outbox' AND pagetype = 'leaf' "
+        "ORDER BY pageno")]
+    db.close()
     data = bytearray(path.read_bytes())
-    for i in range(2 * 4096 + 200, len(data), 997):
-        data[i] ^= 0xFF
+    for page in leaves[1::2]:
+        data[(page - 1) * page_size + LEAF_HEADER_BYTES] ^= 0xFF
     path.write_bytes(bytes(data))
 
 

@@ -31,7 +31,7 @@ def test_operators_are_user_or_role_ids_given_as_strings_or_numbers(tmp_path):
     ('operators = ["ada"]', "[discord] operators: expected a list of Discord user or role "
                             "ids, such as [\"123456789012345678\"], got 'ada'"),
     ('operators = [true]', "got True"),
-    ('admins = ["1"]', "[discord] admins: unknown key (known: operators)"),
+    ('admins = ["1"]', "[discord] admins: unknown key (known: mention_critical, operators)"),
 ])
 def test_bad_operators_name_file_and_key(tmp_path, text, message):
     with pytest.raises(ConfigError) as caught:
@@ -43,10 +43,11 @@ def test_bad_operators_name_file_and_key(tmp_path, text, message):
 def test_the_examples_commented_operators_and_window_load_when_uncommented(tmp_path):
     text = EXAMPLE.read_text(encoding="utf-8")
     block = text[text.index("# [discord]"):]
-    uncommented = re.sub(r"^# (?=\[|operators|components|days|start|duration|reason)", "",
-                         block, flags=re.MULTILINE)
+    uncommented = re.sub(r"^# (?=\[|operators|mention_critical|components|days|start|"
+                         r"duration|reason)", "", block, flags=re.MULTILINE)
     config = load_config(write(tmp_path, text.replace(block, uncommented)))
     assert config.discord.operators == {123456789012345678}
+    assert config.mention_critical is not None
     [window] = config.maintenance
     assert window.components == {"router", "bus", "weather"}
     assert (window.start_minute, window.duration_seconds) == (180, 1800)

@@ -62,6 +62,9 @@ def test_operators_ack_by_text_and_slash_command_and_strangers_are_refused(tmp_p
             await fake.wait_until(lambda: any(t.startswith("Acknowledged web#1")
                                               for t in texts(fake)))
             await fake.wait_until(lambda: bool(embeds_titled(fake, "🔕 ada acknowledged")))
+            # The ack alone redraws the alert message in place: it names who, and why.
+            await fake.wait_until(lambda: alert_of(fake, "web#1").get("Acked by")
+                                  == "ada: swapping the cable")
             target.status = 200
             await fake.wait_until(lambda: "🟢 web recovered" in titles(fake))
             # The second incident is acked with /ack.
@@ -74,6 +77,7 @@ def test_operators_ack_by_text_and_slash_command_and_strangers_are_refused(tmp_p
                                      options={"component": "web", "duration": "1h"})
             await fake.wait_until(lambda: len(fake.interaction_callbacks()) == 2)
             await fake.wait_until(lambda: bool(embeds_titled(fake, "🔕 ada acknowledged web#2")))
+            await fake.wait_until(lambda: alert_of(fake, "web#2").get("Acked by") == "ada")
             target.status = 200
             await fake.wait_until(lambda: titles(fake).count("🟢 web recovered") == 2)
             stop.set()
@@ -96,6 +100,33 @@ def test_operators_ack_by_text_and_slash_command_and_strangers_are_refused(tmp_p
     assert all(int(c["data"]["flags"]) & 64 for c in (ack_reply, refusal))  # ephemeral
     for body in fake.posts_to(fake.monitor_channel_id):
         assert body["allowed_mentions"]["parse"] == []
+    # Each incident's alert message was edited in place: it names who acked, and ends green.
+    channel = fake.monitor_channel_id
+    alerts = [mid for mid in fake.bot_message_ids(channel)
+              if fake.message(mid)["embeds"]
+              and any(f["name"] == "Incident" for f in fake.message(mid)["embeds"][0]["fields"])
+              and not fake.message(mid).get("message_reference")]
+    finals = [fake.message(mid)["embeds"][0] for mid in alerts]
+    assert [(e["title"], fields(e)["Incident"], fields(e).get("Acked by")) for e in finals] == [
+        ("🟢 web recovered", "web#1", "ada: swapping the cable"),
+        ("🟢 web recovered", "web#2", "ada")]
+    assert all(e.status == 200 for e in fake.edits_in(channel))
+
+
+def alert_of(fake: FakeDiscord, incident: str) -> dict[str, str]:
+    """The fields of `incident`'s alert message as Discord shows it now ({} before it)."""
+    for mid in fake.bot_message_ids(fake.monitor_channel_id):
+        message = fake.message(mid)
+        if message.get("message_reference") or not message["embeds"]:
+            continue
+        shown = fields(message["embeds"][0])
+        if shown.get("Incident") == incident:
+            return shown
+    return {}
+
+
+def fields(embed: dict[str, Any]) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in embed["fields"]}
 
 
 def http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:

@@ -3,7 +3,10 @@
 It sends the outbox's messages to the monitoring channel over REST (the same `Delivery`
 and outbox as the webhook), with the supervised session's client, mapping discord.py's
 errors onto the `TransportError` tree (`hub.notify.discord.errors`). Each send is bounded
-by `SEND_TIMEOUT_SECONDS` and pings nobody.
+by `SEND_TIMEOUT_SECONDS` and pings nobody but the one id a payload's `allowed_mentions`
+names (the critical mention). A reminder or a recovery is posted as a reply to its
+incident's alert message (`message_reference`), and that message is kept current with
+`Message.edit`.
 
 `BotTransport` is also where the bot's roles meet, each in its own module: the gateway
 session (`session`), the `status` reply (`status_reply`), the operators' commands
@@ -17,9 +20,11 @@ process, so a reconnect never repeats it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,10 +43,13 @@ from hub.notify.discord.status_reply import (
     StatusReplies,
 )
 from hub.notify.inbound import DisplayPosts, OperatorCommands, WatchedChannels
-from hub.notify.transport import RetryableError
+from hub.notify.transport import UNKNOWN_MESSAGE, MessageGone, RetryableError
 from hub.status.model import HubStatus
 from hub.status.timeline import timeline_png
+from hub.trouble import Trouble
 from machines import Notice, Outcome
+
+log = logging.getLogger(__name__)
 
 #: Bound on one send, above discord.py's own in-request waits (a ≤ 30 s 429 and its 5xx
 #: retries of 1 + 3 + 5 + 7 + 9 s): past it the path is broken, not slow.
@@ -91,6 +99,9 @@ class BotTransport:
                                        clock=clock, report=report, monotonic=monotonic,
                                        rng=rng, guild_ready_timeout=guild_ready_timeout)
 
+        # Told once per outbreak: each reminder would otherwise say it again.
+        self._replying = Trouble(log, "discord: replying to alert messages")
+
     def __repr__(self) -> str:
         return "BotTransport(***)"
 
@@ -113,14 +124,56 @@ class BotTransport:
     def message_content_enabled(self) -> bool:
         return self._session.message_content_enabled
 
-    async def send(self, payload: dict[str, Any], notices: list[Notice]) -> None:
+    async def send(self, payload: dict[str, Any], notices: list[Notice]) -> str | None:
+        """Post one message to the monitoring channel; the id Discord gave it."""
         client = await self._session.client_for_sending()
         channel = client.get_partial_messageable(self._settings.monitor_channel_id)
         embeds = [discord.Embed.from_dict(embed) for embed in payload.get("embeds", [])]
+        answered = payload.get("message_reference")
+        # A reply when it answers an alert message (discord.py takes no `reference=None`).
+        reply: dict[str, Any] = {"reference": discord.MessageReference(
+            message_id=int(answered["message_id"]),
+            channel_id=self._settings.monitor_channel_id,
+            fail_if_not_exists=False), "mention_author": False} if answered else {}
+        async with self._sending(client):
+            try:
+                message = await channel.send(content=payload.get("content") or None,
+                                             embeds=embeds,
+                                             allowed_mentions=_allowed_mentions(payload),
+                                             **reply)
+            except discord.Forbidden:
+                if not reply:
+                    raise
+                # Replies need Read Message History; without it the message still goes.
+                self._replying.happened("could not reply to the alert message (HTTP 403: "
+                                        "give the bot Read Message History in the "
+                                        "monitoring channel); posting without the reply")
+                message = await channel.send(content=payload.get("content") or None,
+                                             embeds=embeds,
+                                             allowed_mentions=_allowed_mentions(payload))
+        return str(message.id)
+
+    async def edit(self, message_id: str, payload: dict[str, Any]) -> None:
+        """Replace the embeds of the bot's message `message_id` in the monitoring channel."""
+        client = await self._session.client_for_sending()
+        channel = client.get_partial_messageable(self._settings.monitor_channel_id)
+        embeds = [discord.Embed.from_dict(embed) for embed in payload.get("embeds", [])]
+        async with self._sending(client):
+            try:
+                await channel.get_partial_message(int(message_id)).edit(
+                    embeds=embeds, allowed_mentions=NO_MENTIONS)
+            except discord.NotFound as err:
+                if err.code != UNKNOWN_MESSAGE:
+                    raise
+                raise MessageGone("the alert message was deleted (HTTP 404, Unknown "
+                                  "Message)", "http_404") from None
+
+    @contextlib.asynccontextmanager
+    async def _sending(self, client: discord.Client) -> AsyncIterator[None]:
+        """One request to Discord, bounded, its failures as `TransportError`s."""
         try:
             async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                await channel.send(content=payload.get("content") or None, embeds=embeds,
-                                   allowed_mentions=NO_MENTIONS)
+                yield
         except TimeoutError:
             raise RetryableError("Discord did not answer in time", "timeout") from None
         except RuntimeError:
@@ -130,3 +183,14 @@ class BotTransport:
             raise
         except (discord.DiscordException, aiohttp.ClientError, OSError) as err:
             raise transport_error(err) from None
+
+
+def _allowed_mentions(payload: dict[str, Any]) -> discord.AllowedMentions:
+    """The payload's `allowed_mentions` (nobody, or the one critical id) for discord.py."""
+    allowed = payload.get("allowed_mentions") or {}
+    users = [discord.Object(id=int(i)) for i in allowed.get("users", [])]
+    roles = [discord.Object(id=int(i)) for i in allowed.get("roles", [])]
+    if not (users or roles):
+        return NO_MENTIONS
+    return discord.AllowedMentions(everyone=False, users=users, roles=roles,
+                                   replied_user=False)
