@@ -13,10 +13,13 @@ Across processes time is real: every wait is on a condition, with a timeout.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,3 +135,48 @@ def test_pending_notices_survive_kill_9_and_go_out_after_restart(tmp_path, fault
         assert earlier[pending[0]] >= 1  # the window was hit, and it shows
     text = log.read_text(errors="replace")
     assert "webhooks/1/tok" not in text and "/tok" not in text
+
+
+def test_after_kill_9_the_recovery_edits_the_alert_message_by_its_stored_id(tmp_path):
+    """The webhook's message ids live in the state file: the process that posted the alert
+    is killed, and the next one still edits that very message when the incident ends."""
+    log = tmp_path / "daemon.log"
+    with ThreadedFakeDiscord(FakeDiscord(webhook_id="1", token="tok")).running() as fake, \
+            Target(status=503).running() as target:
+        config = write_config(tmp_path, target.url)
+        with daemon(config, fake.fake.api_base, log) as first:
+            seen = fake.wait_until(lambda f: any(
+                m["embeds"] and m["embeds"][0]["title"] == "🔴 web is failing"
+                for m in f.messages), WAIT_SECONDS)
+            assert seen, log.read_text(errors="replace")
+            # Killed once the hub has taken the answer in (the message id is on disk).
+            assert stored_message_ids(tmp_path / "state" / "outbox.sqlite"), \
+                log.read_text(errors="replace")
+            first.send_signal(signal.SIGKILL)
+            assert first.wait(timeout=WAIT_SECONDS) == -signal.SIGKILL
+        [alert] = [m for m in fake.call(lambda: fake.fake.messages)
+                   if m["embeds"][0]["title"] == "🔴 web is failing"]
+        target.status = 200
+        with daemon(config, fake.fake.api_base, log) as second:
+            edited = fake.wait_until(lambda f: any(
+                e.path.endswith(f"/messages/{alert['id']}") and e.status == 200
+                and e.body["embeds"][0]["title"] == "🟢 web recovered" for e in f.edits),
+                WAIT_SECONDS)
+            assert edited, log.read_text(errors="replace")
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=WAIT_SECONDS) == 0, log.read_text(errors="replace")
+        shown = next(m for m in fake.call(lambda: fake.fake.messages) if m["id"] == alert["id"])
+    fields = {f["name"]: f["value"] for f in shown["embeds"][0]["fields"]}
+    assert shown["embeds"][0]["title"] == "🟢 web recovered"
+    assert fields["Incident"] == "web#1"
+
+
+def stored_message_ids(path: Path) -> list[str]:
+    """The alert message ids the hub keeps, once it has kept one (at most WAIT_SECONDS)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        with contextlib.closing(sqlite3.connect(path, timeout=WAIT_SECONDS)) as db:
+            ids = [row[0] for row in db.execute("SELECT message_id FROM incident_message")]
+        if ids or time.monotonic() > deadline:
+            return [str(i) for i in ids]
+        time.sleep(0.05)  # another process writes it: there is nothing to await
