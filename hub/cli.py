@@ -246,14 +246,15 @@ def _silence(args: argparse.Namespace) -> int:
     import getpass
     import socket
 
-    from hub.silences_client import SilenceError, change
+    from hub.client import NotifyError
+    from hub.silences_client import change
 
     url, token = _hub_url(args)
     by = args.by or f"{getpass.getuser()}@{socket.gethostname()}"
     try:
         reply = change(args.command, args.component, duration=getattr(args, "duration", ""),
                        reason=getattr(args, "reason", ""), by=by, url=url, token=token)
-    except SilenceError as err:
+    except NotifyError as err:
         print(f"divoom-hub {args.command}: {err}", file=sys.stderr)
         return EXIT_FAILURE
     print(reply)
@@ -261,12 +262,13 @@ def _silence(args: argparse.Namespace) -> int:
 
 
 def _silences(args: argparse.Namespace) -> int:
-    from hub.silences_client import SilenceError, silences
+    from hub.client import NotifyError
+    from hub.silences_client import silences
 
     url, token = _hub_url(args)
     try:
         answer = silences(url, token)
-    except SilenceError as err:
+    except NotifyError as err:
         print(f"divoom-hub silences: {err}", file=sys.stderr)
         return EXIT_FAILURE
     found = answer.get("silences", [])

@@ -59,20 +59,31 @@ def notify(level: str, service: str, message: str,
     report: dict[str, Any] = {"level": level, "service": service, "message": message}
     if details is not None:
         report["details"] = details if isinstance(details, str) else dict(details)
-    endpoint = url.rstrip("/") + "/api/notify"
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    return call("POST", url, "/api/notify", report, token, timeout, what="the diagnostic")
+
+
+def call(method: str, url: str, path: str, document: dict[str, Any] | None = None,
+         token: str | None = None, timeout: float = 5.0, *,
+         what: str = "the request") -> dict[str, Any]:
+    """One JSON exchange with the hub's HTTP API at `url`; its answer, or `NotifyError`
+    saying why not (`what` names the request in a refusal: "the hub refused …")."""
+    endpoint = url.rstrip("/") + path
+    headers = {"Accept": "application/json"}
+    body = None
+    if document is not None:
+        headers["Content-Type"] = "application/json"
+        # As UTF-8, not as \u escapes: "ø" is 2 bytes instead of 6, "😀" 4 instead of 12.
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    # As UTF-8, not as \u escapes: "ø" is 2 bytes instead of 6, "😀" 4 instead of 12.
-    body = json.dumps(report, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
+    request = urllib.request.Request(endpoint, data=body, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer: dict[str, Any] = json.loads(response.read().decode("utf-8"))
             return answer
     except urllib.error.HTTPError as err:
         with err:
-            raise _refusal(err) from None
+            raise _refusal(err, what) from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
         reason = getattr(err, "reason", err)
         raise NotifyError(f"cannot reach the hub at {url}: {reason}") from None
@@ -80,7 +91,7 @@ def notify(level: str, service: str, message: str,
         raise NotifyError(f"{endpoint} did not answer like a Divoom Hub: {err}") from None
 
 
-def _refusal(err: urllib.error.HTTPError) -> NotifyError:
+def _refusal(err: urllib.error.HTTPError, what: str) -> NotifyError:
     body = err.read()
     try:
         said = json.loads(body.decode("utf-8")).get("error") or ""
@@ -90,6 +101,8 @@ def _refusal(err: urllib.error.HTTPError) -> NotifyError:
     if err.code == 429:
         header = err.headers.get("Retry-After", "")
         retry_after = float(header) if header.strip().isdigit() else None
-    reason = f"the hub refused the diagnostic (HTTP {err.code})"
+    reason = f"the hub refused {what} (HTTP {err.code})"
+    if err.code == 401:
+        said += " (pass the hub's HUB_HTTP_TOKEN)"
     return NotifyError(f"{reason}: {said}" if said else reason, status=err.code,
                        retry_after_seconds=retry_after)

@@ -201,7 +201,7 @@ def test_silences_over_http_and_the_cli_reach_the_running_hub(tmp_path, capsys):
     assert web["state"] in ("alerting", "reminding")
     assert unmute[0] == 0 and unmute[1].startswith("Unmuted web; the alert held meanwhile is "
                                                    "sent now (web#1).")
-    assert again[0] == 1 and "the hub refused (HTTP 409): web is not muted" in again[2]
+    assert again[0] == 1 and "the hub refused the unmute (HTTP 409): web is not muted" in again[2]
     store = IncidentStore(tmp_path / "state" / "outbox.sqlite")
     try:
         assert [n.incident for n in store.held()][:1] == ["web#1"]

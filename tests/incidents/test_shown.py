@@ -104,3 +104,22 @@ def test_the_console_line_carries_the_incident():
     line = console_line(Notice(kind=NoticeKind.ALERT, component="bus", at=NOW, failures=3,
                                error_type="timeout", incident="bus#7"), UTC)
     assert line == "22:13:20  ALERT     bus        bus#7 failing for 0 s, 3 failures: timeout"
+
+
+def test_the_cli_without_the_token_says_which_one_to_pass(capsys, monkeypatch):
+    from hub.cli import main
+
+    monkeypatch.delenv("HUB_HTTP_TOKEN", raising=False)
+
+    async def run() -> int:
+        server = StatusServer("127.0.0.1:0", lambda: status(), clock=lambda: NOW,
+                              token="s3cret-token")
+        async with TestServer(server.application()) as test_server:
+            url = str(test_server.make_url("/")).rstrip("/")
+            return await asyncio.to_thread(main, ["silences", "--url", url])
+
+    assert asyncio.run(run()) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("divoom-hub silences: the hub refused the request (HTTP 401): an "
+                          "access token is required")
+    assert err.rstrip().endswith("(pass the hub's HUB_HTTP_TOKEN)")
