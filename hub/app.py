@@ -283,9 +283,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     recorder.history.seed(journal.history(since=now - DAY_SECONDS), since=now - DAY_SECONDS)
 
     dashboard = Dashboard(config.display or DisplaySettings(), config.hub.zone(),
-                          health=lambda: {s.component: s.state
-                                          for s in recorder.latest.machines},
-                          messages=messages)
+                          machines=lambda: recorder.latest.machines,
+                          messages=messages, pages=config.pages)
     frames = LatestFrame(PreviewDevice(state_dir))
     reports: Subject[Outcome] = Subject()  # heartbeat pings and pushed values, on the loop
     server: StatusServer | None = None

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.display.messages import MessageSettings
+from hub.display.pages import Page, parse_pages
 from hub.display.pixoo import PixooSettings
 from hub.display.settings import DisplaySettings
 from hub.ingest.pings import HeartbeatMonitor
@@ -76,6 +77,7 @@ class Config:
     messages: MessageSettings | None = None  # no [messages] section = nobody may post
     channels: tuple[WatchedChannel, ...] = ()  # [[channel]]: Discord channels the bot watches
     maintenance: tuple[MaintenanceWindow, ...] = ()  # [[maintenance]]: recurring mutes
+    pages: tuple[Page, ...] = ()  # [[page]]: the display's rotation; () = the dashboard only
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -140,7 +142,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     """The validated `Config` of one TOML document; `history` as in `load_config`."""
     document = Table.document(path, raw)
     document.only_keys({"hub", "policy", "monitor", "bus", "weather", "pixoo", "display",
-                        "messages", "channel", "maintenance"})
+                        "messages", "channel", "maintenance", "page"})
     hub = _parse_hub(document.table("hub"), path.parent)
     policy, policies = _parse_policies(document.table("policy"))
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), document)
@@ -160,7 +162,8 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     config = Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                     heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
                     pixoo=pixoo, display=display, messages=messages, channels=channels,
-                    path=path, policy_keys=policy_keys)
+                    path=path, policy_keys=policy_keys,
+                    pages=parse_pages(raw.get("page", []), path))
     _check_policy_names(config, path, history)
     _check_derived_policies(config, raw, path)
     return replace(config, maintenance=parse_maintenance(
