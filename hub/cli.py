@@ -111,6 +111,18 @@ def _parser() -> argparse.ArgumentParser:
                              "the token, if any, comes from HUB_HTTP_TOKEN")
     notify.set_defaults(handler=_notify)
 
+    preview = commands.add_parser(
+        "preview", help="draw what the Pixoo would show now into a PNG, without sending it")
+    _config_argument(preview)
+    preview.add_argument("--page", default=None, metavar="NAME",
+                         help="draw this page (a [[page]] name, or dashboard, clock, bus, "
+                              "alerts, message) instead of the first whose turn it is")
+    preview.add_argument("--out", type=Path, default=Path("preview.png"), metavar="FILE",
+                         help="where the PNG goes (default: ./preview.png)")
+    preview.add_argument("--scale", type=int, default=8, choices=range(1, 17), metavar="N",
+                         help="pixels per LED, 1 to 16 (default: 8, a 512×512 picture)")
+    preview.set_defaults(handler=_preview)
+
     diagrams = commands.add_parser(
         "diagrams", help="write the state diagrams generated from the running machines")
     diagrams.add_argument("--check", action="store_true",
@@ -271,6 +283,26 @@ def _run(args: argparse.Namespace) -> int:
     except (StartupError, WebhookUrlError) as err:
         print(f"divoom-hub run: {err}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from hub.display.preview import scaled_png
+    from hub.frame_now import UnknownPage, frame_now
+
+    config = load_config(args.config)
+    try:
+        frame = frame_now(config, args.page)
+    except UnknownPage as err:
+        print(f"divoom-hub preview: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        args.out.write_bytes(scaled_png(frame.image, args.scale))
+    except OSError as err:
+        print(f"divoom-hub preview: {args.out}: cannot write: {err.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    size = frame.image.width * args.scale
+    print(f"wrote {args.out}: the {frame.page} page, {size}x{size}")
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
