@@ -84,14 +84,16 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                      report: Callable[[Outcome], None] | None = None,
                      display: DisplayChannel | None = None,
                      channels: ChannelWatch | None = None,
-                     zone: ZoneInfo | None = None) -> Transport:
+                     zone: ZoneInfo | None = None,
+                     frame_png: Callable[[], bytes | None] | None = None) -> Transport:
     """The transport `transport_choice` chooses, built: the bot, the webhook or the console.
 
     `status`, `clock` and `report` are for the bot: where it reads the published
     `HubStatus`, the daemon's clock, and where its connection outcomes go. `display` is
     the display channel (`DISCORD_CHANNEL_ID`), which only the bot can read, and
     `channels` the watched channels (`[[channel]]`), which need the bot too. `zone` is
-    `[hub] timezone` (None: the system's), the wall clock of the `status` reply's picture.
+    `[hub] timezone` (None: the system's), the wall clock of the `status` reply's picture;
+    `frame_png` the display's latest frame, for the bot's `preview`.
     """
     choice = transport_choice(secrets)
     if choice.lacks_bot_token:
@@ -112,7 +114,8 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
         if secrets.discord_webhook_url:
             log.info("both a bot and a webhook are configured; notices go through the bot")
         return BotTransport(choice.bot, status=status, clock=clock, report=report,
-                            display=display, channels=channels, zone=zone)
+                            display=display, channels=channels, zone=zone,
+                            frame_png=frame_png)
     if choice.kind is TransportKind.WEBHOOK:
         return WebhookTransport(Webhook.parse(secrets.discord_webhook_url), choice.api_base)
     if choice.is_bot_token_unused:
@@ -250,7 +253,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
         raise StartupError(str(err)) from None
     transport = choose_transport(secrets, write, status=lambda: recorder.latest, clock=clock,
                                  report=discord_outcomes.on_next, display=display,
-                                 channels=channels, zone=config.hub.zone())
+                                 channels=channels, zone=config.hub.zone(),
+                                 frame_png=lambda: frames.png())
     watches_discord = transport.name != "console"
     # A damaged file is moved aside, what it still holds is queued again, and the owner is
     # told once the hub has started (hub/storage/state_file.py).
