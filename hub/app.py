@@ -294,7 +294,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     server: StatusServer | None = None
     if config.hub.http_listen:
         server = StatusServer(config.hub.http_listen, lambda: recorder.latest,
-                              frame_png=frames.png, report=reports.on_next,
+                              frame_png=frames.png, pages=dashboard.pages_shown,
+                              report=reports.on_next,
                               # diagnostics from other apps: same outbox (on this loop)
                               notify=accept,
                               heartbeats=config.heartbeats, thresholds=config.thresholds,

@@ -19,7 +19,7 @@ from PIL import Image
 
 from hub.display.alerts import Alert, incident_alerts, worst_first
 from hub.display.messages import MessageBoard
-from hub.display.pages import Page, PageKind, Rotation
+from hub.display.pages import Page, PageKind, PagesShown, Rotation
 from hub.display.preview import PreviewDevice
 from hub.display.screens import has_something_to_show, render_page
 from hub.display.settings import DisplaySettings
@@ -51,6 +51,7 @@ class Dashboard:
         self._messages = messages
         self._extra_alerts = extra_alerts
         self._rotation = Rotation(pages)
+        self._configured_pages = pages
         self._bus: BusBoard | None = None
         self._weather: Forecast | None = None
         #: The name of the page last drawn (the status page shows it).
@@ -65,6 +66,11 @@ class Dashboard:
             self._bus = outcome.data
         elif isinstance(outcome.data, Forecast):
             self._weather = outcome.data
+
+    def pages_shown(self) -> PagesShown:
+        """The page last drawn and the configured rotation, for the status page."""
+        return PagesShown(showing=self.page_name, rotation=tuple(
+            page.describe() for page in self._configured_pages))
 
     def view(self, now: float) -> DashboardView:
         """What any page would show at `now`, from the latest data."""

@@ -50,6 +50,14 @@ class PageHours:
     start_minute: int = 0
     end_minute: int = DAY_MINUTES
 
+    def describe(self) -> str:
+        """As the status page says it: "mon tue 06:00-09:00", "sat sun", "22:00-06:30"."""
+        days = "" if len(self.days) == len(DAYS) \
+            else " ".join(DAYS[day] for day in sorted(self.days))
+        hours = "" if (self.start_minute, self.end_minute) == (0, DAY_MINUTES) \
+            else f"{_clock(self.start_minute)}-{_clock(self.end_minute)}"
+        return " ".join(part for part in (days, hours) if part)
+
     def includes(self, local: datetime) -> bool:
         minute = local.hour * 60 + local.minute
         if self.start_minute < self.end_minute:
@@ -71,6 +79,25 @@ class Page:
 
     def is_scheduled_at(self, local: datetime) -> bool:
         return self.when is None or self.when.includes(local)
+
+    def describe(self) -> str:
+        """"clock 8 s" or "morning (bus) 20 s, mon tue 06:00-09:00": for the status page."""
+        name = self.name if self.name == self.show.value else f"{self.name} ({self.show.value})"
+        when = f", {self.when.describe()}" if self.when is not None else ""
+        return f"{name} {self.seconds:g} s{when}"
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class PagesShown:
+    """What the status page says about the display: the page on it and the rotation
+    (empty without `[[page]]`)."""
+
+    showing: str
+    rotation: tuple[str, ...] = ()
 
 
 #: What no `[[page]]` means: the dashboard, always.

@@ -70,6 +70,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from hub import strict_json
+from hub.display.pages import PagesShown
 from hub.formatting import iso
 from hub.ingest.pings import HeartbeatMonitor
 from hub.ingest.reports import (
@@ -86,6 +87,7 @@ from hub.status.model import HubStatus
 from hub.status.timeline import timeline_png
 from hub.web.page import (
     CONTENT_SECURITY_POLICY,
+    DOWNLOAD_FRAME_SCALE,
     PAGE_FRAME_SCALE,
     PageView,
     notice_summary,
@@ -367,6 +369,7 @@ class StatusServer:
 
     def __init__(self, listen: str, status: Callable[[], HubStatus], *,
                  frame_png: Callable[[], bytes | None] = _no_frame,
+                 pages: Callable[[], PagesShown | None] = lambda: None,
                  report: Callable[[Outcome], None] | None = None,
                  notify: Callable[[Notice], None] | None = None,
                  rate_limits: RateLimits | None = None,
@@ -390,6 +393,7 @@ class StatusServer:
                 f"127.0.0.1 only")
         self._status = status
         self._frame_png = frame_png
+        self._pages = pages  # the display's page and rotation (read on this loop)
         self._report = report
         self._heartbeats = {h.name: h for h in heartbeats}
         self._thresholds = {t.name: t for t in thresholds}
@@ -551,16 +555,18 @@ class StatusServer:
         now = self._clock()
         health = assess_health(status, now, self._max_age)
         frame = self._frame_png()
-        frame_src = None
+        frame_src = download_src = None
         if frame is not None:
-            frame_src = f"frame.png?scale={PAGE_FRAME_SCALE}&v={zlib.crc32(frame):08x}"
-            if "token" in request.query:
-                frame_src += "&token=" + quote(request.query["token"], safe="")
+            token = "&token=" + quote(request.query["token"], safe="") \
+                if "token" in request.query else ""
+            frame_src = f"frame.png?scale={PAGE_FRAME_SCALE}&v={zlib.crc32(frame):08x}{token}"
+            download_src = f"frame.png?scale={DOWNLOAD_FRAME_SCALE}{token}"
         timeline_src = f"timeline.png?v={timeline_version(status, now)}"
         if "token" in request.query:
             timeline_src += "&token=" + quote(request.query["token"], safe="")
         return PageView(health=health.status, reasons=health.reasons, frame_src=frame_src,
-                        now=now, zone=self._zone, timeline_src=timeline_src)
+                        now=now, zone=self._zone, timeline_src=timeline_src,
+                        download_src=download_src, pages=self._pages())
 
     async def _page(self, request: web.Request) -> web.Response:
         status = self._status()
