@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import reactivex
@@ -40,10 +40,8 @@ from hub.display.settings import DisplaySettings
 from hub.ingest.reports import Diagnostic, Level, diagnostic_notice
 from hub.notify.choice import SHARED_DISPLAY_CHANNEL, TransportKind, transport_choice
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
-from hub.notify.discord.transport import BotTransport
 from hub.notify.outbox import DeadLetter, Outbox
 from hub.notify.transport import ConsoleTransport, Transport
-from hub.notify.webhook import Webhook, WebhookTransport
 from hub.secrets import Secrets, SecretsError
 from hub.selfcheck import HUB_COMPONENT, SELF_CHECK_SECONDS, SelfCheck
 from hub.sources.channels import ChannelWatch, channel_watch
@@ -53,9 +51,12 @@ from hub.status.recorder import StatusRecorder
 from hub.storage.journal import BEAT_SECONDS, Journal, JournaledMachines
 from hub.storage.state_file import StateFileReport, prepare_state_file
 from hub.streams import health_notices, to_seconds
-from hub.web.server import AddressUnavailable, PortWait, StatusServer, StatusServerError
+from hub.web.startup import AddressUnavailable, PortWait, StatusServerError
 from hub.world import Watched, World, WorldFactory, real_world
 from machines import Notice, NoticeKind, Outcome
+
+if TYPE_CHECKING:
+    from hub.web.server import StatusServer
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,11 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
         raise StartupError("[[channel]] watches Discord channels through the bot: set "
                            "DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID, or remove the "
                            "[[channel]] tables")
+    # discord.py, aiohttp and the status server are imported where they are built: a
+    # configuration without them does not carry their memory (docs/performance.md).
     if choice.bot is not None:
+        from hub.notify.discord.transport import BotTransport
+
         if choice.shares_display_channel:
             raise StartupError(SHARED_DISPLAY_CHANNEL)
         if secrets.discord_webhook_url:
@@ -117,7 +122,13 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                             display=display, channels=channels, zone=zone,
                             frame_png=frame_png)
     if choice.kind is TransportKind.WEBHOOK:
-        return WebhookTransport(Webhook.parse(secrets.discord_webhook_url), choice.api_base)
+        from hub.notify.webhook import Webhook, WebhookTransport, WebhookUrlError
+
+        try:
+            webhook = Webhook.parse(secrets.discord_webhook_url)
+        except WebhookUrlError as err:  # said like every other start-up error
+            raise StartupError(str(err)) from None
+        return WebhookTransport(webhook, choice.api_base)
     if choice.is_bot_token_unused:
         log.info("DISCORD_BOT_TOKEN is set without DISCORD_MONITOR_CHANNEL_ID or a webhook: "
                  "notices go to the console")
@@ -293,6 +304,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     reports: Subject[Outcome] = Subject()  # heartbeat pings and pushed values, on the loop
     server: StatusServer | None = None
     if config.hub.http_listen:
+        from hub.web.server import StatusServer
+
         server = StatusServer(config.hub.http_listen, lambda: recorder.latest,
                               frame_png=frames.png, pages=dashboard.pages_shown,
                               report=reports.on_next,

@@ -250,7 +250,6 @@ def _run(args: argparse.Namespace) -> int:
     import signal
 
     from hub.app import StartupError, run_daemon
-    from hub.notify.webhook import WebhookUrlError
     from hub.service import Service
 
     config = load_config(args.config)
@@ -280,7 +279,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         return asyncio.run(main_task())
-    except (StartupError, WebhookUrlError) as err:
+    except StartupError as err:
         print(f"divoom-hub run: {err}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -321,7 +320,7 @@ def _check(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from hub.app import StartupError
     from hub.demo import DEMO_LISTEN, run_demo  # asyncio wiring that replay does not need
-    from hub.web.server import StatusServerError
+    from hub.web.startup import StatusServerError
 
     secrets = load_secrets(os.environ, _dotenv_for(None))
     _log_to_stderr(secrets, verbose=False)

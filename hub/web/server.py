@@ -94,6 +94,11 @@ from hub.web.page import (
     render_live,
     render_page,
 )
+from hub.web.startup import MAY_CLEAR as MAY_CLEAR
+from hub.web.startup import NO_WAIT
+from hub.web.startup import AddressUnavailable as AddressUnavailable
+from hub.web.startup import PortWait as PortWait
+from hub.web.startup import StatusServerError as StatusServerError
 from machines import HealthState, Notice, Outcome
 
 log = logging.getLogger(__name__)
@@ -111,43 +116,6 @@ HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 TIMELINE_REDRAW_SECONDS = 60
 _NOTIFY_EXAMPLE = ('{"level": "warning", "service": "backup", "message": "disk 91% full"}')
 _METRIC_EXAMPLE = '{"value": 21.5}'
-
-
-class StatusServerError(RuntimeError):
-    """The server cannot start as configured; the message says what to change."""
-
-
-class AddressUnavailable(StatusServerError):
-    """The address stayed taken (or absent) through the whole `PortWait`: a later start
-    may find it free, so this is no configuration error."""
-
-
-#: The system errors that may clear by themselves: another program still holds the
-#: port (the previous hub shutting down, a service starting at boot), or the address is
-#: not there yet (a LAN address before DHCP has answered).
-_MAY_CLEAR = {errno.EADDRINUSE: "the address is in use by another program",
-              errno.EADDRNOTAVAIL: "this machine has no such address (yet)"}
-
-
-@dataclass(frozen=True, slots=True)
-class PortWait:
-    """How long `StatusServer.start` keeps trying an address that may clear by itself:
-    waits of `first_seconds`, doubling up to `max_seconds`, `seconds` in all (0: fail at
-    once). `sleep` waits; tests pass one that lets no real time pass."""
-
-    seconds: float = 0.0
-    first_seconds: float = 1.0
-    max_seconds: float = 10.0
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-    def delays(self) -> Iterator[float]:
-        """The waits between attempts: 1, 2, 4, 8, 10, 10, … s, `seconds` in all."""
-        waited, delay = 0.0, self.first_seconds
-        while waited < self.seconds:
-            step = min(delay, self.max_seconds, self.seconds - waited)
-            yield step
-            waited += step
-            delay *= 2
 
 
 # -- health and JSON (pure) ------------------------------------------------------------
@@ -430,7 +398,7 @@ class StatusServer:
         app.router.add_post("/api/notify", self._diagnostic)
         return app
 
-    async def start(self, wait: PortWait = PortWait()) -> None:
+    async def start(self, wait: PortWait = NO_WAIT) -> None:
         """Bind and serve. An address in use or not (yet) on this machine is tried again
         as `wait` says, then is an `AddressUnavailable`; with no wait, and for any other
         reason, a `StatusServerError` naming the setting."""
@@ -442,7 +410,7 @@ class StatusServer:
             try:
                 runner = await self._bind()
             except OSError as err:
-                reason = _MAY_CLEAR.get(err.errno or 0)
+                reason = MAY_CLEAR.get(err.errno or 0)
                 if reason is None:
                     raise StatusServerError(f"cannot listen on {where}: "
                                             f"{err.strerror or err}") from None
@@ -476,7 +444,7 @@ class StatusServer:
     def _unavailable(self, where: str, reason: str, waited_seconds: float) -> StatusServerError:
         """What to do about an address that stayed unusable."""
         still = f", still after {waited_seconds:g} s" if waited_seconds else ""
-        if reason == _MAY_CLEAR[errno.EADDRINUSE]:
+        if reason == MAY_CLEAR[errno.EADDRINUSE]:
             fix = (f"stop that program (`ss -ltnp 'sport = :{self._port}'` names it) or give "
                    f"{self._setting} another port")
         else:
