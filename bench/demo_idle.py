@@ -55,10 +55,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state_dir:
         command = [sys.executable, "-m", "hub", "demo", "--state-dir", state_dir,
                    "--http-listen", args.http_listen]
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               text=True, env=env) as proc:
-            assert proc.stdout is not None
-            proc.stdout.readline()  # STARTED: the daemon is up
+            # Up once it drew a frame (with the bot, STARTED goes to Discord, not here).
+            frame = Path(state_dir) / "frame.png"
+            deadline = time.monotonic() + 120
+            while not frame.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
             time.sleep(args.warmup)  # imports and first frames are not idling
             cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
             samples = []

@@ -25,12 +25,13 @@ choose_transport(secrets, print)
 if sys.argv[2]:
     from hub.web.server import StatusServer
     StatusServer(sys.argv[2], lambda: None)
-print(json.dumps([name for name in %r if name in sys.modules]))
-""" % (OPTIONAL,)
+print(json.dumps([name for name in json.loads(sys.argv[3]) if name in sys.modules]))
+"""
 
 
 def loaded(secrets: dict[str, str], listen: str = "") -> list[str]:
-    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(secrets), listen],
+    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(secrets), listen,
+                          json.dumps(OPTIONAL)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.splitlines()[-1])
 
