@@ -294,6 +294,8 @@ def _preview(args: argparse.Namespace) -> int:
     except UnknownPage as err:
         print(f"divoom-hub preview: {err}", file=sys.stderr)
         return EXIT_USAGE
+    for warning in frame.warnings:
+        print(f"divoom-hub preview: warning: {warning}", file=sys.stderr)
     try:
         args.out.write_bytes(scaled_png(frame.image, args.scale))
     except OSError as err:

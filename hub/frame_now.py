@@ -7,6 +7,7 @@ daemon wrote), and draws the page whose turn it would be first, or the page aske
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,10 +36,13 @@ class UnknownPage(LookupError):
 class FrameNow:
     image: Image.Image  # 64×64 RGB
     page: str  # the page's name
+    #: What could not be read (the frame is drawn without it), one line each.
+    warnings: tuple[str, ...] = ()
 
 
 def saved_machines(state_dir: Path) -> tuple[Snapshot, ...]:
-    """The machines' states as the daemon last saved them; () before it ever ran."""
+    """The machines' states as the daemon last saved them; () before it ever ran.
+    Raises `sqlite3.Error` for a file that is not a readable database."""
     path = state_dir / "outbox.sqlite"
     if not path.exists():
         return ()
@@ -50,7 +54,13 @@ def frame_now(config: Config, page: str | None = None, *,
               clock: Callable[[], float] = time.time) -> FrameNow:
     """The frame for `clock()`: the first page that can show, or `page` by name."""
     state_dir = config.hub.state_dir
-    machines = saved_machines(state_dir)
+    warnings: list[str] = []
+    try:
+        machines = saved_machines(state_dir)
+    except sqlite3.Error as err:  # the daemon sets a damaged file aside when it starts
+        warnings.append(f"{state_dir / 'outbox.sqlite'}: cannot read the saved states "
+                        f"({err}); drawn as if nothing were failing")
+        machines = ()
     dashboard = Dashboard(config.display or DisplaySettings(), config.hub.zone(),
                           machines=lambda: machines,
                           messages=MessageBoard(state_dir) if state_dir.is_dir() else None,
@@ -64,6 +74,6 @@ def frame_now(config: Config, page: str | None = None, *,
                 dashboard.observe(poller.poll())
     now = clock()
     if page is not None:
-        return FrameNow(dashboard.render_page(now, page), page)
+        return FrameNow(dashboard.render_page(now, page), page, tuple(warnings))
     image = dashboard.render(now)
-    return FrameNow(image, dashboard.page_name)
+    return FrameNow(image, dashboard.page_name, tuple(warnings))

@@ -140,3 +140,17 @@ def test_a_folder_that_cannot_be_written_is_said(tmp_path, sources, capsys):
     out = tmp_path / "missing" / "frame.png"
     assert main(["preview", "-c", str(path), "--out", str(out)]) == 1
     assert f"{out}: cannot write" in capsys.readouterr().err
+
+
+def test_a_damaged_state_file_is_a_warning_and_the_frame_is_still_drawn(tmp_path, sources,
+                                                                       capsys):
+    entur, met = sources
+    path = write_config(tmp_path, entur, met)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "outbox.sqlite").write_bytes(b"not a database at all" * 100)
+    out = tmp_path / "now.png"
+    assert main(["preview", "-c", str(path), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"divoom-hub preview: warning: {tmp_path / 'state' / 'outbox.sqlite'}"
+                          ": cannot read the saved states")
+    assert out.exists()
