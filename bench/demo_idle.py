@@ -4,7 +4,13 @@ Runs the demo as a child process (simulated sources, the render tick every secon
 preview PNG per frame, the status page, the console transport) and reads its CPU time
 and resident memory from /proc. Prints numbers; asserts nothing.
 
-    .venv/bin/python bench/demo_idle.py [--seconds 60]
+    .venv/bin/python bench/demo_idle.py [--seconds 60]      # with the status page
+    .venv/bin/python bench/demo_idle.py --http-listen ""    # no page: the published job
+    .venv/bin/python bench/demo_idle.py --http-listen "" --bot  # ... plus the Discord bot
+
+`--bot` gives the demo a bot token and channel with Discord's endpoints on a closed local
+port: the bot is built and keeps trying to connect, as it would with the network down,
+so the figure is what discord.py and the bot cost, not a conversation.
 """
 
 from __future__ import annotations
@@ -36,14 +42,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--http-listen", default="127.0.0.1:0",
+                        help='the status page\'s address ("" turns the page off)')
+    parser.add_argument("--bot", action="store_true",
+                        help="run the Discord bot too (against a closed local port)")
     args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "HUB_"))}
+    if args.bot:
+        env.update(DISCORD_BOT_TOKEN="bench.token.x", DISCORD_MONITOR_CHANNEL_ID="1",
+                   DISCORD_API_BASE="http://127.0.0.1:9/api/v10",
+                   DISCORD_GATEWAY_URL="ws://127.0.0.1:9/")
     with tempfile.TemporaryDirectory() as state_dir:
         command = [sys.executable, "-m", "hub", "demo", "--state-dir", state_dir,
-                   "--http-listen", "127.0.0.1:0"]
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True) as proc:
-            assert proc.stdout is not None
-            proc.stdout.readline()  # STARTED: the daemon is up
+                   "--http-listen", args.http_listen]
+        with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              text=True, env=env) as proc:
+            # Up once it drew a frame (with the bot, STARTED goes to Discord, not here).
+            frame = Path(state_dir) / "frame.png"
+            deadline = time.monotonic() + 120
+            while not frame.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
             time.sleep(args.warmup)  # imports and first frames are not idling
             cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
             samples = []

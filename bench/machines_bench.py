@@ -218,7 +218,8 @@ def run_feed_only(work: Workload) -> tuple[float, Counter[str]]:
 
 
 def run_observe_on(work: Workload) -> tuple[float, Counter[str]]:
-    """The harness plus `observe_on(scheduler)` (the first step of `health_notices`)."""
+    """The harness plus `observe_on(scheduler)`: the hop `health_notices` took for every
+    outcome until it handled outcomes on the owner's thread directly (`OwnerHop`)."""
     scheduler = timed_start()
     feed: Subject[Outcome] = Subject()
     subscription = feed.pipe(ops.observe_on(scheduler)).subscribe(lambda _: None)

@@ -11,7 +11,8 @@ countdowns change between frames as they do on the device. It prints per-frame t
 about them; the figures are written up in docs/performance.md. On a busy machine the
 wall-clock tail measures the neighbours; the CPU columns measure the work.
 
-- render: `hub.display.render.render(view)` (fonts and icons already loaded);
+- render: `hub.display.render.render(view)` (fonts and icons already loaded), and for the
+  other pages `hub.display.screens.render_page(page, view)`;
 - encode: `hub.display.frame.encode_frame(image)`, the `PicData` string of a push;
 - preview: `PreviewDevice.push(image)`, the PNG and its ×8 copy written atomically to a
   temporary directory (the demo's cost per frame);
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import platform
 import statistics
@@ -35,17 +37,28 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
+from PIL import Image
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.display.scenes`
 
 from hub.display.frame import encode_frame  # noqa: E402
 from hub.display.icons import icon_for  # noqa: E402
+from hub.display.pages import PageKind  # noqa: E402
 from hub.display.preview import PreviewDevice  # noqa: E402
 from hub.display.render import render  # noqa: E402
+from hub.display.screens import render_page  # noqa: E402
 from hub.display.text import load_fonts  # noqa: E402
 from hub.display.view import DashboardView, DisplayMessage  # noqa: E402
 from hub.sources.data import BusBoard  # noqa: E402
 from machines.states import HealthState  # noqa: E402
-from tests.display.scenes import MORNING, departure, rainy_morning  # noqa: E402
+from tests.display.scenes import (  # noqa: E402
+    LONG_MESSAGE,
+    MORNING,
+    departure,
+    page_view,
+    rainy_morning,
+    twelve_alerts,
+)
 
 
 def busy_view() -> DashboardView:
@@ -70,6 +83,14 @@ def message_view() -> DashboardView:
 
 SCENES: Mapping[str, Callable[[], DashboardView]] = MappingProxyType({
     "busy dashboard": busy_view, "message overlay (paged)": message_view})
+#: The other pages, each drawn from a full view (ten departures, twelve alerts).
+PAGES: Mapping[str, tuple[PageKind, Callable[[], DashboardView]]] = MappingProxyType({
+    "clock page": (PageKind.CLOCK, lambda: page_view("no")),
+    "bus page (10 departures)": (PageKind.BUS, lambda: page_view("no")),
+    "alerts page (12 alerts)": (PageKind.ALERTS,
+                                lambda: page_view("no", alerts=twelve_alerts(MORNING))),
+    "message page": (PageKind.MESSAGE, lambda: page_view("no", message=LONG_MESSAGE)),
+})
 
 T = TypeVar("T")
 
@@ -121,16 +142,21 @@ def main() -> None:
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as state_dir:
         device = PreviewDevice(state_dir)
-        for name, scene in SCENES.items():
+        drawn: dict[str, tuple[Callable[[DashboardView], Image.Image],
+                               Callable[[], DashboardView]]]
+        drawn = {name: (render, scene) for name, scene in SCENES.items()}
+        for name, (page, scene) in PAGES.items():
+            drawn[name] = (functools.partial(render_page, page), scene)
+        for name, (draw, scene) in drawn.items():
             base = scene()
             views = [dataclasses.replace(base, now=base.now + second)
                      for second in range(args.frames)]
             renders, encodes, pushes = Samples(), Samples(), Samples()
             for view in views:
-                frame = renders.measure(lambda view=view: render(view))  # type: ignore[misc]
+                frame = renders.measure(functools.partial(draw, view))
                 encodes.measure(lambda frame=frame: encode_frame(frame))  # type: ignore[misc]
             for view in views[: max(1, args.frames // 10)]:
-                frame = render(view)
+                frame = draw(view)
                 pushes.measure(lambda frame=frame: device.push(frame))  # type: ignore[misc]
             print(f"{name:<24} {'render':<8} {renders.row()}")
             print(f"{'':<24} {'encode':<8} {encodes.row()}")

@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import reactivex
@@ -45,11 +45,9 @@ from hub.incidents.runner import PolicyRunner
 from hub.ingest.reports import Diagnostic, Level, diagnostic_notice
 from hub.notify.choice import SHARED_DISPLAY_CHANNEL, TransportKind, transport_choice
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
-from hub.notify.discord.transport import BotTransport
 from hub.notify.embeds import notice_line
 from hub.notify.outbox import DeadLetter, Outbox
 from hub.notify.transport import ConsoleTransport, Transport
-from hub.notify.webhook import Webhook, WebhookTransport
 from hub.secrets import Secrets, SecretsError, redact
 from hub.selfcheck import HUB_COMPONENT, SELF_CHECK_SECONDS, SelfCheck
 from hub.sources.channels import ChannelWatch, channel_watch
@@ -60,9 +58,12 @@ from hub.storage.incidents import IncidentStore, held_reason
 from hub.storage.journal import BEAT_SECONDS, Journal, JournaledMachines
 from hub.storage.state_file import StateFileReport, prepare_state_file
 from hub.streams import health_notices, to_seconds
-from hub.web.server import AddressUnavailable, PortWait, StatusServer, StatusServerError
+from hub.web.startup import AddressUnavailable, PortWait, StatusServerError
 from hub.world import Watched, World, WorldFactory, real_world
 from machines import Notice, NoticeKind, Outcome
+
+if TYPE_CHECKING:
+    from hub.web.server import StatusServer
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +92,16 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
                      report: Callable[[Outcome], None] | None = None,
                      display: DisplayChannel | None = None,
                      channels: ChannelWatch | None = None,
-                     zone: ZoneInfo | None = None) -> Transport:
+                     zone: ZoneInfo | None = None,
+                     frame_png: Callable[[], bytes | None] | None = None) -> Transport:
     """The transport `transport_choice` chooses, built: the bot, the webhook or the console.
 
     `status`, `clock` and `report` are for the bot: where it reads the published
     `HubStatus`, the daemon's clock, and where its connection outcomes go. `display` is
     the display channel (`DISCORD_CHANNEL_ID`), which only the bot can read, and
     `channels` the watched channels (`[[channel]]`), which need the bot too. `zone` is
-    `[hub] timezone` (None: the system's), the wall clock of the `status` reply's picture.
+    `[hub] timezone` (None: the system's), the wall clock of the `status` reply's picture;
+    `frame_png` the display's latest frame, for the bot's `preview`.
     """
     choice = transport_choice(secrets)
     if choice.lacks_bot_token:
@@ -113,15 +116,26 @@ def choose_transport(secrets: Secrets, write: Callable[[str], None], *,
         raise StartupError("[[channel]] watches Discord channels through the bot: set "
                            "DISCORD_BOT_TOKEN and DISCORD_MONITOR_CHANNEL_ID, or remove the "
                            "[[channel]] tables")
+    # discord.py, aiohttp and the status server are imported where they are built: a
+    # configuration without them does not carry their memory (docs/performance.md).
     if choice.bot is not None:
+        from hub.notify.discord.transport import BotTransport
+
         if choice.shares_display_channel:
             raise StartupError(SHARED_DISPLAY_CHANNEL)
         if secrets.discord_webhook_url:
             log.info("both a bot and a webhook are configured; notices go through the bot")
         return BotTransport(choice.bot, status=status, clock=clock, report=report,
-                            display=display, channels=channels, zone=zone)
+                            display=display, channels=channels, zone=zone,
+                            frame_png=frame_png)
     if choice.kind is TransportKind.WEBHOOK:
-        return WebhookTransport(Webhook.parse(secrets.discord_webhook_url), choice.api_base)
+        from hub.notify.webhook import Webhook, WebhookTransport, WebhookUrlError
+
+        try:
+            webhook = Webhook.parse(secrets.discord_webhook_url)
+        except WebhookUrlError as err:  # said like every other start-up error
+            raise StartupError(str(err)) from None
+        return WebhookTransport(webhook, choice.api_base)
     if choice.is_bot_token_unused:
         log.info("DISCORD_BOT_TOKEN is set without DISCORD_MONITOR_CHANNEL_ID or a webhook: "
                  "notices go to the console")
@@ -265,7 +279,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
         raise StartupError(str(err)) from None
     transport = choose_transport(secrets, write, status=lambda: recorder.latest, clock=clock,
                                  report=discord_outcomes.on_next, display=display,
-                                 channels=channels, zone=config.hub.zone())
+                                 channels=channels, zone=config.hub.zone(),
+                                 frame_png=lambda: frames.png())
     watches_discord = transport.name != "console"
     # A damaged file is moved aside, what it still holds is queued again, and the owner is
     # told once the hub has started (hub/storage/state_file.py).
@@ -312,7 +327,10 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     # change is announced like any notice.
     desk = OperatorDesk(incidents, config.discord.operators, announce=accept,
                         zone=config.hub.zone())
-    if isinstance(transport, BotTransport):
+    if transport.name == "bot":  # its commands come to the desk
+        from hub.notify.discord.transport import BotTransport
+
+        assert isinstance(transport, BotTransport)
         transport.attach_operators(desk)
     if not config.hub.notifications:  # said once: nobody should wonder why all is quiet
         log.warning("%s: [hub] notifications = false: every notice is recorded (the status "
@@ -321,15 +339,17 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     recorder.history.seed(journal.history(since=now - DAY_SECONDS), since=now - DAY_SECONDS)
 
     dashboard = Dashboard(config.display or DisplaySettings(), config.hub.zone(),
-                          health=lambda: {s.component: s.state
-                                          for s in recorder.latest.machines},
-                          messages=messages)
+                          machines=lambda: recorder.latest.machines,
+                          messages=messages, pages=config.pages)
     frames = LatestFrame(PreviewDevice(state_dir))
     reports: Subject[Outcome] = Subject()  # heartbeat pings and pushed values, on the loop
     server: StatusServer | None = None
     if config.hub.http_listen:
+        from hub.web.server import StatusServer
+
         server = StatusServer(config.hub.http_listen, lambda: recorder.latest,
-                              frame_png=frames.png, report=reports.on_next,
+                              frame_png=frames.png, pages=dashboard.pages_shown,
+                              report=reports.on_next,
                               # diagnostics from other apps: same outbox (on this loop)
                               notify=accept,
                               heartbeats=config.heartbeats, thresholds=config.thresholds,

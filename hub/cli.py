@@ -110,6 +110,18 @@ def _parser() -> argparse.ArgumentParser:
                              "the token, if any, comes from HUB_HTTP_TOKEN")
     notify.set_defaults(handler=_notify)
 
+    preview = commands.add_parser(
+        "preview", help="draw what the Pixoo would show now into a PNG, without sending it")
+    _config_argument(preview)
+    preview.add_argument("--page", default=None, metavar="NAME",
+                         help="draw this page (a [[page]] name, or dashboard, clock, bus, "
+                              "alerts, message) instead of the first whose turn it is")
+    preview.add_argument("--out", type=Path, default=Path("preview.png"), metavar="FILE",
+                         help="where the PNG goes (default: ./preview.png)")
+    preview.add_argument("--scale", type=int, default=8, choices=range(1, 17), metavar="N",
+                         help="pixels per LED, 1 to 16 (default: 8, a 512×512 picture)")
+    preview.set_defaults(handler=_preview)
+
     for name, text in (("mute", "hold a component's alerts and reminders for a while"),
                        ("unmute", "lift a mute: an alert held meanwhile is sent now"),
                        ("ack", "acknowledge an open incident: its reminders stop"),
@@ -305,7 +317,6 @@ def _run(args: argparse.Namespace) -> int:
     import signal
 
     from hub.app import StartupError, run_daemon
-    from hub.notify.webhook import WebhookUrlError
     from hub.service import Service
 
     config = load_config(args.config)
@@ -328,11 +339,33 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         return asyncio.run(main_task())
-    except (StartupError, WebhookUrlError) as err:
+    except StartupError as err:
         print(f"divoom-hub run: {err}", file=sys.stderr)
         return EXIT_USAGE
     except Exception:  # noqa: BLE001 - a crash: run_daemon logged it (secrets redacted)
         return EXIT_FAILURE  # and announced it; systemd starts the hub again
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from hub.display.preview import scaled_png
+    from hub.frame_now import UnknownPage, frame_now
+
+    config = load_config(args.config)
+    try:
+        frame = frame_now(config, args.page)
+    except UnknownPage as err:
+        print(f"divoom-hub preview: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    for warning in frame.warnings:
+        print(f"divoom-hub preview: warning: {warning}", file=sys.stderr)
+    try:
+        args.out.write_bytes(scaled_png(frame.image, args.scale))
+    except OSError as err:
+        print(f"divoom-hub preview: {args.out}: cannot write: {err.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    size = frame.image.width * args.scale
+    print(f"wrote {args.out}: the {frame.page} page, {size}x{size}")
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -351,7 +384,7 @@ def _check(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from hub.app import StartupError
     from hub.demo import DEMO_LISTEN, run_demo  # asyncio wiring that replay does not need
-    from hub.web.server import StatusServerError
+    from hub.web.startup import StatusServerError
 
     secrets = load_secrets(os.environ, _dotenv_for(None))
     _log_to_stderr(secrets, verbose=False)

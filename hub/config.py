@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.display.messages import MessageSettings
+from hub.display.pages import Page, parse_pages
 from hub.display.pixoo import PixooSettings
 from hub.display.settings import DisplaySettings
 from hub.ingest.pings import HeartbeatMonitor
@@ -119,6 +120,7 @@ class Config:
     severities: Mapping[str, Severity] = field(default_factory=dict)
     #: `[discord] mention_critical`: pinged by critical alerts only.
     mention_critical: Mention | None = None
+    pages: tuple[Page, ...] = ()  # [[page]]: the display's rotation; () = the dashboard only
     path: Path | None = None
 
     def alerting(self) -> Alerting:
@@ -191,7 +193,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     """The validated `Config` of one TOML document; `history` as in `load_config`."""
     document = Table.document(path, raw)
     document.only_keys({"hub", "policy", "monitor", "bus", "weather", "pixoo", "display",
-                        "messages", "channel", "maintenance", "discord"})
+                        "messages", "channel", "maintenance", "discord", "page"})
     hub = _parse_hub(document.table("hub"), path.parent)
     policy_table, default_severity, severities = _take_severities(document.table("policy"))
     policy, policies = _parse_policies(policy_table)
@@ -217,6 +219,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
                     discord=discord, path=path, policy_keys=policy_keys,
                     default_severity=default_severity, severities=severities,
                     mention_critical=mention_critical,
+                    pages=parse_pages(raw.get("page", []), path),
                     default_keys=frozenset(k for k, v in document.table("policy").values.items()
                                            if not isinstance(v, dict)))
     _check_policy_names(config, path, history)

@@ -29,7 +29,7 @@ from hub.secrets import Secrets
 from hub.sources.data import BusBoard, Departure, Forecast
 from hub.storage.journal import Journal
 from hub.streams import health_notices, to_seconds
-from hub.web.server import PortWait
+from hub.web.startup import PortWait
 from hub.world import Watched, World
 from machines import HealthMachines, Notice, Outcome, Policy
 

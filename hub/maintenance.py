@@ -90,8 +90,9 @@ def _window(table: Table, known: Collection[str],
     table.only_keys(_KEYS)
     return MaintenanceWindow(
         components=_components(table, known, history),
-        days=_days(table),
-        start_minute=_start(table),
+        days=parse_days(table, "days"),
+        start_minute=parse_local_time(table, "start", table.string(
+            "start", expected=LOCAL_TIME_EXPECTED)),
         duration_seconds=_duration(table),
         reason=table.string("reason", ""),
     )
@@ -116,23 +117,27 @@ def _components(table: Table, known: Collection[str],
     return frozenset(value)
 
 
-def _days(table: Table) -> frozenset[int]:
+def parse_days(table: Table, key: str) -> frozenset[int]:
+    """The weekdays (0 = Monday) a list of `DAYS` names at `key` chooses; every day when
+    the key is absent. Shared with the display's `[[page]] when`."""
     expected = f"a list of days from {', '.join(DAYS)}"
-    value = table.values.get("days", list(DAYS))
+    value = table.values.get(key, list(DAYS))
     if not isinstance(value, list) or not value \
             or not all(isinstance(day, str) and day.lower() in DAYS for day in value):
-        raise table.expected("days", expected, value)
+        raise table.expected(key, expected, value)
     return frozenset(DAYS.index(day.lower()) for day in value)
 
 
-def _start(table: Table) -> int:
-    expected = 'a local time "HH:MM" from "00:00" to "23:59"'
-    text = table.string("start", expected=expected)
+LOCAL_TIME_EXPECTED = 'a local time "HH:MM" from "00:00" to "23:59"'
+
+
+def parse_local_time(table: Table, key: str, text: str) -> int:
+    """The minute of the day a local "HH:MM" `text` (read from `key`) names."""
     hours, sep, minutes = text.partition(":")
     if not (sep and hours.isascii() and hours.isdigit() and len(hours) <= 2
             and minutes.isascii() and minutes.isdigit() and len(minutes) == 2
             and int(hours) < 24 and int(minutes) < 60):
-        raise table.expected("start", expected, text)
+        raise table.expected(key, LOCAL_TIME_EXPECTED, text)
     return int(hours) * 60 + int(minutes)
 
 

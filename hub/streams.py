@@ -4,10 +4,13 @@
 scheduler (the daemon's asyncio loop) and on a virtual one (`TestScheduler`,
 `HistoricalScheduler`: the tests and `divoom-hub replay`):
 
-* outcomes may arrive from any thread; they are moved onto the scheduler first;
+* outcomes may arrive from any thread; they are moved onto the scheduler first, those
+  that arrive together in one scheduled call (`OwnerHop`); one that arrives on the
+  scheduler's own thread with nothing before it is handled at once, without a hop;
 * each machine's next deadline (`HealthMachines.next_due`) is scheduled at exactly that
-  instant, and rescheduled after every change, so reminders and escalations fire on
-  time with no polling tick;
+  instant, and rescheduled when a change brings it sooner, so reminders and escalations
+  fire on time with no polling tick; a timer whose deadline moved later stays, fires,
+  finds nothing due and re-arms (one timer per period, not one per outcome);
 * an outcome is applied after any timer due at or before its instant (timer first);
 * with `on_fault`, an exception while handling one outcome or timer is handed to it and
   the stream goes on with the next: one bad moment never stops the monitoring (the daemon
@@ -18,14 +21,16 @@ scheduler (the daemon's asyncio loop) and on a virtual one (`TestScheduler`,
 from __future__ import annotations
 
 import functools
+import heapq
 import math
+import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import reactivex
 from reactivex import Observable, abc
-from reactivex import operators as ops
 from reactivex.disposable import CompositeDisposable, Disposable
 
 from machines import HealthMachines, Notice, Outcome, Policy
@@ -58,6 +63,59 @@ class MonotonicClock:
         return self._last
 
 
+class OwnerHop:
+    """Hands items to `handle` on the scheduler's thread, in arrival order, each batch of
+    items that arrived together in one scheduled call.
+
+    `reactivex`'s `observe_on` schedules every item on its own; on a busy hub outcomes
+    arrive in bursts (pollers finishing together) or already on the scheduler's thread
+    (sources that emit there), where a hop buys nothing but cost. An item that arrives on
+    the owner's thread while nothing is queued or being handled, and `may_run_now()`
+    allows (no timer of ours is due first), is handled at once; any other is queued and
+    the queue drained by one scheduled call.
+    """
+
+    def __init__(self, scheduler: abc.SchedulerBase, handle: Callable[[Any], None],
+                 may_run_now: Callable[[], bool] = lambda: True) -> None:
+        self._scheduler = scheduler
+        self._handle = handle
+        self._may_run_now = may_run_now
+        self._owner = threading.get_ident()  # the thread that runs the scheduler
+        self._queue: deque[Any] = deque()
+        self._lock = threading.Lock()
+        self._is_scheduled = False
+        self._is_draining = False
+        self.pending: abc.DisposableBase | None = None
+
+    def put(self, item: Any) -> None:
+        if threading.get_ident() == self._owner and not self._is_draining \
+                and not self._is_scheduled and not self._queue and self._may_run_now():
+            self._queue.append(item)
+            self._drain()
+            return
+        with self._lock:
+            self._queue.append(item)
+            if self._is_scheduled:
+                return
+            self._is_scheduled = True
+        self.pending = self._scheduler.schedule(self._scheduled_drain)
+
+    def _scheduled_drain(self, _: abc.SchedulerBase, __: Any = None) -> None:
+        with self._lock:
+            self._is_scheduled = False
+        self._drain()
+
+    def _drain(self) -> None:
+        if self._is_draining:  # an item handed in while one is handled waits its turn
+            return
+        self._is_draining = True
+        try:
+            while self._queue:
+                self._handle(self._queue.popleft())
+        finally:
+            self._is_draining = False
+
+
 def health_notices(
     outcomes: Observable[Outcome],
     machines: HealthMachines,
@@ -76,7 +134,10 @@ def health_notices(
     def subscribe(observer: abc.ObserverBase[Notice],
                   _: abc.SchedulerBase | None = None) -> abc.DisposableBase:
         clock = MonotonicClock(scheduler)
-        timers: dict[str, abc.DisposableBase] = {}
+        # Each component's timer and its instant; `dues` is a heap of (instant, component)
+        # that may hold instants no longer scheduled (checked against `timers`).
+        timers: dict[str, tuple[float, abc.DisposableBase]] = {}
+        dues: list[tuple[float, str]] = []
 
         def emit(notices: list[Notice]) -> None:
             for notice in notices:
@@ -97,10 +158,17 @@ def health_notices(
             return False
 
         def reschedule(component: str) -> None:
-            previous = timers.pop(component, None)
-            if previous is not None:
-                previous.dispose()
             due = machines.next_due(component)
+            previous = timers.get(component)
+            if previous is not None:
+                if due is None or previous[0] <= due:
+                    # The timer stands: firing no later than the deadline, it ticks
+                    # (a no-op when nothing is due yet) and re-arms at the new one. A
+                    # deadline pushed back by every outcome (staleness) so costs one
+                    # timer per period instead of one per outcome.
+                    return
+                del timers[component]
+                previous[1].dispose()
             if due is None:
                 return
 
@@ -111,7 +179,14 @@ def health_notices(
                     return  # not rescheduled at the same instant: the next outcome does it
                 guarded("the timer", component, lambda: reschedule(component))
 
-            timers[component] = scheduler.schedule_absolute(to_datetime(due), fire)
+            timers[component] = (due, scheduler.schedule_absolute(to_datetime(due), fire))
+            heapq.heappush(dues, (due, component))
+
+        def is_no_timer_due() -> bool:
+            """Whether no timer of ours is due by now (it must fire before an outcome)."""
+            while dues and timers.get(dues[0][1], (None,))[0] != dues[0][0]:
+                heapq.heappop(dues)  # fired, moved or cancelled
+            return not dues or dues[0][0] > to_seconds(scheduler.now)
 
         def handle(outcome: Outcome) -> None:
             now = clock.now()
@@ -134,13 +209,38 @@ def health_notices(
                 guarded("the timer", component, functools.partial(reschedule, component))
 
         def cancel_timers() -> None:
-            for timer in timers.values():
+            for _, timer in timers.values():
                 timer.dispose()
             timers.clear()
+            dues.clear()
+            if hop.pending is not None:
+                hop.pending.dispose()
 
+        def on_item(item: Outcome | _End) -> None:
+            if isinstance(item, _End):
+                item.deliver(observer)
+            else:
+                on_outcome(item)
+
+        hop = OwnerHop(scheduler, on_item, is_no_timer_due)
         started = scheduler.schedule(start)
-        subscription = outcomes.pipe(ops.observe_on(scheduler)).subscribe(
-            on_outcome, observer.on_error, observer.on_completed, scheduler=scheduler)
+        subscription = outcomes.subscribe(
+            hop.put, lambda error: hop.put(_End(error)), lambda: hop.put(_End(None)),
+            scheduler=scheduler)
         return CompositeDisposable(started, subscription, Disposable(cancel_timers))
 
     return reactivex.create(subscribe)
+
+
+class _End:
+    """The source's completion or error, passed through the hop behind the outcomes that
+    came before it."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    def deliver(self, observer: abc.ObserverBase[Notice]) -> None:
+        if self.error is None:
+            observer.on_completed()
+        else:
+            observer.on_error(self.error)

@@ -21,6 +21,10 @@ LAZY_IMPORTERS = {
     # Each command loads its own wiring (the daemon, discord.py, aiohttp) only when it
     # runs: `replay`, `diagrams` and `notify` start without them.
     "hub.cli",
+    # The composition root imports discord.py, the webhook's aiohttp client and the
+    # status server (aiohttp, prometheus-client) only for a configuration that uses
+    # them: the idle daemon's memory budget (docs/performance.md).
+    "hub.app",
 }
 
 

@@ -9,6 +9,7 @@ reloads) never reads half a file.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -49,6 +50,15 @@ class PreviewDevice:
         _write_atomically(frame, self.frame_path)
         size = FRAME_SIZE * self.scale
         _write_atomically(frame.resize((size, size), Image.Resampling.NEAREST), self.large_path)
+
+
+def scaled_png(image: Image.Image, scale: int = 8) -> bytes:
+    """`image` scaled up `scale` times (nearest neighbour: square pixels) as PNG bytes:
+    what `preview` and Discord's preview reply carry."""
+    size = (image.width * scale, image.height * scale)
+    buffer = io.BytesIO()
+    image.convert("RGB").resize(size, Image.Resampling.NEAREST).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _write_atomically(image: Image.Image, path: Path) -> None:

@@ -95,7 +95,7 @@ def render(view: DashboardView, fonts: Fonts | None = None) -> Image.Image:
     fonts = fonts or load_fonts()
     image = Image.new("RGB", (SIZE, SIZE), BLACK)
     draw = ImageDraw.Draw(image)
-    local = _local(view.now, view.zone)
+    local = local_time(view.now, view.zone)
     words = WORDS[view.language]
     _draw_clock(image, draw, fonts, local, words)
     if view.is_alerting:
@@ -104,15 +104,15 @@ def render(view: DashboardView, fonts: Fonts | None = None) -> Image.Image:
     if view.message is not None and page is not None:
         _draw_message(draw, fonts, view.message, page)
         return image
-    _draw_rule(draw, WEATHER_TOP - 1, is_marked=view.is_weather_stale)
-    _draw_weather(image, draw, fonts, view)
+    draw_rule(draw, WEATHER_TOP - 1, is_marked=view.is_weather_stale)
+    draw_weather(image, draw, fonts, view)
     is_bus_incomplete = view.bus is not None and bool(view.bus.failed_quays)
-    _draw_rule(draw, BUS_TOP - 1, is_marked=view.is_bus_stale or is_bus_incomplete)
+    draw_rule(draw, BUS_TOP - 1, is_marked=view.is_bus_stale or is_bus_incomplete)
     _draw_buses(draw, fonts, view, words)
     return image
 
 
-def _local(at: float, zone: tzinfo | None) -> datetime:
+def local_time(at: float, zone: tzinfo | None) -> datetime:
     """`at` in `zone`, or in the system's zone when `zone` is None."""
     instant = datetime.fromtimestamp(at, tz=UTC)
     return instant.astimezone(zone) if zone is not None else instant.astimezone()
@@ -123,13 +123,13 @@ def dim(color: Color, factor: float = STALE_DIM) -> Color:
     return (round(r * factor), round(g * factor), round(b * factor))
 
 
-def _right_aligned_x(font: BitmapFont, text: str, right: int = SIZE - 1) -> int:
+def right_aligned_x(font: BitmapFont, text: str, right: int = SIZE - 1) -> int:
     """The x at which `text` must start for its last inked column to be `right`
     (a cell's last column is blank spacing)."""
     return right + 2 - font.width(text)
 
 
-def _draw_rule(draw: ImageDraw.ImageDraw, y: int, is_marked: bool) -> None:
+def draw_rule(draw: ImageDraw.ImageDraw, y: int, is_marked: bool) -> None:
     """The separator above a block; amber dashes on its right half mark old data."""
     draw.line((0, y, SIZE - 1, y), fill=RULE)
     if is_marked:
@@ -152,10 +152,11 @@ def _draw_clock(image: Image.Image, draw: ImageDraw.ImageDraw, fonts: Fonts, loc
 
 # -- weather ----------------------------------------------------------------------------
 
-def _draw_weather(image: Image.Image, draw: ImageDraw.ImageDraw, fonts: Fonts,
-                  view: DashboardView) -> None:
+def draw_weather(image: Image.Image, draw: ImageDraw.ImageDraw, fonts: Fonts,
+                 view: DashboardView, top: int = WEATHER_TOP + 1) -> None:
+    """The weather block (icon, temperature, high/low, rain) with its top row at `top`;
+    the `clock` page draws it lower down."""
     forecast = view.weather
-    top = WEATHER_TOP + 1
     if forecast is None:
         icon = symbol_icon("")
         image.paste(_dimmed_icon(icon), (1, top), icon)
@@ -233,7 +234,7 @@ def minutes_text(departure: Departure, now: float, zone: tzinfo | None, words: W
         return words.now
     if seconds < 3600:
         return str(int(seconds // 60))
-    return f"{_local(departure.departs_at, zone):%H:%M}"
+    return f"{local_time(departure.departs_at, zone):%H:%M}"
 
 
 def urgency_color(departure: Departure, view: DashboardView) -> Color:
@@ -249,12 +250,12 @@ def _draw_buses(draw: ImageDraw.ImageDraw, fonts: Fonts, view: DashboardView,
                 words: Words) -> None:
     board = view.bus
     if board is None:
-        _draw_centered(draw, fonts.small, words.no_data, BUS_TOP + 14, dim(WHITE))
+        draw_centered(draw, fonts.small, words.no_data, BUS_TOP + 14, dim(WHITE))
         return
     rows = upcoming(board.departures, view.now)[: (SIZE - BUS_TOP) // BUS_ROW_PITCH]
     factor = STALE_DIM if view.is_bus_stale else 1.0
     if not rows:
-        _draw_centered(draw, fonts.small, words.no_departures, BUS_TOP + 14,
+        draw_centered(draw, fonts.small, words.no_departures, BUS_TOP + 14,
                        dim(GREY, factor))
         return
     line_font, label_font = fonts.small, fonts.tiny
@@ -265,7 +266,7 @@ def _draw_buses(draw: ImageDraw.ImageDraw, fonts: Fonts, view: DashboardView,
         minutes = minutes_text(departure, view.now, view.zone, words)
         # Clock times are longer: they take the small font so the label keeps its room.
         minutes_font = line_font if ":" not in minutes else label_font
-        minutes_x = _right_aligned_x(minutes_font, minutes, BUS_RIGHT)
+        minutes_x = right_aligned_x(minutes_font, minutes, BUS_RIGHT)
         minutes_y = y if minutes_font is line_font else y + 1
         draw_text(draw, (minutes_x, minutes_y), minutes, minutes_font,
                   dim(urgency_color(departure, view), factor))
@@ -275,7 +276,7 @@ def _draw_buses(draw: ImageDraw.ImageDraw, fonts: Fonts, view: DashboardView,
                   max_width=minutes_x - 2 - label_x)
 
 
-def _draw_centered(draw: ImageDraw.ImageDraw, font: BitmapFont, text: str, y: int,
+def draw_centered(draw: ImageDraw.ImageDraw, font: BitmapFont, text: str, y: int,
                    color: Color) -> None:
     text = font.fit(sanitize(text), SIZE)
     draw_text(draw, ((SIZE - font.width(text) + 1) // 2, y), text, font, color)
@@ -339,7 +340,7 @@ def _draw_message(draw: ImageDraw.ImageDraw, fonts: Fonts, message: DisplayMessa
                   max_width=MESSAGE_TEXT_WIDTH)
     footer_y = SIZE - 8
     counter = f"{page.number}/{page.count}" if page.count > 1 else ""
-    counter_x = _right_aligned_x(fonts.tiny, counter, SIZE - 3) if counter else SIZE - 2
+    counter_x = right_aligned_x(fonts.tiny, counter, SIZE - 3) if counter else SIZE - 2
     if counter:
         draw_text(draw, (counter_x, footer_y), counter, fonts.tiny, MESSAGE_FRAME)
     draw_text(draw, (2, footer_y), f"-{message.author}", fonts.tiny, GREY,

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from hub.display.alerts import Alert
 from hub.display.view import BUS_LABELS, LANGUAGES, DashboardView, DisplayMessage, Language
 from hub.settings_table import Table
 from hub.sources.data import BusBoard, Forecast
@@ -80,12 +81,13 @@ class DisplaySettings:
 
     def view(self, now: float, zone: tzinfo | None, *, bus: BusBoard | None = None,
              weather: Forecast | None = None, health: Mapping[str, HealthState] | None = None,
-             message: DisplayMessage | None = None) -> DashboardView:
+             message: DisplayMessage | None = None,
+             alerts: tuple[Alert, ...] = ()) -> DashboardView:
         """The frame's view at `now` in `zone` (`HubSettings.zone()`: None = the system's)
         with these settings and the latest data."""
         return DashboardView(
             now=now, zone=zone, language=self.language, bus=bus, weather=weather,
-            health=MappingProxyType(dict(health or {})), message=message,
+            health=MappingProxyType(dict(health or {})), message=message, alerts=alerts,
             bus_stale_after_seconds=self.bus_stale_after_seconds,
             weather_stale_after_seconds=self.weather_stale_after_seconds,
             walk_seconds=self.walk_seconds, soon_seconds=self.soon_seconds,

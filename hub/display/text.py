@@ -96,6 +96,8 @@ class Fonts:
     large: BitmapFont  # 6x10
     #: 4x6 digits and punctuation drawn at twice the size, for the clock.
     big: Mapping[str, Image.Image]
+    #: The same at three times the size, for the `clock` page.
+    huge: Mapping[str, Image.Image]
 
 
 def _load_font(name: str) -> BitmapFont:
@@ -109,9 +111,12 @@ def load_fonts() -> Fonts:
     """Read the packaged fonts (the only file reads of the renderer), once per process."""
     tiny = _load_font("4x6")
     return Fonts(tiny=tiny, small=_load_font("5x7"), medium=_load_font("5x8"),
-                 large=_load_font("6x10"), big=_big_glyphs(tiny, "0123456789:-?", scale=2))
+                 large=_load_font("6x10"), big=_big_glyphs(tiny, BIG_CHARS, scale=2),
+                 huge=_big_glyphs(tiny, BIG_CHARS, scale=3))
 
 
+#: The characters the big clock glyphs exist for.
+BIG_CHARS = "0123456789:-?"
 #: 4x6's zero has a bar across; doubled it reads as a theta, so the clock gets a plain one.
 _BIG_REDRAWN: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "0": (".#.", "#.#", "#.#", "#.#", ".#."),
@@ -142,7 +147,8 @@ def _big_glyphs(font: BitmapFont, chars: str, scale: int) -> Mapping[str, Image.
     return MappingProxyType(glyphs)
 
 
-def _big_layout(fonts: Fonts, text: str, gap: int) -> tuple[list[tuple[Image.Image, int]], int]:
+def _big_layout(glyphs: Mapping[str, Image.Image], text: str,
+                gap: int) -> tuple[list[tuple[Image.Image, int]], int]:
     """Each big glyph of `text` with its x offset, and the total width. Two digits are
     `gap` apart; a narrow glyph such as the colon sits half a gap from its neighbours, so
     the clock stays compact without crowding its digits."""
@@ -150,7 +156,7 @@ def _big_layout(fonts: Fonts, text: str, gap: int) -> tuple[list[tuple[Image.Ima
     x = 0
     previous_is_narrow = False
     for char in text:
-        glyph = fonts.big.get(char, fonts.big["?"])
+        glyph = glyphs.get(char, glyphs["?"])
         is_narrow = glyph.width <= gap * 2
         if placed:
             x += max(1, gap // 2) if is_narrow or previous_is_narrow else gap
@@ -160,10 +166,16 @@ def _big_layout(fonts: Fonts, text: str, gap: int) -> tuple[list[tuple[Image.Ima
     return placed, x
 
 
+def big_text_width(fonts: Fonts, text: str, gap: int = 2, *, is_huge: bool = False) -> int:
+    """The width `draw_big_text` would draw `text` in."""
+    return _big_layout(fonts.huge if is_huge else fonts.big, text, gap)[1]
+
+
 def draw_big_text(image: Image.Image, xy: tuple[int, int], text: str, fonts: Fonts,
-                  fill: Color, gap: int = 2) -> int:
-    """Draw `text` (digits and `:-?` only) with the big clock glyphs; returns the width."""
-    placed, width = _big_layout(fonts, text, gap)
+                  fill: Color, gap: int = 2, *, is_huge: bool = False) -> int:
+    """Draw `text` (digits and `:-?` only) with the big clock glyphs (`is_huge`: the
+    three-times ones); returns the width."""
+    placed, width = _big_layout(fonts.huge if is_huge else fonts.big, text, gap)
     for glyph, offset in placed:
         image.paste(fill, (xy[0] + offset, xy[1]), glyph)
     return width

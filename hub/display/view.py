@@ -13,6 +13,7 @@ from datetime import tzinfo
 from types import MappingProxyType
 from typing import Literal
 
+from hub.display.alerts import Alert
 from hub.sources.data import BusBoard, Forecast
 from machines.states import HealthState
 
@@ -53,6 +54,8 @@ class DashboardView:
     weather: Forecast | None = None
     health: Mapping[str, HealthState] = field(default_factory=lambda: MappingProxyType({}))
     message: DisplayMessage | None = None
+    #: What the `alerts` page lists, worst first (`hub.display.alerts.worst_first`).
+    alerts: tuple[Alert, ...] = ()
     # Beyond these ages (since the poll fetched them) the values are drawn dimmed with a
     # marker: an Entur poll runs every minute, a MET forecast is renewed about hourly.
     bus_stale_after_seconds: float = 180.0

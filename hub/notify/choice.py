@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from hub.notify.discord.settings import DEFAULT_GATEWAY_URL, BotSettings
-from hub.notify.webhook import DEFAULT_API_BASE
+from hub.notify.bot_settings import DEFAULT_API_BASE, DEFAULT_GATEWAY_URL, BotSettings
 from hub.secrets import Secrets
 
 #: Why a display channel that is the monitoring channel is refused (`run`) or failed

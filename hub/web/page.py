@@ -15,6 +15,7 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
+from hub.display.pages import PagesShown
 from hub.formatting import duration
 from hub.notify.console import diagnostic_line
 from hub.status.history import DAY_SECONDS
@@ -28,6 +29,8 @@ from machines import HealthState, Notice, NoticeKind
 REFRESH_SECONDS = 5
 #: Pixels per Pixoo pixel for the frame on the page (64 × 4 = 256 px).
 PAGE_FRAME_SCALE = 4
+#: The download is what Discord's `preview` answers with: 512×512, each LED a square.
+DOWNLOAD_FRAME_SCALE = 8
 
 HEALTH_COLOURS = {"healthy": "#2f9e44", "degraded": "#f76b15", "unhealthy": "#e5484d"}
 _KIND_COLOURS = {
@@ -53,6 +56,10 @@ class PageView:
     zone: ZoneInfo | None = None
     #: relative URL of the 24-hour timeline picture (None: not shown)
     timeline_src: str | None = None
+    #: relative URL of the frame at 8×, offered as a download (None before the first frame)
+    download_src: str | None = None
+    #: the display's page and `[[page]]` rotation (None: not known to the server)
+    pages: PagesShown | None = None
 
 
 def _clock(at: float, zone: ZoneInfo | None) -> str:
@@ -179,7 +186,7 @@ def render_live(status: HubStatus, view: PageView) -> str:
     return (
         f'<div id="live-state" data-health="{view.health}" data-at="{status.at}">'
         '<section class="top">'
-        f'<figure>{frame}<figcaption>on the display</figcaption></figure>'
+        f'<figure>{frame}<figcaption>{_frame_caption(view)}</figcaption></figure>'
         '<div class="summary">'
         f'<p class="health" style="border-color:{HEALTH_COLOURS[view.health]}">'
         f'{_pill(view.health, HEALTH_COLOURS[view.health])} {escape(headline)}</p>'
@@ -197,6 +204,20 @@ def render_live(status: HubStatus, view: PageView) -> str:
         f'{_notice_items(status.recent_notices, view, "no notices since start")}'
         '</ol></section></div>'
     )
+
+
+def _frame_caption(view: PageView) -> str:
+    """"on the display", the page it shows when pages rotate, and the 8× download."""
+    caption = "on the display"
+    pages = view.pages
+    if pages is not None and pages.rotation:
+        caption += (f': the <b class="page-name">{escape(pages.showing)}</b> page'
+                    f'<br><small class="rotation">pages: {escape(" → ".join(pages.rotation))}'
+                    '</small>')
+    if view.download_src is not None:
+        caption += (f'<br><a class="download" href="{escape(view.download_src)}" '
+                    'download="pixoo-frame.png">download ×8</a>')
+    return caption
 
 
 def _timeline_section(status: HubStatus, view: PageView) -> str:

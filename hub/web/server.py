@@ -76,6 +76,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from hub import strict_json
+from hub.display.pages import PagesShown
 from hub.formatting import iso
 from hub.incidents.commands import Command
 from hub.incidents.desk import OperatorDesk
@@ -97,12 +98,18 @@ from hub.status.timeline import timeline_png
 from hub.storage.incidents import held_reason
 from hub.web.page import (
     CONTENT_SECURITY_POLICY,
+    DOWNLOAD_FRAME_SCALE,
     PAGE_FRAME_SCALE,
     PageView,
     notice_summary,
     render_live,
     render_page,
 )
+from hub.web.startup import MAY_CLEAR as MAY_CLEAR
+from hub.web.startup import NO_WAIT
+from hub.web.startup import AddressUnavailable as AddressUnavailable
+from hub.web.startup import PortWait as PortWait
+from hub.web.startup import StatusServerError as StatusServerError
 from machines import HealthState, Notice, Outcome, Refused
 
 log = logging.getLogger(__name__)
@@ -125,43 +132,6 @@ _SILENCE_KEYS = {"action": str, "component": str, "for": str, "reason": str, "by
 #: Who a change over HTTP is announced as, when the request does not say.
 HTTP_OPERATOR = "HTTP API"
 _METRIC_EXAMPLE = '{"value": 21.5}'
-
-
-class StatusServerError(RuntimeError):
-    """The server cannot start as configured; the message says what to change."""
-
-
-class AddressUnavailable(StatusServerError):
-    """The address stayed taken (or absent) through the whole `PortWait`: a later start
-    may find it free, so this is no configuration error."""
-
-
-#: The system errors that may clear by themselves: another program still holds the
-#: port (the previous hub shutting down, a service starting at boot), or the address is
-#: not there yet (a LAN address before DHCP has answered).
-_MAY_CLEAR = {errno.EADDRINUSE: "the address is in use by another program",
-              errno.EADDRNOTAVAIL: "this machine has no such address (yet)"}
-
-
-@dataclass(frozen=True, slots=True)
-class PortWait:
-    """How long `StatusServer.start` keeps trying an address that may clear by itself:
-    waits of `first_seconds`, doubling up to `max_seconds`, `seconds` in all (0: fail at
-    once). `sleep` waits; tests pass one that lets no real time pass."""
-
-    seconds: float = 0.0
-    first_seconds: float = 1.0
-    max_seconds: float = 10.0
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-
-    def delays(self) -> Iterator[float]:
-        """The waits between attempts: 1, 2, 4, 8, 10, 10, … s, `seconds` in all."""
-        waited, delay = 0.0, self.first_seconds
-        while waited < self.seconds:
-            step = min(delay, self.max_seconds, self.seconds - waited)
-            yield step
-            waited += step
-            delay *= 2
 
 
 # -- health and JSON (pure) ------------------------------------------------------------
@@ -492,6 +462,7 @@ class StatusServer:
 
     def __init__(self, listen: str, status: Callable[[], HubStatus], *,
                  frame_png: Callable[[], bytes | None] = _no_frame,
+                 pages: Callable[[], PagesShown | None] = lambda: None,
                  report: Callable[[Outcome], None] | None = None,
                  notify: Callable[[Notice], None] | None = None,
                  rate_limits: RateLimits | None = None,
@@ -516,6 +487,7 @@ class StatusServer:
                 f"127.0.0.1 only")
         self._status = status
         self._frame_png = frame_png
+        self._pages = pages  # the display's page and rotation (read on this loop)
         self._report = report
         self._heartbeats = {h.name: h for h in heartbeats}
         self._thresholds = {t.name: t for t in thresholds}
@@ -556,7 +528,7 @@ class StatusServer:
         app.router.add_delete("/api/silences/{component}", self._unmute)
         return app
 
-    async def start(self, wait: PortWait = PortWait()) -> None:
+    async def start(self, wait: PortWait = NO_WAIT) -> None:
         """Bind and serve. An address in use or not (yet) on this machine is tried again
         as `wait` says, then is an `AddressUnavailable`; with no wait, and for any other
         reason, a `StatusServerError` naming the setting."""
@@ -568,7 +540,7 @@ class StatusServer:
             try:
                 runner = await self._bind()
             except OSError as err:
-                reason = _MAY_CLEAR.get(err.errno or 0)
+                reason = MAY_CLEAR.get(err.errno or 0)
                 if reason is None:
                     raise StatusServerError(f"cannot listen on {where}: "
                                             f"{err.strerror or err}") from None
@@ -602,7 +574,7 @@ class StatusServer:
     def _unavailable(self, where: str, reason: str, waited_seconds: float) -> StatusServerError:
         """What to do about an address that stayed unusable."""
         still = f", still after {waited_seconds:g} s" if waited_seconds else ""
-        if reason == _MAY_CLEAR[errno.EADDRINUSE]:
+        if reason == MAY_CLEAR[errno.EADDRINUSE]:
             fix = (f"stop that program (`ss -ltnp 'sport = :{self._port}'` names it) or give "
                    f"{self._setting} another port")
         else:
@@ -681,16 +653,18 @@ class StatusServer:
         now = self._clock()
         health = assess_health(status, now, self._max_age)
         frame = self._frame_png()
-        frame_src = None
+        frame_src = download_src = None
         if frame is not None:
-            frame_src = f"frame.png?scale={PAGE_FRAME_SCALE}&v={zlib.crc32(frame):08x}"
-            if "token" in request.query:
-                frame_src += "&token=" + quote(request.query["token"], safe="")
+            token = "&token=" + quote(request.query["token"], safe="") \
+                if "token" in request.query else ""
+            frame_src = f"frame.png?scale={PAGE_FRAME_SCALE}&v={zlib.crc32(frame):08x}{token}"
+            download_src = f"frame.png?scale={DOWNLOAD_FRAME_SCALE}{token}"
         timeline_src = f"timeline.png?v={timeline_version(status, now)}"
         if "token" in request.query:
             timeline_src += "&token=" + quote(request.query["token"], safe="")
         return PageView(health=health.status, reasons=health.reasons, frame_src=frame_src,
-                        now=now, zone=self._zone, timeline_src=timeline_src)
+                        now=now, zone=self._zone, timeline_src=timeline_src,
+                        download_src=download_src, pages=self._pages())
 
     async def _page(self, request: web.Request) -> web.Response:
         status = self._status()

@@ -16,13 +16,26 @@ from pathlib import Path
 from PIL import Image
 
 from hub.display.render import render
-from tests.display.scenes import SCENES
+from hub.display.screens import render_page
+from tests.display.scenes import PAGE_SCENES, SCENES
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
 def golden_path(scene: str) -> Path:
     return GOLDEN_DIR / f"{scene}.png"
+
+
+def page_golden_path(scene: str) -> Path:
+    return GOLDEN_DIR / f"page_{scene}.png"
+
+
+def frames() -> dict[Path, Image.Image]:
+    """Every golden scene's frame, by the path of its golden."""
+    found = {golden_path(name): render(scene()) for name, scene in SCENES.items()}
+    for name, page_scene in PAGE_SCENES.items():
+        found[page_golden_path(name)] = render_page(*page_scene())
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,12 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     if args.large:
         args.large.mkdir(parents=True, exist_ok=True)
-    for name, scene in SCENES.items():
-        frame = render(scene())
-        frame.save(golden_path(name), format="PNG")
-        sys.stdout.write(f"{golden_path(name)}\n")
+    for path, frame in frames().items():
+        frame.save(path, format="PNG")
+        sys.stdout.write(f"{path}\n")
         if args.large:
-            large = args.large / f"{name}-x8.png"
+            large = args.large / f"{path.stem}-x8.png"
             frame.resize((512, 512), Image.Resampling.NEAREST).save(large, format="PNG")
             sys.stdout.write(f"{large}\n")
     return 0

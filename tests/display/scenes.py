@@ -6,12 +6,15 @@ benchmark. Every scene is a plain function of nothing: fixed instants, fixed dat
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from hub.display.view import DashboardView, DisplayMessage
+from hub.display.alerts import Alert, worst_first
+from hub.display.pages import PageKind
+from hub.display.view import DashboardView, DisplayMessage, Language
 from hub.sources.data import BusBoard, Departure, Forecast
 from machines.states import HealthState
 
@@ -125,4 +128,62 @@ SCENES: Mapping[str, Callable[[], DashboardView]] = MappingProxyType({
     "message_overlay": message_overlay,
     "snowy_evening_by_quay": snowy_evening_by_quay,
     "start_up": start_up,
+})
+
+
+# -- the other pages ([[page]]): each is drawn from the same view as the dashboard ---------
+
+LONG_NAMES = (
+    ("31", "Tonsenhagen via Grorud stasjon"), ("37", "Helsfyr T"),
+    ("110", "Lillestrøm bussterminal"), ("20", "Skøyen"), ("N31", "Fornebu"),
+    ("25", "Majorstuen via Ullevål sykehus"), ("5", "Sognsvann"), ("54", "Kjelsås"),
+    ("390", "Ås sentrum og Ørje"), ("81", "Bærums Verk"))
+
+
+def many_departures(now: float) -> BusBoard:
+    return BusBoard(fetched_at=now - 20, departures=tuple(
+        departure(line, destination, 50 + index * 170 + (3000 if index > 7 else 0), now)
+        for index, (line, destination) in enumerate(LONG_NAMES)))
+
+
+def twelve_alerts(now: float) -> tuple[Alert, ...]:
+    names = ("bus", "weather", "pixoo", "nas-backup", "router", "hjemmekontor-skriver",
+             "vaskemaskin", "grafana", "øvingsrom", "homeassistant", "solcelle", "mqtt")
+    return worst_first(Alert(name=name, since=now - 60 * (7 + index * 97),
+                             severity="warning" if index % 4 == 3 else "critical")
+                       for index, name in enumerate(names))
+
+
+def page_view(language: Language, now: float = MORNING, **changes: object) -> DashboardView:
+    view = DashboardView(
+        now=now, zone=OSLO, language=language, bus=many_departures(now),
+        weather=Forecast(fetched_at=now - 900, temperature_c=-3.6, symbol="lightsnow",
+                         high_c=-1.2, low_c=-7.8, precipitation_mm=0.4))
+    return dataclasses.replace(view, **changes)  # type: ignore[arg-type]
+
+
+LONG_MESSAGE = DisplayMessage(
+    text="Middag klokka 18 hos bestemor på Æbleløkka – ta med øl og brød!",
+    author="Åse Ødegård", posted_at=MORNING - 4, expires_at=None)
+
+
+#: (page, view) per scene; the golden of each is `golden/page_<name>.png`.
+PAGE_SCENES: Mapping[str, Callable[[], tuple[PageKind, DashboardView]]] = MappingProxyType({
+    "clock_no": lambda: (PageKind.CLOCK, page_view("no")),
+    "clock_en_alerting": lambda: (PageKind.CLOCK, page_view(
+        "en", EVENING, health=MappingProxyType({"bus": HealthState.ALERTING}))),
+    "clock_no_weather": lambda: (PageKind.CLOCK, page_view("no", NIGHT, weather=None)),
+    "bus_many_no": lambda: (PageKind.BUS, page_view("no")),
+    "bus_many_en": lambda: (PageKind.BUS, page_view("en")),
+    "bus_none_no": lambda: (PageKind.BUS, page_view(
+        "no", bus=BusBoard(fetched_at=MORNING - 20, departures=()))),
+    "bus_none_en": lambda: (PageKind.BUS, page_view("en", bus=None)),
+    "alerts_twelve_no": lambda: (PageKind.ALERTS, page_view("no", alerts=twelve_alerts(MORNING))),
+    "alerts_twelve_en": lambda: (PageKind.ALERTS, page_view("en", alerts=twelve_alerts(MORNING))),
+    "alerts_none_no": lambda: (PageKind.ALERTS, page_view("no")),
+    "alerts_none_en": lambda: (PageKind.ALERTS, page_view("en")),
+    "message_no": lambda: (PageKind.MESSAGE, page_view("no", message=LONG_MESSAGE)),
+    "message_en_page_two": lambda: (PageKind.MESSAGE, page_view(
+        "en", MORNING + 5, message=LONG_MESSAGE)),
+    "message_none_en": lambda: (PageKind.MESSAGE, page_view("en")),
 })

@@ -38,12 +38,13 @@ from hub.display.render import (
     message_page,
     render,
 )
+from hub.display.screens import render_page
 from hub.display.text import BitmapFont, draw_big_text, draw_text, load_fonts, sanitize, wrap
 from hub.display.view import DashboardView, DisplayMessage
 from hub.sources.data import BusBoard, Forecast
 from machines.states import HealthState
-from tests.display.regenerate import golden_path
-from tests.display.scenes import MORNING, OSLO, SCENES, departure, rainy_morning
+from tests.display.regenerate import golden_path, page_golden_path
+from tests.display.scenes import MORNING, OSLO, PAGE_SCENES, SCENES, departure, rainy_morning
 
 Color = tuple[int, int, int]
 URGENCY = (RED, YELLOW, WHITE)
@@ -98,10 +99,15 @@ def view_with(*departures_in_seconds: float, now: float = MORNING,
 
 # -- golden frames ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scene", sorted(SCENES))
+@pytest.mark.parametrize("scene", [*sorted(SCENES), *(f"page:{n}" for n in sorted(PAGE_SCENES))])
 def test_scene_matches_its_golden_frame(scene: str, tmp_path: Path) -> None:
-    frame = render(SCENES[scene]())
-    golden = golden_path(scene)
+    if scene.startswith("page:"):
+        scene = scene.removeprefix("page:")
+        frame = render_page(*PAGE_SCENES[scene]())
+        golden = page_golden_path(scene)
+    else:
+        frame = render(SCENES[scene]())
+        golden = golden_path(scene)
     actual = tmp_path / f"{scene}-actual.png"
     if not golden.exists():
         frame.save(actual)

@@ -220,3 +220,81 @@ def test_without_on_fault_the_exception_ends_the_stream_as_an_error():
     health_notices(outcomes, HealthMachines(), scheduler).subscribe(on_error=errors.append)
     scheduler.advance_to(100)
     assert [type(e) for e in errors] == [KeyError]
+
+
+# -- cost: no hop on the owner's thread, one per batch from elsewhere, timers kept ---------
+
+class CountingScheduler(TestScheduler):
+    """A `TestScheduler` that counts what is scheduled on it: immediate calls (the hop)
+    and absolute ones (the machines' timers; `schedule` goes through `schedule_absolute`
+    too, so those are counted apart)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.immediate = 0
+        self.absolute = 0
+        self._is_immediate = False
+
+    def schedule(self, action, state=None):  # type: ignore[no-untyped-def]
+        self.immediate += 1
+        self._is_immediate = True
+        try:
+            return super().schedule(action, state)
+        finally:
+            self._is_immediate = False
+
+    def schedule_absolute(self, duetime, action, state=None):  # type: ignore[no-untyped-def]
+        self.absolute += not self._is_immediate
+        return super().schedule_absolute(duetime, action, state)
+
+
+def test_an_outcome_on_the_scheduler_thread_is_handled_at_once():
+    scheduler = CountingScheduler()
+    machines = HealthMachines()
+    feed: Subject[Outcome] = Subject()
+    seen: list[Notice] = []
+    health_notices(feed, machines, scheduler,
+                   lambda _: Policy(failures_before_alert=1)).subscribe(seen.append)
+    scheduled = scheduler.immediate  # the start-up call that times the machines
+    feed.on_next(F)
+    assert machines.state("bus") is HealthState.ALERTING and len(seen) == 1
+    assert scheduler.immediate == scheduled  # no hop
+
+
+def test_outcomes_from_another_thread_arriving_together_take_one_scheduled_call():
+    scheduler = CountingScheduler()
+    machines = HealthMachines()
+    feed: Subject[Outcome] = Subject()
+    health_notices(feed, machines, scheduler,
+                   lambda _: Policy(failures_before_alert=3)).subscribe()
+    scheduled = scheduler.immediate
+
+    def burst() -> None:
+        for _ in range(3):
+            feed.on_next(F)
+
+    worker = threading.Thread(target=burst)
+    worker.start()
+    worker.join(timeout=5)
+    assert "bus" not in machines  # nothing applied on the worker
+    assert scheduler.immediate == scheduled + 1
+    scheduler.advance_by(1)
+    assert machines.state("bus") is HealthState.ALERTING  # all three, in order
+
+
+def test_a_deadline_pushed_back_by_every_outcome_keeps_its_timer_and_still_fires_on_time():
+    scheduler = CountingScheduler()
+    feed: Subject[Outcome] = Subject()
+    policy = Policy(stale_after_seconds=35, failures_before_alert=1)
+    seen: list[tuple[float, str]] = []
+    health_notices(feed, HealthMachines(), scheduler, lambda _: policy).subscribe(
+        lambda n: seen.append((n.at, n.kind.value)))
+    for second in range(10, 110, 10):  # a success every 10 s, the last at 100
+        scheduler.advance_to(second)
+        feed.on_next(Outcome.success("bus", second))
+    scheduler.advance_to(135)
+    # Each outcome pushed the staleness deadline 10 s later; the timer was set about once
+    # per 35 s instead (it fires early, finds nothing due and re-arms), not ten times ...
+    assert scheduler.absolute <= 5  # the fifth: the next deadline, set by the alert
+    # ... and staleness still alerts exactly 35 s after the last outcome.
+    assert seen == [(135.0, "alert")]

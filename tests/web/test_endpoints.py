@@ -555,3 +555,35 @@ def test_a_malformed_request_is_400_and_logged_as_one_line_not_an_error(caplog, 
     assert (line.levelno, line.exc_info) == (logging.INFO, None)
     assert line.getMessage() == f"refused a malformed HTTP request (400): {reason}"
     assert "private" not in caplog.text  # a token in the request line or a header
+
+
+# -- the display's pages ------------------------------------------------------------------
+
+def test_the_page_names_the_page_on_the_display_and_the_rotation():
+    from hub.dashboard import Dashboard
+    from hub.display.pages import Page, PageHours, PageKind
+    from hub.display.settings import DisplaySettings
+
+    dashboard = Dashboard(DisplaySettings(), None, machines=tuple, pages=(
+        Page("dashboard", PageKind.DASHBOARD, 20.0),
+        Page("night", PageKind.CLOCK, 8.0, PageHours(frozenset({5, 6}), 22 * 60, 6 * 60))))
+    dashboard.render(NOW)
+    server = server_for(published(), frame_png=frame_png, pages=dashboard.pages_shown)
+    page = call(server, "GET", "/?token=t%26k").text
+    assert 'the <b class="page-name">dashboard</b> page' in page
+    assert "pages: dashboard 20 s → night (clock) 8 s, sat sun 22:00-06:00" in page
+    # The same 8× picture Discord's preview answers with, as a download.
+    assert ('<a class="download" href="frame.png?scale=8&amp;token=t%26k" '
+            'download="pixoo-frame.png">download ×8</a>') in page
+
+
+def test_without_pages_the_caption_only_offers_the_download():
+    from hub.dashboard import Dashboard
+    from hub.display.settings import DisplaySettings
+
+    dashboard = Dashboard(DisplaySettings(), None, machines=tuple)
+    server = server_for(published(), frame_png=frame_png, pages=dashboard.pages_shown)
+    page = call(server, "GET", "/").text
+    assert "page-name" not in page and "pages:" not in page
+    assert '<figcaption>on the display<br><a class="download" href="frame.png?scale=8"' in page
+    assert "download ×8" not in call(server_for(published()), "GET", "/").text  # no frame yet

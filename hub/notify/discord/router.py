@@ -8,6 +8,8 @@
   `DisplayPosts` it was given (`hub.display.messages`: who may post, what a post means,
   the `MessageBoard`), and the poster gets its short answer as a reply that pings nobody.
   It is never read as a `status` command.
+* `preview` in the monitoring or the display channel, from a person, is the preview
+  command (`hub.notify.discord.preview_reply`), never a display post.
 * Anything else may be an operator's command (`ack`, `mute`, …: `operator_replies`) or
   the `status` command, which only count in the monitoring channel; the operators' go
   first, and what is none of theirs goes to the status reply (`hub.notify.commands`).
@@ -43,7 +45,9 @@ class MessageRouter:
                  monotonic: Callable[[], float] = time.monotonic,
                  display: DisplayPosts | None = None,
                  display_replies: RateLimiter | None = None,
-                 channels: WatchedChannels | None = None) -> None:
+                 channels: WatchedChannels | None = None,
+                 preview_command: Callable[[discord.Message, bool], Awaitable[bool]]
+                 | None = None) -> None:
         if display is not None and display.channel_id == monitor_channel_id:
             raise ValueError("the display channel and the monitoring channel must differ")
         if channels is not None and (monitor_channel_id in channels or (
@@ -59,6 +63,7 @@ class MessageRouter:
         # someone spamming it (allowed or not) cannot spend the bot's rate limit.
         self._display_replies = display_replies or RateLimiter()
         self._channels = channels
+        self._preview_command = preview_command
 
     async def on_message(self, message: discord.Message) -> None:
         if self._channels is not None and message.channel.id in self._channels:
@@ -68,6 +73,8 @@ class MessageRouter:
                                           self._clock())
             return
         from_bot = message.author.bot or message.webhook_id is not None
+        if self._preview_command is not None and await self._preview_command(message, from_bot):
+            return
         if self._display is not None and message.channel.id == self._display.channel_id:
             # The display channel is the display's alone: never a `status` command.
             if not from_bot:

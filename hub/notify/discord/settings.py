@@ -13,29 +13,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-DEFAULT_API_BASE = "https://discord.com/api/v10"
-DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+from hub.notify.bot_settings import DEFAULT_API_BASE as DEFAULT_API_BASE
+from hub.notify.bot_settings import DEFAULT_GATEWAY_URL as DEFAULT_GATEWAY_URL
+from hub.notify.bot_settings import BotSettings as BotSettings
+
 #: Everything the bot posts pings nobody: alerts, `status` replies and display answers
 #: are read when people look, and a ping from a monitor soon gets it muted.
 NO_MENTIONS = discord.AllowedMentions.none()
-
-
-@dataclass(frozen=True, slots=True)
-class BotSettings:
-    token: str
-    monitor_channel_id: int
-    api_base: str = DEFAULT_API_BASE
-    gateway_url: str = DEFAULT_GATEWAY_URL
-
-    def __repr__(self) -> str:
-        return "BotSettings(token=***, monitor_channel_id=***)"
 
 
 @contextlib.contextmanager

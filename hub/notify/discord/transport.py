@@ -30,10 +30,12 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import discord
+from discord import app_commands
 
 from hub.notify.commands import RateLimiter, StatusCommands
 from hub.notify.discord.errors import transport_error
 from hub.notify.discord.operator_replies import OperatorReplies
+from hub.notify.discord.preview_reply import PreviewReplies
 from hub.notify.discord.router import MessageRouter
 from hub.notify.discord.session import GUILD_READY_TIMEOUT_SECONDS, GatewaySession
 from hub.notify.discord.settings import NO_MENTIONS, BotSettings
@@ -61,7 +63,8 @@ class BotTransport:
 
     `status`, `clock` and `report` are where it reads the published `HubStatus`, the
     daemon's clock, and where the `discord` component's outcomes go; `display` and
-    `channels` take the display channel's posts and the watched channels' messages.
+    `channels` take the display channel's posts and the watched channels' messages;
+    `frame_png` is the display's latest frame, which `preview` answers with.
     The rest are seams for tests.
     """
 
@@ -78,7 +81,9 @@ class BotTransport:
                  channels: WatchedChannels | None = None,
                  zone: ZoneInfo | None = None,
                  draw_timeline: DrawTimeline = timeline_png,
-                 slash_draw_budget_seconds: float = SLASH_DRAW_BUDGET_SECONDS) -> None:
+                 slash_draw_budget_seconds: float = SLASH_DRAW_BUDGET_SECONDS,
+                 frame_png: Callable[[], bytes | None] | None = None,
+                 preview_limiter: RateLimiter | None = None) -> None:
         self._settings = settings
         replies = StatusReplies(commands or StatusCommands(settings.monitor_channel_id),
                                 status=status, latency=lambda: self.latency_seconds,
@@ -86,15 +91,25 @@ class BotTransport:
                                 draw_timeline=draw_timeline,
                                 slash_draw_budget_seconds=slash_draw_budget_seconds)
         self._operators = OperatorReplies(settings.monitor_channel_id, monotonic=monotonic)
+        # `preview` answers where people look at the hub: the monitoring channel and the
+        # display channel; without the display's frames (`frame_png`) there is none.
+        previews = PreviewReplies(
+            {settings.monitor_channel_id, *([display.channel_id] if display else [])},
+            frame_png, limiter=preview_limiter, monotonic=monotonic) \
+            if frame_png is not None else None
         router = MessageRouter(settings.monitor_channel_id, status_command=replies.on_message,
                                operator_command=self._operators.on_message,
                                own_user_id=lambda: self._session.user_id, clock=clock,
                                monotonic=monotonic, display=display,
-                               display_replies=display_replies, channels=channels)
+                               display_replies=display_replies, channels=channels,
+                               preview_command=previews.on_message if previews else None)
+
+        def slash_commands() -> list[app_commands.Command[Any, Any, None]]:
+            return [*replies.slash_commands(), *self._operators.slash_commands(),
+                    *(previews.slash_commands() if previews is not None else [])]
+
         self._session = GatewaySession(settings, on_message=router.on_message,
-                                       slash_commands=lambda: [
-                                           *replies.slash_commands(),
-                                           *self._operators.slash_commands()],
+                                       slash_commands=slash_commands,
                                        on_message_content_missing=router.message_content_missing,
                                        clock=clock, report=report, monotonic=monotonic,
                                        rng=rng, guild_ready_timeout=guild_ready_timeout)
