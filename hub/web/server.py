@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import hmac
+import importlib.metadata
 import io
 import json
 import logging
@@ -95,6 +96,12 @@ from hub.web.page import (
 from machines import HealthState, Notice, Outcome
 
 log = logging.getLogger(__name__)
+
+#: The installed package's version, for `divoom_hub_info` ("unknown" in a bare checkout).
+try:
+    HUB_VERSION = importlib.metadata.version("divoom-hub")
+except importlib.metadata.PackageNotFoundError:
+    HUB_VERSION = "unknown"
 
 #: The owner publishes every second or so; this much silence means it is stuck.
 STATUS_MAX_AGE_SECONDS = 30.0
@@ -259,6 +266,7 @@ class StatusCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         status, now = self._status(), self._clock()
         health = assess_health(status, now, self._max_age)
+        yield info_metric(status)
         state = GaugeMetricFamily("divoom_hub_component_state",
                                   "1 for the state each component is in, 0 for the others",
                                   labels=["component", "state"])
@@ -309,6 +317,17 @@ class StatusCollector(Collector):
             yield GaugeMetricFamily("divoom_hub_discord_latency_seconds",
                                     "Discord gateway latency",
                                     value=status.discord_latency_seconds)
+
+
+def info_metric(status: HubStatus) -> Metric:
+    """`divoom_hub_info{name, version} 1`: the hub's `[hub] name` as it calls itself.
+
+    Not `hub`: that is the scrape config's target label (deploy/prometheus/), which every
+    series of the hub then carries; `name` lets a query check the two agree."""
+    info = GaugeMetricFamily("divoom_hub_info", "The hub's name ([hub] name) and version",
+                             labels=["name", "version"])
+    info.add_metric([status.hub_name, HUB_VERSION], 1.0)
+    return info
 
 
 class DiagnosticsCollector(Collector):
