@@ -37,6 +37,8 @@ from hub.display.loop import display_outcomes
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
+from hub.fleet.forward import AlertStore, Forwarder
+from hub.fleet.model import FleetStatus
 from hub.ingest.reports import Diagnostic, Level, diagnostic_notice
 from hub.notify.choice import SHARED_DISPLAY_CHANNEL, TransportKind, transport_choice
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
@@ -213,6 +215,8 @@ class Parts:
     discord_outcomes: Subject[Outcome]
     reports: Subject[Outcome]
     self_checks: Subject[Outcome]
+    #: Incidents forwarded to Alertmanager (`[alertmanager]`), or None.
+    forwarder: Forwarder | None = None
 
 
 def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
@@ -297,6 +301,12 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
                               heartbeats=config.heartbeats, thresholds=config.thresholds,
                               token=secrets.hub_http_token, clock=clock,
                               zone=config.hub.zone(), setting=listen_setting)
+    forwarder = None
+    if config.alertmanager is not None:
+        # Its own table of outbox.sqlite: Alertmanager's outage loses nothing either.
+        forwarder = Forwarder(config.alertmanager, AlertStore(state_dir / "outbox.sqlite"),
+                              config.hub.name, clock, token=secrets.alertmanager_token,
+                              password=secrets.alertmanager_password)
     return Parts(
         config=config, scheduler=scheduler, clock=clock, started_at=now, world=parts,
         watched=watched, transport=transport, outbox=outbox, journal=journal,
@@ -305,7 +315,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
         channels=channels, server=server,
         state_file=state_file,
         display_executor=ThreadPoolExecutor(max_workers=2, thread_name_prefix="display"),
-        discord_outcomes=discord_outcomes, reports=reports, self_checks=Subject())
+        discord_outcomes=discord_outcomes, reports=reports, self_checks=Subject(),
+        forwarder=forwarder)
 
 
 class Daemon:
@@ -327,6 +338,8 @@ class Daemon:
         self._running: list[abc.DisposableBase] = []
         self._delivering = asyncio.Event()
         self._delivery_task: asyncio.Task[None] | None = None
+        self._forwarding = asyncio.Event()  # set: the forwarder stops
+        self._forward_task: asyncio.Task[None] | None = None
         self._has_started = False
         #: Why the monitoring pipeline failed (the stream ended in an error), if it did.
         self.failures: list[Exception] = []
@@ -368,6 +381,11 @@ class Daemon:
         parts.transport.start()
         self._delivery_task = asyncio.create_task(parts.delivery.run(self._delivering),
                                                   name="delivery")
+        if parts.forwarder is not None:
+            # Alertmanager links each alert to the page that tells more.
+            parts.forwarder.generator_url = info.status_url or ""
+            self._forward_task = asyncio.create_task(parts.forwarder.run(self._forwarding),
+                                                     name="alertmanager")
         return info
 
     def _run_streams(self, stop: asyncio.Event) -> None:
@@ -416,7 +434,14 @@ class Daemon:
             channels=parts.channels.activity(at) if parts.channels is not None else (),
             storage_problem=parts.selfcheck.storage_problem,
             pipeline_lag_seconds=parts.selfcheck.pipeline_lag(
-                parts.machines.snapshot(HUB_COMPONENT).last_seen_at))
+                parts.machines.snapshot(HUB_COMPONENT).last_seen_at),
+            fleet=self._fleet_status())
+
+    def _fleet_status(self) -> FleetStatus:
+        forwarder = self.parts.forwarder
+        if forwarder is None:
+            return FleetStatus()
+        return FleetStatus(forwarding=forwarder.status(), silences=forwarder.silences)
 
     def _republish(self) -> None:
         self.publish_status()
@@ -424,6 +449,8 @@ class Daemon:
     def accept(self, notice: Notice) -> None:
         """A notice: into the outbox (or memory, if the disk refuses), told, delivered."""
         self.parts.outbox.put([notice])
+        if self.parts.forwarder is not None:
+            self.parts.forwarder.record(notice)
         self.parts.recorder.notice(notice)
         self.parts.delivery.wake()
         self.publish_status()
@@ -444,12 +471,17 @@ class Daemon:
                                at=parts.clock(), details=(("reason", reason),)))
         parts.machines.save(parts.clock())  # every snapshot exact, and the stop marked clean
         self._delivering.set()
+        self._forwarding.set()  # what it has not posted waits in its table for the next start
+        if self._forward_task is not None:
+            await self._forward_task
         if self._delivery_task is not None:
             await self._delivery_task
         await parts.delivery.drain(drain_seconds)
         await parts.transport.close()
         parts.outbox.close()
         parts.journal.close()
+        if parts.forwarder is not None:
+            parts.forwarder.close()
         return EXIT_FAILURE if self.failures else EXIT_OK
 
 

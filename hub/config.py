@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hub.display.messages import MessageSettings
 from hub.display.pixoo import PixooSettings
 from hub.display.settings import DisplaySettings
+from hub.fleet.alertmanager import AlertmanagerSettings
 from hub.ingest.pings import HeartbeatMonitor
 from hub.listen import ADDRESS_EXPECTED, TOKEN_ENV, parse_listen
 from hub.maintenance import MaintenanceWindow, parse_maintenance
@@ -76,6 +77,8 @@ class Config:
     messages: MessageSettings | None = None  # no [messages] section = nobody may post
     channels: tuple[WatchedChannel, ...] = ()  # [[channel]]: Discord channels the bot watches
     maintenance: tuple[MaintenanceWindow, ...] = ()  # [[maintenance]]: recurring mutes
+    #: No [alertmanager] section = incidents are not forwarded (hub/fleet/forward.py).
+    alertmanager: AlertmanagerSettings | None = None
     path: Path | None = None
 
     def policy_for(self, component: str) -> Policy:
@@ -140,7 +143,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     """The validated `Config` of one TOML document; `history` as in `load_config`."""
     document = Table.document(path, raw)
     document.only_keys({"hub", "policy", "monitor", "bus", "weather", "pixoo", "display",
-                        "messages", "channel", "maintenance"})
+                        "messages", "channel", "maintenance", "alertmanager"})
     hub = _parse_hub(document.table("hub"), path.parent)
     policy, policies = _parse_policies(document.table("policy"))
     monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), document)
@@ -151,6 +154,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     pixoo = _optional(document, "pixoo", PixooSettings.from_table)
     display = _optional(document, "display", DisplaySettings.from_table)
     messages = _optional(document, "messages", MessageSettings.from_table)
+    alertmanager = _optional(document, "alertmanager", AlertmanagerSettings.from_table)
     channels = parse_channels(raw.get("channel", []), path,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
                                *(t.name for t in thresholds)])
@@ -160,7 +164,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     config = Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                     heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
                     pixoo=pixoo, display=display, messages=messages, channels=channels,
-                    path=path, policy_keys=policy_keys)
+                    path=path, policy_keys=policy_keys, alertmanager=alertmanager)
     _check_policy_names(config, path, history)
     _check_derived_policies(config, raw, path)
     return replace(config, maintenance=parse_maintenance(

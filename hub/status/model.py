@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub.fleet.model import FleetStatus
 from hub.notify.delivery import DeliveryStatus
 from hub.sources.channels import ChannelActivity
 from hub.status.history import ComponentHistory
@@ -46,3 +47,5 @@ class HubStatus:
     #: that reports on a schedule, (component, seconds since its last outcome, every).
     pipeline_lag_seconds: float = 0.0
     outcome_ages: tuple[tuple[str, float, float], ...] = ()
+    #: Forwarding to Alertmanager, its silences, and the fleet's alerts (hub/fleet/).
+    fleet: FleetStatus = FleetStatus()

@@ -14,6 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 
+from hub.fleet.model import FleetStatus
 from hub.notify.delivery import DeliveryStatus
 from hub.sources.channels import ChannelActivity
 from hub.status.history import StateHistory
@@ -63,11 +64,12 @@ class StatusRecorder:
                 outbox_depth: int, discord_latency_seconds: float | None = None,
                 channels: tuple[ChannelActivity, ...] = (),
                 storage_problem: str | None = None,
-                pipeline_lag_seconds: float = 0.0) -> HubStatus:
+                pipeline_lag_seconds: float = 0.0,
+                fleet: FleetStatus | None = None) -> HubStatus:
         """Freeze the picture at `at`; it is also kept as `latest` for the web server.
 
         `channels`: the watched Discord channels' counters (`ChannelWatch.activity`);
-        `storage_problem` and `pipeline_lag_seconds`: see `HubStatus`."""
+        `storage_problem`, `pipeline_lag_seconds` and `fleet`: see `HubStatus`."""
         snapshots = tuple(machines)
         self.history.observe(snapshots, at)
         self.latest = HubStatus(
@@ -83,6 +85,7 @@ class StatusRecorder:
             storage_problem=storage_problem,
             pipeline_lag_seconds=pipeline_lag_seconds,
             outcome_ages=self._outcome_ages(),
+            fleet=fleet or FleetStatus(),
         )
         return self.latest
 

@@ -71,6 +71,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from hub import strict_json
+from hub.fleet.model import FleetStatus
 from hub.formatting import iso
 from hub.ingest.pings import HeartbeatMonitor
 from hub.ingest.reports import (
@@ -249,6 +250,26 @@ def status_json(status: HubStatus, health: Health, now: float) -> dict[str, Any]
             "keyword_matches": dict(c.keyword_counts),
             "last_message_at": _iso(c.last_message_at),
         } for c in status.channels],
+        **fleet_json(status.fleet),
+    }
+
+
+def fleet_json(fleet: FleetStatus) -> dict[str, Any]:
+    """`alertmanager`: forwarding and the silences read back; `fleet_alerts`: what
+    Alertmanager's webhook says is firing."""
+    forwarding = fleet.forwarding
+    return {
+        "alertmanager": None if forwarding is None else {
+            "url": forwarding.url, "open_alerts": forwarding.open_alerts,
+            "waiting": forwarding.waiting, "last_error": forwarding.last_error or None,
+            "last_posted_at": _iso(forwarding.last_posted_at),
+            "silences": [{"id": s.id, "matchers": [str(m) for m in s.matchers],
+                          "created_by": s.created_by, "comment": s.comment,
+                          "ends_at": _iso(s.ends_at)} for s in fleet.silences],
+        },
+        "fleet_alerts": [{"alertname": a.name, "labels": dict(a.labels),
+                          "summary": a.summary, "starts_at": _iso(a.starts_at)}
+                         for a in fleet.alerts],
     }
 
 
