@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +39,7 @@ from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
 from hub.fleet.forward import AlertStore, Forwarder
 from hub.fleet.model import FleetStatus
+from hub.fleet.received import FleetBoard, Received
 from hub.ingest.reports import Diagnostic, Level, diagnostic_notice
 from hub.notify.choice import SHARED_DISPLAY_CHANNEL, TransportKind, transport_choice
 from hub.notify.delivery import MESSAGE_INTERVAL_SECONDS, Delivery
@@ -160,7 +161,11 @@ def watched_components(config: Config, parts: World, watches_discord: bool,
     silent_channels = tuple(Watched(c.component, c.policy(config.policy_for(c.component)))
                             for c in config.channels if c.silent_after_minutes is not None)
     hub = Watched(HUB_COMPONENT, config.policy_for(HUB_COMPONENT), self_check_seconds)
-    return (*parts.watched, *discord, *silent_channels, hub)
+    # Alertmanager's alerts selected by matchers: their outcomes come with its webhook.
+    fleet = tuple(Watched(m.name, m.policy(config.policy_for(m.name),
+                                           config.policy_keys.get(m.name, ())))
+                  for m in config.fleet_monitors)
+    return (*parts.watched, *discord, *silent_channels, *fleet, hub)
 
 
 def unreadable_notice(dead: DeadLetter, at: float) -> Notice:
@@ -217,17 +222,21 @@ class Parts:
     self_checks: Subject[Outcome]
     #: Incidents forwarded to Alertmanager (`[alertmanager]`), or None.
     forwarder: Forwarder | None = None
+    #: The fleet's alerts firing now, as Alertmanager's webhook last said.
+    board: FleetBoard = field(default_factory=FleetBoard)
 
 
 def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
           accept: Callable[[Notice], None], changed: Callable[[], None],
           world: WorldFactory = real_world, self_check_seconds: float = SELF_CHECK_SECONDS,
-          listen_setting: str = "[hub] http_listen") -> Parts:
+          listen_setting: str = "[hub] http_listen",
+          fleet: Callable[[tuple[Received, ...]], None] | None = None) -> Parts:
     """Choose the real parts for `config` and wire them; start nothing (call on the loop).
 
     `accept` is where notices from parts go (diagnostics, unreadable outbox rows) and
     `changed` is told when something shown in the status changed (a watched channel's
-    message): the `Daemon`'s own methods.
+    message), and `fleet` takes the alerts of Alertmanager's webhook onto `Parts.board`:
+    the `Daemon`'s own methods.
     """
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOThreadSafeScheduler(loop)
@@ -286,10 +295,12 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     # The timeline picture shows the last day, including before this start.
     recorder.history.seed(journal.history(since=now - DAY_SECONDS), since=now - DAY_SECONDS)
 
+    board = FleetBoard()
     dashboard = Dashboard(config.display or DisplaySettings(), config.hub.zone(),
                           health=lambda: {s.component: s.state
                                           for s in recorder.latest.machines},
-                          messages=messages)
+                          messages=messages,
+                          fleet_alerts=lambda: tuple(a.line() for a in board.firing()))
     frames = LatestFrame(PreviewDevice(state_dir))
     reports: Subject[Outcome] = Subject()  # heartbeat pings and pushed values, on the loop
     server: StatusServer | None = None
@@ -297,7 +308,7 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
         server = StatusServer(config.hub.http_listen, lambda: recorder.latest,
                               frame_png=frames.png, report=reports.on_next,
                               # diagnostics from other apps: same outbox (on this loop)
-                              notify=accept,
+                              notify=accept, fleet=fleet,
                               heartbeats=config.heartbeats, thresholds=config.thresholds,
                               token=secrets.hub_http_token, clock=clock,
                               zone=config.hub.zone(), setting=listen_setting)
@@ -316,7 +327,7 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
         state_file=state_file,
         display_executor=ThreadPoolExecutor(max_workers=2, thread_name_prefix="display"),
         discord_outcomes=discord_outcomes, reports=reports, self_checks=Subject(),
-        forwarder=forwarder)
+        forwarder=forwarder, board=board)
 
 
 class Daemon:
@@ -333,7 +344,7 @@ class Daemon:
         self.parts = build(config, secrets, write, accept=self.accept,
                            changed=self._republish, world=world,
                            self_check_seconds=self_check_seconds,
-                           listen_setting=listen_setting)
+                           listen_setting=listen_setting, fleet=self.received_alerts)
         self._self_check_seconds = self_check_seconds
         self._running: list[abc.DisposableBase] = []
         self._delivering = asyncio.Event()
@@ -438,10 +449,23 @@ class Daemon:
             fleet=self._fleet_status())
 
     def _fleet_status(self) -> FleetStatus:
-        forwarder = self.parts.forwarder
+        forwarder, alerts = self.parts.forwarder, self.parts.board.firing()
         if forwarder is None:
-            return FleetStatus()
-        return FleetStatus(forwarding=forwarder.status(), silences=forwarder.silences)
+            return FleetStatus(alerts=alerts)
+        return FleetStatus(forwarding=forwarder.status(), silences=forwarder.silences,
+                           alerts=alerts)
+
+    def received_alerts(self, received: tuple[Received, ...]) -> None:
+        """Alertmanager's webhook: the board, then each `kind = "alertmanager"` monitor's
+        outcome (onto the stream, like a ping), then the status at once."""
+        parts = self.parts
+        parts.board.take(received)
+        now = parts.clock()
+        for monitor in parts.config.fleet_monitors:
+            outcome = monitor.judge(received, parts.board, now)
+            if outcome is not None:
+                parts.reports.on_next(outcome)
+        self.publish_status()
 
     def _republish(self) -> None:
         self.publish_status()

@@ -21,6 +21,7 @@ from hub.display.messages import MessageSettings
 from hub.display.pixoo import PixooSettings
 from hub.display.settings import DisplaySettings
 from hub.fleet.alertmanager import AlertmanagerSettings
+from hub.fleet.received import AlertmanagerMonitor
 from hub.ingest.pings import HeartbeatMonitor
 from hub.listen import ADDRESS_EXPECTED, TOKEN_ENV, parse_listen
 from hub.maintenance import MaintenanceWindow, parse_maintenance
@@ -35,7 +36,7 @@ from machines import Policy, PolicyError
 
 CONFIG_ENV = "HUB_CONFIG"
 #: Kinds of `[[monitor]]` this version runs (see the README).
-MONITOR_KINDS = ("http", "heartbeat", "threshold")
+MONITOR_KINDS = ("http", "heartbeat", "threshold", "alertmanager")
 _Section = TypeVar("_Section")
 
 
@@ -70,6 +71,8 @@ class Config:
     monitors: tuple[HttpCheck, ...] = ()
     heartbeats: tuple[HeartbeatMonitor, ...] = ()  # [[monitor]] kind = "heartbeat"
     thresholds: tuple[ThresholdMonitor, ...] = ()  # [[monitor]] kind = "threshold"
+    #: [[monitor]] kind = "alertmanager": alerts from Alertmanager's webhook (hub/fleet/).
+    fleet_monitors: tuple[AlertmanagerMonitor, ...] = ()
     bus: BusSettings | None = None  # no [bus] section = no bus source
     weather: WeatherSettings | None = None  # no [weather] section = no weather source
     pixoo: PixooSettings | None = None  # no [pixoo] section = no device (preview only)
@@ -146,7 +149,8 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
                         "messages", "channel", "maintenance", "alertmanager"})
     hub = _parse_hub(document.table("hub"), path.parent)
     policy, policies = _parse_policies(document.table("policy"))
-    monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), document)
+    monitors, heartbeats, thresholds, fleet_monitors = _parse_monitors(raw.get("monitor", []),
+                                                                       document)
     # An absent section turns its feature off: no source, no device, nobody may post;
     # `[display]` absent means its defaults.
     bus = _optional(document, "bus", BusSettings.from_table)
@@ -157,14 +161,16 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     alertmanager = _optional(document, "alertmanager", AlertmanagerSettings.from_table)
     channels = parse_channels(raw.get("channel", []), path,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
-                               *(t.name for t in thresholds)])
+                               *(t.name for t in thresholds),
+                               *(f.name for f in fleet_monitors)])
     policy_keys = {component: frozenset(values)
                    for component, values in document.table("policy").values.items()
                    if isinstance(values, dict)}
     config = Config(hub=hub, policy=policy, policies=policies, monitors=monitors,
                     heartbeats=heartbeats, thresholds=thresholds, bus=bus, weather=weather,
                     pixoo=pixoo, display=display, messages=messages, channels=channels,
-                    path=path, policy_keys=policy_keys, alertmanager=alertmanager)
+                    path=path, policy_keys=policy_keys, alertmanager=alertmanager,
+                    fleet_monitors=fleet_monitors)
     _check_policy_names(config, path, history)
     _check_derived_policies(config, raw, path)
     return replace(config, maintenance=parse_maintenance(
@@ -184,6 +190,7 @@ def known_components(config: Config) -> tuple[str, ...]:
     """Every component name the config knows: built-in, `[[monitor]]`, silent channels."""
     return (*BUILT_IN_COMPONENTS, *(m.name for m in config.monitors),
             *(h.name for h in config.heartbeats), *(t.name for t in config.thresholds),
+            *(f.name for f in config.fleet_monitors),
             *(c.component for c in config.channels if c.silent_after_minutes is not None))
 
 
@@ -234,19 +241,22 @@ def check_http_access(config: Config, has_token: bool) -> None:
 
 
 def _parse_monitors(tables: Any, document: Table) -> tuple[
-        tuple[HttpCheck, ...], tuple[HeartbeatMonitor, ...], tuple[ThresholdMonitor, ...]]:
+        tuple[HttpCheck, ...], tuple[HeartbeatMonitor, ...], tuple[ThresholdMonitor, ...],
+        tuple[AlertmanagerMonitor, ...]]:
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise document.expected("monitor", "[[monitor]] tables", tables)
     path = Path(document.path)
-    checks: list[HttpCheck | HeartbeatMonitor | ThresholdMonitor] = []
+    checks: list[HttpCheck | HeartbeatMonitor | ThresholdMonitor | AlertmanagerMonitor] = []
     for index, table in enumerate(tables, start=1):
         kind = table.get("kind")
         if kind not in MONITOR_KINDS:
             raise Table.monitor(table, path, index).error(
                 "kind", f"expected one of {', '.join(MONITOR_KINDS)}, got {kind!r}")
         body = {k: v for k, v in table.items() if k != "kind"}
-        check: HttpCheck | HeartbeatMonitor | ThresholdMonitor
-        if kind == "heartbeat":
+        check: HttpCheck | HeartbeatMonitor | ThresholdMonitor | AlertmanagerMonitor
+        if kind == "alertmanager":
+            check = AlertmanagerMonitor.from_table(body, path, index)
+        elif kind == "heartbeat":
             check = HeartbeatMonitor.from_table(body, path, index)
         elif kind == "threshold":
             check = ThresholdMonitor.from_table(body, path, index)
@@ -258,7 +268,8 @@ def _parse_monitors(tables: Any, document: Table) -> tuple[
         checks.append(check)
     return (tuple(c for c in checks if isinstance(c, HttpCheck)),
             tuple(c for c in checks if isinstance(c, HeartbeatMonitor)),
-            tuple(c for c in checks if isinstance(c, ThresholdMonitor)))
+            tuple(c for c in checks if isinstance(c, ThresholdMonitor)),
+            tuple(c for c in checks if isinstance(c, AlertmanagerMonitor)))
 
 
 def _parse_hub(hub: Table, base: Path) -> HubSettings:

@@ -29,11 +29,13 @@ class Dashboard:
 
     def __init__(self, settings: DisplaySettings, zone: tzinfo | None,
                  health: Callable[[], Mapping[str, HealthState]],
-                 messages: MessageBoard | None = None) -> None:
+                 messages: MessageBoard | None = None,
+                 fleet_alerts: Callable[[], tuple[str, ...]] = tuple) -> None:
         self._settings = settings
         self._zone = zone
         self._health = health
         self._messages = messages
+        self._fleet_alerts = fleet_alerts  # Alertmanager's firing alerts, one line each
         self._bus: BusBoard | None = None
         self._weather: Forecast | None = None
 
@@ -46,7 +48,8 @@ class Dashboard:
     def render(self, now: float) -> Image.Image:
         message = self._messages.current(now) if self._messages is not None else None
         view = self._settings.view(now, self._zone, bus=self._bus, weather=self._weather,
-                                   health=self._health(), message=message)
+                                   health=self._health(), message=message,
+                                   fleet_alerts=self._fleet_alerts())
         return render(view)
 
 

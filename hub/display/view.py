@@ -53,6 +53,9 @@ class DashboardView:
     weather: Forecast | None = None
     health: Mapping[str, HealthState] = field(default_factory=lambda: MappingProxyType({}))
     message: DisplayMessage | None = None
+    #: Alertmanager's firing alerts (hub/fleet/), one line each, oldest first: their
+    #: count in the bottom-right corner, the first on the dashboard's last row.
+    fleet_alerts: tuple[str, ...] = ()
     # Beyond these ages (since the poll fetched them) the values are drawn dimmed with a
     # marker: an Entur poll runs every minute, a MET forecast is renewed about hourly.
     bus_stale_after_seconds: float = 180.0

@@ -9,6 +9,7 @@
     POST /ping/<name>       a heartbeat monitor's ping
     POST /api/metric/<name> {"value": number} for a pushed threshold monitor
     POST /api/notify        {level, service, message, details?}: a diagnostic from an app
+    POST /api/alertmanager  Alertmanager's webhook (payload version 4): the fleet's alerts
 
 Every bad request gets a 4xx naming what was wrong, never a 500: bodies are decoded by
 `hub.strict_json` (no NaN, no numbers beyond a float, no lone surrogates, no deep
@@ -72,6 +73,8 @@ from prometheus_client.registry import Collector
 
 from hub import strict_json
 from hub.fleet.model import FleetStatus
+from hub.fleet.received import MAX_BODY_BYTES as WEBHOOK_MAX_BYTES
+from hub.fleet.received import Received, WebhookError, parse_webhook
 from hub.formatting import iso
 from hub.ingest.pings import HeartbeatMonitor
 from hub.ingest.reports import (
@@ -409,6 +412,7 @@ class StatusServer:
                  frame_png: Callable[[], bytes | None] = _no_frame,
                  report: Callable[[Outcome], None] | None = None,
                  notify: Callable[[Notice], None] | None = None,
+                 fleet: Callable[[tuple[Received, ...]], None] | None = None,
                  rate_limits: RateLimits | None = None,
                  heartbeats: Iterable[HeartbeatMonitor] = (),
                  thresholds: Iterable[ThresholdMonitor] = (),
@@ -436,6 +440,7 @@ class StatusServer:
         if (self._heartbeats or self._thresholds) and report is None:
             raise ValueError("heartbeat and threshold monitors need a `report` sink")
         self._notify = notify
+        self._fleet = fleet
         self._reports = ReportDesk(rate_limits)
         self._token = token
         self._clock = clock
@@ -464,6 +469,7 @@ class StatusServer:
         app.router.add_post("/ping/{name}", self._ping)
         app.router.add_post("/api/metric/{name}", self._metric)
         app.router.add_post("/api/notify", self._diagnostic)
+        app.router.add_post("/api/alertmanager", self._alertmanager)
         return app
 
     async def start(self, wait: PortWait = PortWait()) -> None:
@@ -719,6 +725,31 @@ class StatusServer:
         if warning:
             answer["warning"] = warning
         return _json(202, answer)
+
+    async def _alertmanager(self, request: web.Request) -> web.Response:
+        """Alertmanager's webhook: its alerts to the fleet board (and the monitors)."""
+        if self._fleet is None:
+            return _error(503, "this server takes no Alertmanager webhooks")
+        if request.content_type != "application/json":
+            given = request.headers.get("Content-Type")
+            return _error(415, f"expected Content-Type: application/json, got "
+                               f"{_quoted(given) if given is not None else 'none'}")
+        # Bigger than a report may be: read here, not with the server's 16 KiB limit.
+        body = bytearray()
+        while chunk := await request.content.read(65536):
+            body += chunk
+            if len(body) > WEBHOOK_MAX_BYTES:
+                return _error(413, f"request body too large (at most {WEBHOOK_MAX_BYTES} "
+                                   "bytes; lower max_alerts in the webhook receiver)")
+        try:
+            received = parse_webhook(strict_json.loads(bytes(body)))
+        except ValueError as err:  # not JSON, or not a version 4 payload (WebhookError)
+            prefix = "" if isinstance(err, WebhookError) else "expected Alertmanager's " \
+                "webhook payload (JSON, version 4): "
+            return _error(400, f"{prefix}{err}")
+        self._fleet(received)
+        return _json(200, {"received": len(received),
+                           "firing": sum(1 for r in received if r.status == "firing")})
 
     def _hand_over(self, outcome: Outcome) -> None:
         assert self._report is not None  # checked in __init__ whenever monitors exist
