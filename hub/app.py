@@ -497,7 +497,9 @@ class Daemon:
         self._delivering.set()
         self._forwarding.set()  # what it has not posted waits in its table for the next start
         if self._forward_task is not None:
-            await self._forward_task
+            # A post in flight may take `timeout_seconds`: cut it short after the drain.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._forward_task, drain_seconds)
         if self._delivery_task is not None:
             await self._delivery_task
         await parts.delivery.drain(drain_seconds)

@@ -177,7 +177,12 @@ class Forwarder:
     async def step(self, session: aiohttp.ClientSession) -> bool:
         """Post what is due, then read the silences; whether every post was taken."""
         now = self._clock()
-        rows = self._store.due(now, self.settings.resend_seconds)
+        try:
+            rows = self._store.due(now, self.settings.resend_seconds)
+        except sqlite3.Error as err:
+            self._storage.happened("cannot read the incidents for Alertmanager from "
+                                   "outbox.sqlite (%s)", err)
+            return False
         is_ok = True
         if rows:
             is_ok = await self._post(session, rows, now)
@@ -201,7 +206,12 @@ class Forwarder:
                                    "are kept and posted again", self.settings.shown_url(),
                                    error, len(rows), level=logging.WARNING)
             return False
-        self._store.taken(rows, now)
+        try:
+            self._store.taken(rows, now)
+        except sqlite3.Error as err:  # posted again next time: Alertmanager dedups them
+            self._storage.happened("cannot note the posts to Alertmanager in outbox.sqlite "
+                                   "(%s)", err)
+            return False
         self.last_error, self.last_posted_at = "", now
         self._trouble.cleared()
         return True

@@ -332,6 +332,7 @@ class StatusCollector(Collector):
                                           "Latest value of each threshold monitor",
                                           labels=["component"]), status.values)
         yield from channel_metrics(status)
+        yield from fleet_metrics(status)
         yield GaugeMetricFamily("divoom_hub_uptime_seconds", "Seconds since the hub started",
                                 value=status.at - status.started_at)
         yield GaugeMetricFamily("divoom_hub_status_age_seconds",
@@ -387,6 +388,25 @@ def channel_metrics(status: HubStatus) -> Iterator[Metric]:
         for keyword, count in c.keyword_counts:
             by_keyword.add_metric([c.name, keyword], count)
     yield by_keyword
+
+
+def fleet_metrics(status: HubStatus) -> Iterator[Metric]:
+    """Forwarding to Alertmanager (with `[alertmanager]`) and the fleet's alerts received."""
+    fleet = status.fleet
+    yield GaugeMetricFamily("divoom_hub_fleet_alerts_firing",
+                            "Alerts Alertmanager's webhook says fire (POST /api/alertmanager)",
+                            value=len(fleet.alerts))
+    if fleet.forwarding is None:
+        return
+    yield GaugeMetricFamily("divoom_hub_alertmanager_open_incidents",
+                            "Incidents open in Alertmanager, posted again while open",
+                            value=fleet.forwarding.open_alerts)
+    yield GaugeMetricFamily("divoom_hub_alertmanager_waiting",
+                            "Incidents changed but not yet taken by Alertmanager",
+                            value=fleet.forwarding.waiting)
+    yield GaugeMetricFamily("divoom_hub_alertmanager_silences",
+                            "Active silences in Alertmanager covering this hub",
+                            value=len(fleet.silences))
 
 
 def _labelled(family: GaugeMetricFamily | CounterMetricFamily,

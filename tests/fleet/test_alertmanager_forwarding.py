@@ -117,7 +117,7 @@ def test_alertmanager_restarted_mid_incident_loses_nothing(tmp_path):
             async def incidents() -> set[str]:
                 return set(listed(await node.alerts(session)))
 
-            async def scenario(daemon: Daemon, _: str) -> None:
+            async def scenario(daemon: Daemon, status_url: str) -> None:
                 forwarder = daemon.parts.forwarder
                 assert forwarder is not None
                 async with node_running(node, session):
@@ -133,6 +133,11 @@ def test_alertmanager_restarted_mid_incident_loses_nothing(tmp_path):
 
                 await eventually(refused, "the post to fail while Alertmanager is down")
                 assert forwarder.status().waiting == 1 and forwarder.status().open_alerts == 2
+                daemon.publish_status()
+                async with session.get(f"{status_url}/metrics") as response:
+                    metrics = await response.text()
+                assert "divoom_hub_alertmanager_waiting 1.0" in metrics
+                assert "divoom_hub_alertmanager_open_incidents 2.0" in metrics
                 async with node_running(node, session):
                     await eventually(lambda: _has(incidents, {"web#1", "nas#1"}),
                                      "both incidents listed after the restart")

@@ -11,11 +11,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from hub.app import Daemon
 from hub.config import ConfigError, load_config
 from hub.fleet.alertmanager import AlertmanagerSettings, alert_of, incident_of, posted
 from hub.fleet.forward import AlertStore, Forwarder
-from hub.secrets import load_secrets
+from hub.secrets import Secrets, load_secrets
 from machines import HeldReason, Notice, NoticeKind
+from tests.daemon import Lines, write_hub_toml
+from tests.fakes.target import Target
 from tests.fleet.binaries import free_port
 
 NOW = 1_700_000_000.0
@@ -148,3 +151,28 @@ def test_credentials_are_sent_and_never_logged(tmp_path, caplog, secrets, expect
     for secret in secrets.values():
         assert secret not in logged
     assert "b3BzOnMzY3JldC1wYXNz" not in logged
+
+
+def test_a_hanging_alertmanager_does_not_hold_the_stop_and_its_incident_waits(tmp_path):
+    """The post in flight is cut short after the drain; the incident stays in the table
+    for the next start."""
+    target = Target()
+    target.is_hanging = True
+    extra = (f'\n[alertmanager]\nurl = "{target.base}"\ntimeout_seconds = 60\n')
+    config = load_config(write_hub_toml(tmp_path, None, http_listen="", extra=extra))
+
+    async def main() -> None:
+        daemon = Daemon(config, Secrets(), Lines(30.0).write)
+        assert await daemon.start(asyncio.Event()) is not None
+        daemon.accept(alert())
+        async with asyncio.timeout(30):
+            while not target.requests:  # noqa: ASYNC110 - a thread-side server: look again
+                await asyncio.sleep(0.01)
+        async with asyncio.timeout(20):  # the post alone would hang for 60 s
+            await daemon.stop(drain_seconds=0.5)
+
+    with target.running():
+        asyncio.run(main())
+    store = AlertStore(tmp_path / "state" / "outbox.sqlite")
+    assert [row.incident for row in store.due(NOW, 60.0)] == ["web#1"]
+    store.close()
