@@ -84,6 +84,15 @@ class Node:
                 "--cluster.pushpull-interval=1s",
                 *(f"--cluster.peer=127.0.0.1:{p.cluster_port}" for p in peers)]
 
+    async def metric(self, session: aiohttp.ClientSession, sample: str) -> float:
+        """The value of one sample of its /metrics (`name{labels}` as exposed), 0 if none."""
+        async with session.get(f"{self.url}/metrics") as response:
+            text = await response.text()
+        for line in text.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
     async def alerts(self, session: aiohttp.ClientSession) -> list[dict[str, Any]]:
         async with session.get(f"{self.url}/api/v2/alerts") as response:
             response.raise_for_status()
