@@ -159,6 +159,12 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     display = _optional(document, "display", DisplaySettings.from_table)
     messages = _optional(document, "messages", MessageSettings.from_table)
     alertmanager = _optional(document, "alertmanager", AlertmanagerSettings.from_table)
+    if alertmanager is not None and "name" not in document.table("hub").values:
+        # Alertmanager merges alerts with the same labels: two hubs both called by the
+        # default name would share their incidents.
+        raise document.table("hub").error(
+            "name", "required with [alertmanager]: a name of this hub's own, such as "
+                    "\"cabin\" (the fleet's Alertmanager tells hubs apart by it)")
     channels = parse_channels(raw.get("channel", []), path,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
                                *(t.name for t in thresholds),

@@ -33,7 +33,7 @@ def alert(incident: str = "web#1", kind: NoticeKind = NoticeKind.ALERT, **extra:
 
 def config_of(tmp_path: Path, table: str) -> Path:
     path = tmp_path / "hub.toml"
-    path.write_text(f"[alertmanager]\n{table}\n", encoding="utf-8")
+    path.write_text(f'[hub]\nname = "cabin"\n\n[alertmanager]\n{table}\n', encoding="utf-8")
     return path
 
 
@@ -176,3 +176,14 @@ def test_a_hanging_alertmanager_does_not_hold_the_stop_and_its_incident_waits(tm
     store = AlertStore(tmp_path / "state" / "outbox.sqlite")
     assert [row.incident for row in store.due(NOW, 60.0)] == ["web#1"]
     store.close()
+
+
+def test_forwarding_needs_a_hub_name_of_its_own(tmp_path):
+    """Two hubs both left at the default name would share their incidents in Alertmanager."""
+    path = tmp_path / "hub.toml"
+    path.write_text('[alertmanager]\nurl = "http://am.lan:9093"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == (
+        f"{tmp_path / 'hub.toml'}: [hub] name: required with [alertmanager]: a name of this "
+        'hub\'s own, such as "cabin" (the fleet\'s Alertmanager tells hubs apart by it)')
