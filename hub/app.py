@@ -244,10 +244,12 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     def clock() -> float:
         return to_seconds(scheduler.now)
 
-    needs_listener = config.heartbeats or any(t.is_pushed for t in config.thresholds)
+    needs_listener = (config.heartbeats or config.fleet_monitors
+                      or any(t.is_pushed for t in config.thresholds))
     if needs_listener and not config.hub.http_listen:
-        raise StartupError("heartbeat monitors and pushed thresholds report to the status "
-                           "server: set [hub] http_listen (e.g. \"127.0.0.1:8787\")")
+        raise StartupError("heartbeat monitors, pushed thresholds and alertmanager monitors "
+                           "report to the status server: set [hub] http_listen (e.g. "
+                           "\"127.0.0.1:8787\")")
     now = clock()
     state_dir = prepare_state_dir(config.hub.state_dir)
     discord_outcomes: Subject[Outcome] = Subject()

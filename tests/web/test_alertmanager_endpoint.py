@@ -3,6 +3,7 @@ is a 4xx that says what was wrong; the token guards it like every other endpoint
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from hub.app import Daemon, StartupError
 from hub.config import ConfigError, load_config
 from hub.fleet.received import (
     MAX_BODY_BYTES,
@@ -18,6 +20,7 @@ from hub.fleet.received import (
     Received,
     parse_webhook,
 )
+from hub.secrets import Secrets
 from hub.web.server import StatusServer
 from machines import Policy
 from tests.web.conftest import NOW, call, published
@@ -124,3 +127,19 @@ def test_a_monitor_without_usable_matchers_names_the_key(tmp_path, line):
         load_monitor(tmp_path, line)
     assert "[[monitor]] #1 (alertmanager): matchers: expected a table of label = value" \
         in str(raised.value)
+
+
+def test_an_alertmanager_monitor_needs_the_status_server(tmp_path):
+    """Its alerts arrive by the webhook: without `http_listen` nothing would ever come."""
+    path = tmp_path / "hub.toml"
+    path.write_text('[hub]\nhttp_listen = ""\nstate_dir = "state"\n\n[[monitor]]\n'
+                    'kind = "alertmanager"\nname = "nas"\nmatchers = {instance = "nas"}\n',
+                    encoding="utf-8")
+    config = load_config(path)
+
+    async def build() -> None:
+        Daemon(config, Secrets(), lambda _: None)
+
+    with pytest.raises(StartupError, match="alertmanager monitors report to the status "
+                                           "server: set \\[hub\\] http_listen"):
+        asyncio.run(build())
