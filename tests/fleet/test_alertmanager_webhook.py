@@ -51,7 +51,8 @@ def test_a_real_alertmanager_webhook_shows_on_the_page_the_frame_and_a_component
     config = hub_config(tmp_path / "hub")
 
     async def main() -> None:
-        daemon = Daemon(config, Secrets(hub_http_token=TOKEN), Lines(30.0).write)
+        console = Lines(30.0)  # the console transport: where Discord notices would go
+        daemon = Daemon(config, Secrets(hub_http_token=TOKEN), console.write)
         info = await daemon.start(asyncio.Event())
         assert info is not None and info.status_url is not None
         hub = info.status_url
@@ -76,6 +77,7 @@ def test_a_real_alertmanager_webhook_shows_on_the_page_the_frame_and_a_component
                     ("HostDown", "nas has not answered for 5 minutes")]
                 nas = next(c for c in body["components"] if c["name"] == "nas")
                 assert nas["last_error"]["type"] == "alert_firing"
+                assert "nas" in await console.wait_for("ALERT")
                 async with session.get(f"{hub}/", headers=auth) as response:
                     page = await response.text()
                 assert "HostDown nas: nas has not answered for 5 minutes" in page
@@ -96,6 +98,7 @@ def test_a_real_alertmanager_webhook_shows_on_the_page_the_frame_and_a_component
                 body = await eventually(lambda: component("recovered"),
                                         "the nas component to recover")
                 assert body["fleet_alerts"] == []
+                assert "nas" in await console.wait_for("RECOVERY")
         finally:
             await daemon.stop(drain_seconds=1.0)
 
