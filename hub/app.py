@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -35,10 +35,13 @@ from reactivex.scheduler.eventloop import AsyncIOThreadSafeScheduler
 from hub import installed_version
 from hub.config import Config
 from hub.dashboard import Dashboard, LatestFrame
+from hub.display.alerts import Alert
 from hub.display.loop import display_outcomes
 from hub.display.messages import DisplayChannel, MessageBoard, MessageSettings
 from hub.display.preview import PreviewDevice
 from hub.display.settings import DisplaySettings
+from hub.fleet.model import FleetAlert, FleetStatus
+from hub.fleet.received import FleetBoard, Received
 from hub.incidents.desk import OperatorDesk
 from hub.incidents.operations import Incidents, restored_policy
 from hub.incidents.runner import PolicyRunner
@@ -63,6 +66,7 @@ from hub.world import Watched, World, WorldFactory, real_world
 from machines import Notice, NoticeKind, Outcome
 
 if TYPE_CHECKING:
+    from hub.fleet.forward import Forwarder
     from hub.web.server import StatusServer
 
 log = logging.getLogger(__name__)
@@ -180,7 +184,18 @@ def watched_components(config: Config, parts: World, watches_discord: bool,
     silent_channels = tuple(Watched(c.component, c.policy(config.policy_for(c.component)))
                             for c in config.channels if c.silent_after_minutes is not None)
     hub = Watched(HUB_COMPONENT, config.policy_for(HUB_COMPONENT), self_check_seconds)
-    return (*parts.watched, *discord, *silent_channels, hub)
+    # Alertmanager's alerts selected by matchers: their outcomes come with its webhook.
+    fleet = tuple(Watched(m.name, m.policy(config.policy_for(m.name),
+                                           config.policy_keys.get(m.name, ())))
+                  for m in config.fleet_monitors)
+    return (*parts.watched, *discord, *silent_channels, *fleet, hub)
+
+
+def fleet_display_alert(alert: FleetAlert) -> Alert:
+    """A fleet alert as a line of the `alerts` page: critical when its labels say so."""
+    critical = dict(alert.labels).get("severity") == "critical"
+    return Alert(name=alert.line(), since=alert.starts_at or 0.0,
+                 severity="critical" if critical else "warning")
 
 
 def unreadable_notice(dead: DeadLetter, at: float) -> Notice:
@@ -238,6 +253,10 @@ class Parts:
     discord_outcomes: Subject[Outcome]
     reports: Subject[Outcome]
     self_checks: Subject[Outcome]
+    #: Incidents forwarded to Alertmanager (`[alertmanager]`), or None.
+    forwarder: Forwarder | None = None
+    #: The fleet's alerts firing now, as Alertmanager's webhook last said.
+    board: FleetBoard = field(default_factory=FleetBoard)
 
 
 def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
@@ -245,14 +264,16 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
           send: Callable[[Notice], None], held: Callable[[Notice], None],
           acked: Callable[[str, str, str], None],
           world: WorldFactory = real_world, self_check_seconds: float = SELF_CHECK_SECONDS,
-          listen_setting: str = "[hub] http_listen") -> Parts:
+          listen_setting: str = "[hub] http_listen",
+          fleet: Callable[[tuple[Received, ...]], None] | None = None) -> Parts:
     """Choose the real parts for `config` and wire them; start nothing (call on the loop).
 
     `accept` is where notices from parts go (diagnostics, unreadable outbox rows) and
     `changed` is told when something shown in the status changed (a watched channel's
     message); the notification policy hands what it sends to `send` (the outbox) and what
-    it holds to `held`, and each ack to `acked` (the alert message names who): the
-    `Daemon`'s own methods.
+    it holds to `held`, and each ack to `acked` (the alert message names who); `fleet`
+    takes the alerts of Alertmanager's webhook onto `Parts.board`: the `Daemon`'s own
+    methods.
     """
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOThreadSafeScheduler(loop)
@@ -260,10 +281,12 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     def clock() -> float:
         return to_seconds(scheduler.now)
 
-    needs_listener = config.heartbeats or any(t.is_pushed for t in config.thresholds)
+    needs_listener = (config.heartbeats or config.fleet_monitors
+                      or any(t.is_pushed for t in config.thresholds))
     if needs_listener and not config.hub.http_listen:
-        raise StartupError("heartbeat monitors and pushed thresholds report to the status "
-                           "server: set [hub] http_listen (e.g. \"127.0.0.1:8787\")")
+        raise StartupError("heartbeat monitors, pushed thresholds and alertmanager monitors "
+                           "report to the status server: set [hub] http_listen (e.g. "
+                           "\"127.0.0.1:8787\")")
     now = clock()
     state_dir = prepare_state_dir(config.hub.state_dir)
     discord_outcomes: Subject[Outcome] = Subject()
@@ -338,9 +361,12 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     # The timeline picture shows the last day, including before this start.
     recorder.history.seed(journal.history(since=now - DAY_SECONDS), since=now - DAY_SECONDS)
 
+    board = FleetBoard()
     dashboard = Dashboard(config.display or DisplaySettings(), config.hub.zone(),
                           machines=lambda: recorder.latest.machines,
-                          messages=messages, pages=config.pages)
+                          messages=messages, pages=config.pages,
+                          extra_alerts=lambda: tuple(map(fleet_display_alert, board.firing())),
+                          fleet_alerts=lambda: tuple(a.line() for a in board.firing()))
     frames = LatestFrame(PreviewDevice(state_dir))
     reports: Subject[Outcome] = Subject()  # heartbeat pings and pushed values, on the loop
     server: StatusServer | None = None
@@ -351,10 +377,19 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
                               frame_png=frames.png, pages=dashboard.pages_shown,
                               report=reports.on_next,
                               # diagnostics from other apps: same outbox (on this loop)
-                              notify=accept,
+                              notify=accept, fleet=fleet,
                               heartbeats=config.heartbeats, thresholds=config.thresholds,
                               token=secrets.hub_http_token, clock=clock,
                               zone=config.hub.zone(), setting=listen_setting, desk=desk)
+    forwarder = None
+    if config.alertmanager is not None:
+        from hub.fleet.forward import AlertStore, Forwarder  # aiohttp: only when forwarding
+
+        # Its own table of outbox.sqlite: Alertmanager's outage loses nothing either.
+        forwarder = Forwarder(config.alertmanager, AlertStore(state_dir / "outbox.sqlite"),
+                              config.hub.name, clock, token=secrets.alertmanager_token,
+                              password=secrets.alertmanager_password,
+                              severity=lambda c: config.alerting().severity_for(c).value)
     return Parts(
         config=config, scheduler=scheduler, clock=clock, started_at=now, world=parts,
         watched=watched, transport=transport, outbox=outbox, journal=journal,
@@ -364,7 +399,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
         channels=channels, server=server,
         state_file=state_file,
         display_executor=ThreadPoolExecutor(max_workers=2, thread_name_prefix="display"),
-        discord_outcomes=discord_outcomes, reports=reports, self_checks=Subject())
+        discord_outcomes=discord_outcomes, reports=reports, self_checks=Subject(),
+        forwarder=forwarder, board=board)
 
 
 class Daemon:
@@ -383,11 +419,13 @@ class Daemon:
                            acked=self._acked,
                            world=world,
                            self_check_seconds=self_check_seconds,
-                           listen_setting=listen_setting)
+                           listen_setting=listen_setting, fleet=self.received_alerts)
         self._self_check_seconds = self_check_seconds
         self._running: list[abc.DisposableBase] = []
         self._delivering = asyncio.Event()
         self._delivery_task: asyncio.Task[None] | None = None
+        self._forwarding = asyncio.Event()  # set: the forwarder stops
+        self._forward_task: asyncio.Task[None] | None = None
         self._has_started = False
         self._secrets = secrets
         #: Why the monitoring pipeline failed (the stream ended in an error), if it did.
@@ -432,6 +470,11 @@ class Daemon:
         parts.transport.start()
         self._delivery_task = asyncio.create_task(parts.delivery.run(self._delivering),
                                                   name="delivery")
+        if parts.forwarder is not None:
+            # Alertmanager links each alert to the page that tells more.
+            parts.forwarder.generator_url = info.status_url or ""
+            self._forward_task = asyncio.create_task(parts.forwarder.run(self._forwarding),
+                                                     name="alertmanager")
         return info
 
     def _run_streams(self, stop: asyncio.Event) -> None:
@@ -487,7 +530,27 @@ class Daemon:
                 parts.machines.snapshot(HUB_COMPONENT).last_seen_at),
             incidents=parts.incidents.open_incidents(),
             silences=parts.incidents.silences(),
-            notifications=parts.config.hub.notifications)
+            notifications=parts.config.hub.notifications,
+            fleet=self._fleet_status())
+
+    def _fleet_status(self) -> FleetStatus:
+        forwarder, alerts = self.parts.forwarder, self.parts.board.firing()
+        if forwarder is None:
+            return FleetStatus(alerts=alerts)
+        return FleetStatus(forwarding=forwarder.status(), silences=forwarder.silences,
+                           alerts=alerts)
+
+    def received_alerts(self, received: tuple[Received, ...]) -> None:
+        """Alertmanager's webhook: the board, then each `kind = "alertmanager"` monitor's
+        outcome (onto the stream, like a ping), then the status at once."""
+        parts = self.parts
+        parts.board.take(received)
+        now = parts.clock()
+        for monitor in parts.config.fleet_monitors:
+            outcome = monitor.judge(received, parts.board, now)
+            if outcome is not None:
+                parts.reports.on_next(outcome)
+        self.publish_status()
 
     def _republish(self) -> None:
         self.publish_status()
@@ -502,6 +565,8 @@ class Daemon:
         told, delivered."""
         log.info("notice: %s", notice_line(notice))
         self.parts.outbox.put([notice])
+        if self.parts.forwarder is not None:
+            self.parts.forwarder.record(notice)
         self.parts.recorder.notice(notice)
         self.parts.delivery.wake()
         self.publish_status()
@@ -541,6 +606,11 @@ class Daemon:
         parts.incidents.runner.dispose()
         parts.incident_store.flush(parts.clock())
         self._delivering.set()
+        self._forwarding.set()  # what it has not posted waits in its table for the next start
+        if self._forward_task is not None:
+            # A post in flight may take `timeout_seconds`: cut it short after the drain.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._forward_task, drain_seconds)
         if self._delivery_task is not None:
             await self._delivery_task
         await parts.delivery.drain(drain_seconds)
@@ -548,6 +618,8 @@ class Daemon:
         parts.outbox.close()
         parts.journal.close()
         parts.incident_store.close()
+        if parts.forwarder is not None:
+            parts.forwarder.close()
         return EXIT_FAILURE if self.failures else EXIT_OK
 
 

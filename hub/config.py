@@ -21,6 +21,8 @@ from hub.display.messages import MessageSettings
 from hub.display.pages import Page, parse_pages
 from hub.display.pixoo import PixooSettings
 from hub.display.settings import DisplaySettings
+from hub.fleet.alertmanager import AlertmanagerSettings
+from hub.fleet.received import AlertmanagerMonitor
 from hub.ingest.pings import HeartbeatMonitor
 from hub.listen import ADDRESS_EXPECTED, TOKEN_ENV, parse_listen
 from hub.maintenance import MaintenanceWindow, parse_maintenance
@@ -38,7 +40,7 @@ from machines.policy import component_policy
 
 CONFIG_ENV = "HUB_CONFIG"
 #: Kinds of `[[monitor]]` this version runs (see the README).
-MONITOR_KINDS = ("http", "heartbeat", "threshold")
+MONITOR_KINDS = ("http", "heartbeat", "threshold", "alertmanager")
 _Section = TypeVar("_Section")
 
 
@@ -107,6 +109,8 @@ class Config:
     monitors: tuple[HttpCheck, ...] = ()
     heartbeats: tuple[HeartbeatMonitor, ...] = ()  # [[monitor]] kind = "heartbeat"
     thresholds: tuple[ThresholdMonitor, ...] = ()  # [[monitor]] kind = "threshold"
+    #: [[monitor]] kind = "alertmanager": alerts from Alertmanager's webhook (hub/fleet/).
+    fleet_monitors: tuple[AlertmanagerMonitor, ...] = ()
     bus: BusSettings | None = None  # no [bus] section = no bus source
     weather: WeatherSettings | None = None  # no [weather] section = no weather source
     pixoo: PixooSettings | None = None  # no [pixoo] section = no device (preview only)
@@ -121,6 +125,8 @@ class Config:
     #: `[discord] mention_critical`: pinged by critical alerts only.
     mention_critical: Mention | None = None
     pages: tuple[Page, ...] = ()  # [[page]]: the display's rotation; () = the dashboard only
+    #: No [alertmanager] section = incidents are not forwarded (hub/fleet/forward.py).
+    alertmanager: AlertmanagerSettings | None = None
     path: Path | None = None
 
     def alerting(self) -> Alerting:
@@ -193,12 +199,14 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     """The validated `Config` of one TOML document; `history` as in `load_config`."""
     document = Table.document(path, raw)
     document.only_keys({"hub", "policy", "monitor", "bus", "weather", "pixoo", "display",
-                        "messages", "channel", "maintenance", "discord", "page"})
+                        "messages", "channel", "maintenance", "discord", "page",
+                        "alertmanager"})
     hub = _parse_hub(document.table("hub"), path.parent)
     policy_table, default_severity, severities = _take_severities(document.table("policy"))
     policy, policies = _parse_policies(policy_table)
     mention_critical = _parse_discord(document.table("discord"))
-    monitors, heartbeats, thresholds = _parse_monitors(raw.get("monitor", []), document)
+    monitors, heartbeats, thresholds, fleet_monitors = _parse_monitors(raw.get("monitor", []),
+                                                                       document)
     # An absent section turns its feature off: no source, no device, nobody may post;
     # `[display]` absent means its defaults.
     bus = _optional(document, "bus", BusSettings.from_table)
@@ -207,9 +215,17 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
     display = _optional(document, "display", DisplaySettings.from_table)
     messages = _optional(document, "messages", MessageSettings.from_table)
     discord = DiscordSettings.from_table(document.table("discord"))
+    alertmanager = _optional(document, "alertmanager", AlertmanagerSettings.from_table)
+    if alertmanager is not None and "name" not in document.table("hub").values:
+        # Alertmanager merges alerts with the same labels: two hubs both called by the
+        # default name would share their incidents.
+        raise document.table("hub").error(
+            "name", "required with [alertmanager]: a name of this hub's own, such as "
+                    "\"cabin\" (the fleet's Alertmanager tells hubs apart by it)")
     channels = parse_channels(raw.get("channel", []), path,
                               [*(m.name for m in monitors), *(h.name for h in heartbeats),
-                               *(t.name for t in thresholds)])
+                               *(t.name for t in thresholds),
+                               *(f.name for f in fleet_monitors)])
     policy_keys = {component: frozenset(values)
                    for component, values in policy_table.values.items()
                    if isinstance(values, dict)}
@@ -220,6 +236,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
                     default_severity=default_severity, severities=severities,
                     mention_critical=mention_critical,
                     pages=parse_pages(raw.get("page", []), path),
+                    alertmanager=alertmanager, fleet_monitors=fleet_monitors,
                     default_keys=frozenset(k for k, v in document.table("policy").values.items()
                                            if not isinstance(v, dict)))
     _check_policy_names(config, path, history)
@@ -241,6 +258,7 @@ def known_components(config: Config) -> tuple[str, ...]:
     """Every component name the config knows: built-in, `[[monitor]]`, silent channels."""
     return (*BUILT_IN_COMPONENTS, *(m.name for m in config.monitors),
             *(h.name for h in config.heartbeats), *(t.name for t in config.thresholds),
+            *(f.name for f in config.fleet_monitors),
             *(c.component for c in config.channels if c.silent_after_minutes is not None))
 
 
@@ -291,19 +309,22 @@ def check_http_access(config: Config, has_token: bool) -> None:
 
 
 def _parse_monitors(tables: Any, document: Table) -> tuple[
-        tuple[HttpCheck, ...], tuple[HeartbeatMonitor, ...], tuple[ThresholdMonitor, ...]]:
+        tuple[HttpCheck, ...], tuple[HeartbeatMonitor, ...], tuple[ThresholdMonitor, ...],
+        tuple[AlertmanagerMonitor, ...]]:
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise document.expected("monitor", "[[monitor]] tables", tables)
     path = Path(document.path)
-    checks: list[HttpCheck | HeartbeatMonitor | ThresholdMonitor] = []
+    checks: list[HttpCheck | HeartbeatMonitor | ThresholdMonitor | AlertmanagerMonitor] = []
     for index, table in enumerate(tables, start=1):
         kind = table.get("kind")
         if kind not in MONITOR_KINDS:
             raise Table.monitor(table, path, index).error(
                 "kind", f"expected one of {', '.join(MONITOR_KINDS)}, got {kind!r}")
         body = {k: v for k, v in table.items() if k != "kind"}
-        check: HttpCheck | HeartbeatMonitor | ThresholdMonitor
-        if kind == "heartbeat":
+        check: HttpCheck | HeartbeatMonitor | ThresholdMonitor | AlertmanagerMonitor
+        if kind == "alertmanager":
+            check = AlertmanagerMonitor.from_table(body, path, index)
+        elif kind == "heartbeat":
             check = HeartbeatMonitor.from_table(body, path, index)
         elif kind == "threshold":
             check = ThresholdMonitor.from_table(body, path, index)
@@ -315,7 +336,8 @@ def _parse_monitors(tables: Any, document: Table) -> tuple[
         checks.append(check)
     return (tuple(c for c in checks if isinstance(c, HttpCheck)),
             tuple(c for c in checks if isinstance(c, HeartbeatMonitor)),
-            tuple(c for c in checks if isinstance(c, ThresholdMonitor)))
+            tuple(c for c in checks if isinstance(c, ThresholdMonitor)),
+            tuple(c for c in checks if isinstance(c, AlertmanagerMonitor)))
 
 
 def _parse_hub(hub: Table, base: Path) -> HubSettings:

@@ -44,7 +44,8 @@ class Dashboard:
     def __init__(self, settings: DisplaySettings, zone: tzinfo | None,
                  machines: Callable[[], Iterable[Snapshot]],
                  messages: MessageBoard | None = None, *, pages: tuple[Page, ...] = (),
-                 extra_alerts: Callable[[], Iterable[Alert]] = no_alerts) -> None:
+                 extra_alerts: Callable[[], Iterable[Alert]] = no_alerts,
+                 fleet_alerts: Callable[[], tuple[str, ...]] = tuple) -> None:
         self._settings = settings
         self._zone = zone
         self._machines = machines
@@ -52,6 +53,7 @@ class Dashboard:
         self._extra_alerts = extra_alerts
         self._rotation = Rotation(pages)
         self._configured_pages = pages
+        self._fleet_alerts = fleet_alerts  # Alertmanager's firing alerts, one line each
         self._bus: BusBoard | None = None
         self._weather: Forecast | None = None
         #: The name of the page last drawn (the status page shows it).
@@ -79,7 +81,8 @@ class Dashboard:
         return self._settings.view(
             now, self._zone, bus=self._bus, weather=self._weather,
             health={s.component: s.state for s in snapshots}, message=message,
-            alerts=worst_first((*incident_alerts(snapshots), *self._extra_alerts())))
+            alerts=worst_first((*incident_alerts(snapshots), *self._extra_alerts())),
+            fleet_alerts=self._fleet_alerts())
 
     def render(self, now: float) -> Image.Image:
         """The frame of the page whose turn it is at `now` (the rotation moves on)."""

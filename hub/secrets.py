@@ -18,7 +18,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 NAMES = ("DISCORD_BOT_TOKEN", "DISCORD_MONITOR_CHANNEL_ID", "DISCORD_CHANNEL_ID",
-         "DISCORD_WEBHOOK_URL", "HUB_HTTP_TOKEN")
+         "DISCORD_WEBHOOK_URL", "HUB_HTTP_TOKEN", "ALERTMANAGER_TOKEN",
+         "ALERTMANAGER_PASSWORD")
 #: Not secret, but read from the same places: redirects for proxies and tests.
 SETTINGS = ("DISCORD_API_BASE", "DISCORD_GATEWAY_URL")
 #: Watched channels' ids: `DISCORD_WATCH_DEPLOYS` for `[[channel]] name = "deploys"`.
@@ -43,6 +44,9 @@ class Secrets:
     discord_channel_id: str = ""
     discord_webhook_url: str = ""
     hub_http_token: str = ""  # required to serve the status page beyond loopback
+    #: `[alertmanager]`'s credentials: a bearer token, or the password of its `username`.
+    alertmanager_token: str = ""
+    alertmanager_password: str = ""
     discord_api_base: str = ""
     discord_gateway_url: str = ""
     #: ((variable, channel id), ...) of every `DISCORD_WATCH_<NAME>` found.
@@ -57,7 +61,8 @@ class Secrets:
         """The secret values that are set, for redaction."""
         return [v for v in (self.discord_bot_token, self.discord_webhook_url,
                             self.discord_monitor_channel_id, self.discord_channel_id,
-                            self.hub_http_token) if v] + \
+                            self.hub_http_token, self.alertmanager_token,
+                            self.alertmanager_password) if v] + \
             [v for _, v in self.discord_watch_channel_ids if v]
 
     def watch_channel_id(self, variable: str) -> str:

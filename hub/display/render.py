@@ -6,6 +6,8 @@ always gives the same pixels, which is what the golden tests pin. Layout, in row
      0–11  clock (big) | weekday and date, stacked; a red corner while anything alerts
     13–26  weather: icon, temperature, today's high/low, next-hour rain
     28–63  bus rows: line, destination (or quay label), minutes to departure
+    55–63  while Alertmanager fires (hub/fleet/): its first alert, and the count in the
+           corner, in place of the last bus row
     13–63  or, while there is one, the display message over weather and buses
 
 A thin rule separates the blocks; it turns amber above a block whose data is stale
@@ -50,6 +52,8 @@ WARM: Color = (255, 170, 90)
 COOL: Color = (120, 190, 255)
 RAIN: Color = (70, 150, 255)
 MESSAGE_FRAME: Color = (160, 95, 255)
+#: The fleet's row: dark red under white text, unlike any bus row.
+FLEET_BACKGROUND: Color = (110, 0, 10)
 #: Stale values are drawn at this share of their brightness.
 STALE_DIM = 0.4
 
@@ -61,6 +65,8 @@ BUS_ROW_PITCH = 9
 #: numbers keep one at the left, so a number never reads as running off the panel.
 BUS_RIGHT = SIZE - 2
 MESSAGE_MAX_PAGES = 4
+#: The fleet's row takes the place of the last bus row.
+FLEET_TOP = SIZE - BUS_ROW_PITCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +115,19 @@ def render(view: DashboardView, fonts: Fonts | None = None) -> Image.Image:
     is_bus_incomplete = view.bus is not None and bool(view.bus.failed_quays)
     draw_rule(draw, BUS_TOP - 1, is_marked=view.is_bus_stale or is_bus_incomplete)
     _draw_buses(draw, fonts, view, words)
+    if view.fleet_alerts:
+        _draw_fleet_alerts(draw, fonts, view.fleet_alerts)
     return image
+
+
+def _draw_fleet_alerts(draw: ImageDraw.ImageDraw, fonts: Fonts,
+                       alerts: tuple[str, ...]) -> None:
+    """The first firing alert over the last bus row, their count in the corner."""
+    count = str(len(alerts)) if len(alerts) < 100 else "99"
+    draw.rectangle((0, FLEET_TOP, SIZE - 1, SIZE - 1), fill=FLEET_BACKGROUND)
+    count_x = right_aligned_x(fonts.small, count, BUS_RIGHT)
+    draw_text(draw, (count_x, FLEET_TOP + 1), count, fonts.small, YELLOW)
+    draw_text(draw, (1, FLEET_TOP + 2), alerts[0], fonts.tiny, WHITE, max_width=count_x - 3)
 
 
 def local_time(at: float, zone: tzinfo | None) -> datetime:

@@ -82,12 +82,14 @@ class DisplaySettings:
     def view(self, now: float, zone: tzinfo | None, *, bus: BusBoard | None = None,
              weather: Forecast | None = None, health: Mapping[str, HealthState] | None = None,
              message: DisplayMessage | None = None,
-             alerts: tuple[Alert, ...] = ()) -> DashboardView:
+             alerts: tuple[Alert, ...] = (),
+             fleet_alerts: tuple[str, ...] = ()) -> DashboardView:
         """The frame's view at `now` in `zone` (`HubSettings.zone()`: None = the system's)
         with these settings and the latest data."""
         return DashboardView(
             now=now, zone=zone, language=self.language, bus=bus, weather=weather,
             health=MappingProxyType(dict(health or {})), message=message, alerts=alerts,
+            fleet_alerts=fleet_alerts,
             bus_stale_after_seconds=self.bus_stale_after_seconds,
             weather_stale_after_seconds=self.weather_stale_after_seconds,
             walk_seconds=self.walk_seconds, soon_seconds=self.soon_seconds,

@@ -56,6 +56,9 @@ class DashboardView:
     message: DisplayMessage | None = None
     #: What the `alerts` page lists, worst first (`hub.display.alerts.worst_first`).
     alerts: tuple[Alert, ...] = ()
+    #: Alertmanager's firing alerts (hub/fleet/), one line each, oldest first: their
+    #: count in the bottom-right corner, the first on the dashboard's last row.
+    fleet_alerts: tuple[str, ...] = ()
     # Beyond these ages (since the poll fetched them) the values are drawn dimmed with a
     # marker: an Entur poll runs every minute, a MET forecast is renewed about hourly.
     bus_stale_after_seconds: float = 180.0

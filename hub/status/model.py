@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub.fleet.model import FleetStatus
 from hub.incidents.operations import Silence
 from hub.notify.delivery import DeliveryStatus
 from hub.sources.channels import ChannelActivity
@@ -66,3 +67,5 @@ class HubStatus:
     def incident_of(self, component: str) -> str | None:
         """The open incident of `component`, if any."""
         return next((i for c, i in self.incidents if c == component), None)
+    #: Forwarding to Alertmanager, its silences, and the fleet's alerts (hub/fleet/).
+    fleet: FleetStatus = FleetStatus()

@@ -14,6 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 
+from hub.fleet.model import FleetStatus
 from hub.incidents.operations import Silence
 from hub.notify.delivery import DeliveryStatus
 from hub.sources.channels import ChannelActivity
@@ -78,12 +79,13 @@ class StatusRecorder:
                 pipeline_lag_seconds: float = 0.0,
                 incidents: tuple[tuple[str, str], ...] = (),
                 silences: tuple[Silence, ...] = (),
-                notifications: bool = True) -> HubStatus:
+                notifications: bool = True,
+                fleet: FleetStatus | None = None) -> HubStatus:
         """Freeze the picture at `at`; it is also kept as `latest` for the web server.
 
         `channels`: the watched Discord channels' counters (`ChannelWatch.activity`);
-        `storage_problem`, `pipeline_lag_seconds`, `incidents`, `silences` and
-        `notifications`: see `HubStatus`."""
+        `storage_problem`, `pipeline_lag_seconds`, `incidents`, `silences`,
+        `notifications` and `fleet`: see `HubStatus`."""
         snapshots = tuple(machines)
         self.history.observe(snapshots, at)
         self.latest = HubStatus(
@@ -104,6 +106,7 @@ class StatusRecorder:
             held_by_reason=tuple(sorted(self._held_reasons.items())),
             notifications=notifications,
             stats=self.stats.freeze(at),
+            fleet=fleet or FleetStatus(),
         )
         return self.latest
 

@@ -197,6 +197,7 @@ def render_live(status: HubStatus, view: PageView) -> str:
         f'<tbody>{_component_rows(status, view)}</tbody></table>'
         '</div></section>'
         f'{_timeline_section(status, view)}'
+        f'{_fleet_section(status, view)}'
         '<section><h2>Health machine</h2>'
         f'<div class="diagram-wrap">{health_svg(status.machines, status.at)}</div></section>'
         f'{_silences_section(status, view)}'
@@ -218,6 +219,31 @@ def _frame_caption(view: PageView) -> str:
         caption += (f'<br><a class="download" href="{escape(view.download_src)}" '
                     'download="pixoo-frame.png">download ×8</a>')
     return caption
+
+
+def _fleet_section(status: HubStatus, view: PageView) -> str:
+    """What Alertmanager fires (its webhook), and how forwarding there goes, with the
+    silences read back from it; nothing when the hub is in no fleet (hub/fleet/)."""
+    fleet = status.fleet
+    if fleet.forwarding is None and not fleet.alerts:
+        return ""
+    items = [f'<li class="fleet-alert">{_pill("firing", "#dc3545")}'
+             f'<span>{escape(alert.line())}</span></li>' for alert in fleet.alerts]
+    if not items:
+        items.append('<li class="empty">Alertmanager fires nothing here</li>')
+    forwarding = ""
+    if fleet.forwarding is not None:
+        f = fleet.forwarding
+        state = f"failing: {f.last_error}" if f.last_error else "working"
+        forwarding = (f'<p class="facts">incidents forwarded to {escape(f.url)}: '
+                      f'{f.open_alerts} open, {f.waiting} waiting; {escape(state)}</p>')
+        silences = "".join(
+            f'<li class="silence">{_pill("silenced", "#6c757d")}'
+            f'<b>{escape(s.describe())}</b> <span>until {_clock(s.ends_at, view.zone)} by '
+            f'{escape(s.created_by)}: {escape(s.comment)}</span></li>' for s in fleet.silences)
+        forwarding += f'<ul class="notices">{silences}</ul>' if silences else ""
+    return (f'<section><h2>Fleet</h2><ul class="notices">{"".join(items)}</ul>'
+            f'{forwarding}</section>')
 
 
 def _timeline_section(status: HubStatus, view: PageView) -> str:

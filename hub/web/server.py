@@ -12,6 +12,7 @@
     GET  /api/silences      the silences in force, the open incidents
     POST /api/silences      {action: mute|ack, component, for?, reason?, by?}: a silence
     DELETE /api/silences/<component>   unmute (`?by=` names who)
+    POST /api/alertmanager  Alertmanager's webhook (payload version 4): the fleet's alerts
 
 Every bad request gets a 4xx naming what was wrong, never a 500: bodies are decoded by
 `hub.strict_json` (no NaN, no numbers beyond a float, no lone surrogates, no deep
@@ -54,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import hmac
+import importlib.metadata
 import io
 import json
 import logging
@@ -77,6 +79,9 @@ from prometheus_client.registry import Collector
 
 from hub import strict_json
 from hub.display.pages import PagesShown
+from hub.fleet.model import FleetStatus
+from hub.fleet.received import MAX_BODY_BYTES as WEBHOOK_MAX_BYTES
+from hub.fleet.received import Received, WebhookError, parse_webhook
 from hub.formatting import iso
 from hub.incidents.commands import Command
 from hub.incidents.desk import OperatorDesk
@@ -113,6 +118,12 @@ from hub.web.startup import StatusServerError as StatusServerError
 from machines import HealthState, Notice, Outcome, Refused
 
 log = logging.getLogger(__name__)
+
+#: The installed package's version, for `divoom_hub_info` ("unknown" in a bare checkout).
+try:
+    HUB_VERSION = importlib.metadata.version("divoom-hub")
+except importlib.metadata.PackageNotFoundError:
+    HUB_VERSION = "unknown"
 
 #: The owner publishes every second or so; this much silence means it is stuck.
 STATUS_MAX_AGE_SECONDS = 30.0
@@ -230,6 +241,7 @@ def status_json(status: HubStatus, health: Health, now: float) -> dict[str, Any]
             "last_message_at": _iso(c.last_message_at),
         } for c in status.channels],
         **incidents_json(status),
+        **fleet_json(status.fleet),
     }
 
 
@@ -293,6 +305,25 @@ def stats_json(stats: Stats | None) -> dict[str, Any]:
     }
 
 
+def fleet_json(fleet: FleetStatus) -> dict[str, Any]:
+    """`alertmanager`: forwarding and the silences read back; `fleet_alerts`: what
+    Alertmanager's webhook says is firing."""
+    forwarding = fleet.forwarding
+    return {
+        "alertmanager": None if forwarding is None else {
+            "url": forwarding.url, "open_alerts": forwarding.open_alerts,
+            "waiting": forwarding.waiting, "last_error": forwarding.last_error or None,
+            "last_posted_at": _iso(forwarding.last_posted_at),
+            "silences": [{"id": s.id, "matchers": [str(m) for m in s.matchers],
+                          "created_by": s.created_by, "comment": s.comment,
+                          "ends_at": _iso(s.ends_at)} for s in fleet.silences],
+        },
+        "fleet_alerts": [{"alertname": a.name, "labels": dict(a.labels),
+                          "summary": a.summary, "starts_at": _iso(a.starts_at)}
+                         for a in fleet.alerts],
+    }
+
+
 # -- metrics -----------------------------------------------------------------------------
 
 class StatusCollector(Collector):
@@ -307,6 +338,7 @@ class StatusCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         status, now = self._status(), self._clock()
         health = assess_health(status, now, self._max_age)
+        yield info_metric(status)
         state = GaugeMetricFamily("divoom_hub_component_state",
                                   "1 for the state each component is in, 0 for the others",
                                   labels=["component", "state"])
@@ -349,6 +381,7 @@ class StatusCollector(Collector):
                                           labels=["component"]), status.values)
         yield from channel_metrics(status)
         yield from stats_metrics(status)
+        yield from fleet_metrics(status)
         yield GaugeMetricFamily("divoom_hub_uptime_seconds", "Seconds since the hub started",
                                 value=status.at - status.started_at)
         yield GaugeMetricFamily("divoom_hub_status_age_seconds",
@@ -359,6 +392,17 @@ class StatusCollector(Collector):
             yield GaugeMetricFamily("divoom_hub_discord_latency_seconds",
                                     "Discord gateway latency",
                                     value=status.discord_latency_seconds)
+
+
+def info_metric(status: HubStatus) -> Metric:
+    """`divoom_hub_info{name, version} 1`: the hub's `[hub] name` as it calls itself.
+
+    Not `hub`: that is the scrape config's target label (deploy/prometheus/), which every
+    series of the hub then carries; `name` lets a query check the two agree."""
+    info = GaugeMetricFamily("divoom_hub_info", "The hub's name ([hub] name) and version",
+                             labels=["name", "version"])
+    info.add_metric([status.hub_name, HUB_VERSION], 1.0)
+    return info
 
 
 class DiagnosticsCollector(Collector):
@@ -441,6 +485,25 @@ def channel_metrics(status: HubStatus) -> Iterator[Metric]:
     yield by_keyword
 
 
+def fleet_metrics(status: HubStatus) -> Iterator[Metric]:
+    """Forwarding to Alertmanager (with `[alertmanager]`) and the fleet's alerts received."""
+    fleet = status.fleet
+    yield GaugeMetricFamily("divoom_hub_fleet_alerts_firing",
+                            "Alerts Alertmanager's webhook says fire (POST /api/alertmanager)",
+                            value=len(fleet.alerts))
+    if fleet.forwarding is None:
+        return
+    yield GaugeMetricFamily("divoom_hub_alertmanager_open_incidents",
+                            "Incidents open in Alertmanager, posted again while open",
+                            value=fleet.forwarding.open_alerts)
+    yield GaugeMetricFamily("divoom_hub_alertmanager_waiting",
+                            "Incidents changed but not yet taken by Alertmanager",
+                            value=fleet.forwarding.waiting)
+    yield GaugeMetricFamily("divoom_hub_alertmanager_silences",
+                            "Active silences in Alertmanager covering this hub",
+                            value=len(fleet.silences))
+
+
 def _labelled(family: GaugeMetricFamily | CounterMetricFamily,
               samples: Iterable[tuple[str, float]]) -> Metric:
     for label, value in samples:
@@ -465,6 +528,7 @@ class StatusServer:
                  pages: Callable[[], PagesShown | None] = lambda: None,
                  report: Callable[[Outcome], None] | None = None,
                  notify: Callable[[Notice], None] | None = None,
+                 fleet: Callable[[tuple[Received, ...]], None] | None = None,
                  rate_limits: RateLimits | None = None,
                  heartbeats: Iterable[HeartbeatMonitor] = (),
                  thresholds: Iterable[ThresholdMonitor] = (),
@@ -495,6 +559,7 @@ class StatusServer:
             raise ValueError("heartbeat and threshold monitors need a `report` sink")
         self._notify = notify
         self._desk = desk
+        self._fleet = fleet
         self._reports = ReportDesk(rate_limits)
         self._token = token
         self._clock = clock
@@ -526,6 +591,7 @@ class StatusServer:
         app.router.add_get("/api/silences", self._silences)
         app.router.add_post("/api/silences", self._silence)
         app.router.add_delete("/api/silences/{component}", self._unmute)
+        app.router.add_post("/api/alertmanager", self._alertmanager)
         return app
 
     async def start(self, wait: PortWait = NO_WAIT) -> None:
@@ -812,6 +878,30 @@ class StatusServer:
         except Refused as refusal:
             return _error(409, str(refusal))
         return _json(200, {"reply": change.reply})
+    async def _alertmanager(self, request: web.Request) -> web.Response:
+        """Alertmanager's webhook: its alerts to the fleet board (and the monitors)."""
+        if self._fleet is None:
+            return _error(503, "this server takes no Alertmanager webhooks")
+        if request.content_type != "application/json":
+            given = request.headers.get("Content-Type")
+            return _error(415, f"expected Content-Type: application/json, got "
+                               f"{_quoted(given) if given is not None else 'none'}")
+        # Bigger than a report may be: read here, not with the server's 16 KiB limit.
+        body = bytearray()
+        while chunk := await request.content.read(65536):
+            body += chunk
+            if len(body) > WEBHOOK_MAX_BYTES:
+                return _error(413, f"request body too large (at most {WEBHOOK_MAX_BYTES} "
+                                   "bytes; lower max_alerts in the webhook receiver)")
+        try:
+            received = parse_webhook(strict_json.loads(bytes(body)))
+        except ValueError as err:  # not JSON, or not a version 4 payload (WebhookError)
+            prefix = "" if isinstance(err, WebhookError) else "expected Alertmanager's " \
+                "webhook payload (JSON, version 4): "
+            return _error(400, f"{prefix}{err}")
+        self._fleet(received)
+        return _json(200, {"received": len(received),
+                           "firing": sum(1 for r in received if r.status == "firing")})
 
     def _hand_over(self, outcome: Outcome) -> None:
         assert self._report is not None  # checked in __init__ whenever monitors exist

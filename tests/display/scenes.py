@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -116,6 +117,12 @@ def snowy_evening_by_quay() -> DashboardView:
                          high_c=-1.0, low_c=-6.0, precipitation_mm=12.4))
 
 
+def fleet_alerts() -> DashboardView:
+    """Alertmanager fires two alerts: the first over the last bus row, the count beside."""
+    return replace(rainy_morning(), fleet_alerts=(
+        "HostDown nas: nas has not answered for 5 minutes", "DiskFull lab"))
+
+
 def start_up() -> DashboardView:
     return DashboardView(now=NIGHT, zone=OSLO, language="en")
 
@@ -128,6 +135,7 @@ SCENES: Mapping[str, Callable[[], DashboardView]] = MappingProxyType({
     "message_overlay": message_overlay,
     "snowy_evening_by_quay": snowy_evening_by_quay,
     "start_up": start_up,
+    "fleet_alerts": fleet_alerts,
 })
 
 

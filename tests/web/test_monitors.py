@@ -86,7 +86,7 @@ def test_heartbeat_and_threshold_tables_become_monitors_beside_http_checks():
       "every_seconds": 0},
      "every_seconds: expected a number >= 0.05 (seconds between reads), got 0"),
     ({"kind": "smoke", "name": "x"},
-     "[[monitor]] #1: kind: expected one of http, heartbeat, threshold, got 'smoke'"),
+     "[[monitor]] #1: kind: expected one of http, heartbeat, threshold, alertmanager, got 'smoke'"),
 ])
 def test_a_bad_monitor_table_names_file_table_key_and_expectation(table, message):
     with pytest.raises(ConfigError) as caught:
