@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import math
 import socket
@@ -118,6 +119,8 @@ class _Window:
 class _State:
     requests: list[Recorded] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    #: Each message as it was posted, before any edit (`messages` shows them as they are).
+    as_posted: list[dict[str, Any]] = field(default_factory=list)
     scripted: list[Fault] = field(default_factory=list)
     always: Fault | None = None
     deleted: bool = False
@@ -236,8 +239,14 @@ class FakeDiscord:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """The messages Discord posted in the channel, in order (with their `id`)."""
+        """The messages Discord posted in the channel, in order (with their `id`), as they
+        stand now: edits applied, deleted ones gone."""
         return list(self._state.messages)
+
+    @property
+    def posted_messages(self) -> list[dict[str, Any]]:
+        """Every message Discord posted, in order, as it was posted (before any edit)."""
+        return list(self._state.as_posted)
 
     async def wait_for(self, condition: Callable[[FakeDiscord], bool],
                        timeout_seconds: float) -> None:
@@ -402,6 +411,7 @@ class FakeDiscord:
             "timestamp": "2023-11-14T22:13:20.000000+00:00", "edited_timestamp": None,
         }
         self._state.messages.append(message)
+        self._state.as_posted.append(copy.deepcopy(message))
         return message
 
     def _bucket_headers(self, now: float) -> dict[str, str]:

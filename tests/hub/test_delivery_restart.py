@@ -92,7 +92,7 @@ def test_pending_notices_survive_kill_9_and_go_out_after_restart(tmp_path, fault
 
         with Outbox(tmp_path / "state" / "outbox.sqlite") as outbox:
             pending = [identity(embed_for(e.notice, HUB_NAME)) for e in outbox.pending()]
-        before = fake.call(lambda: fake.fake.messages)
+        before = fake.call(lambda: fake.fake.posted_messages)
         assert ("🔴 web is failing" in [title for title, _ in pending])  # nothing lost
 
         fake.call(lambda: fake.fake.fail_always(None))
@@ -101,12 +101,12 @@ def test_pending_notices_survive_kill_9_and_go_out_after_restart(tmp_path, fault
             # The restart resumes the alert's incident (hub/storage/journal.py): once the target
             # answers, it recovers, and then the kill is reported in one offline notice.
             delivered = fake.wait_until(
-                lambda f: any("offline" in t for t, _ in posted(f.messages[len(before):])),
+                lambda f: any("offline" in t for t, _ in posted(f.posted_messages[len(before):])),
                 WAIT_SECONDS)
             assert delivered, log.read_text(errors="replace")
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=WAIT_SECONDS) == 0, log.read_text(errors="replace")
-        after = fake.call(lambda: fake.fake.messages)[len(before):]
+        after = fake.call(lambda: fake.fake.posted_messages)[len(before):]
 
     again = posted(after)
     # After the restart: every pending notice exactly once, first and in order, then the
