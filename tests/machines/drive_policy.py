@@ -61,7 +61,7 @@ def drive_policy(policy_for: Callable[[str], Policy], inputs: Sequence[Input], u
     restart_steps = set(restarts)
     machines = HealthMachines()
     policy = NotificationPolicy(notifications=notifications, windows=windows,
-                                components=components)
+                                components=components, policy_for=policy_for)
     run = PolicyRun()
 
     def step(decided: list[Notice]) -> None:
@@ -70,7 +70,7 @@ def drive_policy(policy_for: Callable[[str], Policy], inputs: Sequence[Input], u
         run.steps += 1
         if run.steps in restart_steps:
             machines = restarted(machines, policy_for)
-            policy = restarted_policy(policy, windows, notifications)
+            policy = restarted_policy(policy, windows, notifications, policy_for)
 
     def decide(notices: list[Notice], now: float) -> list[Notice]:
         run.emitted.extend(notices)
@@ -120,7 +120,9 @@ def act(policy: NotificationPolicy, action: Action) -> list[Notice]:
 
 
 def restarted_policy(policy: NotificationPolicy, windows: Sequence[Window],
-                     notifications: bool) -> NotificationPolicy:
+                     notifications: bool,
+                     policy_for: Callable[[str], Policy] | None = None) -> NotificationPolicy:
     stored = json.loads(json.dumps(policy.snapshot().to_dict()))
     return NotificationPolicy.restore(NotificationSnapshot.from_dict(stored),
-                                      notifications=notifications, windows=windows)
+                                      notifications=notifications, windows=windows,
+                                      policy_for=policy_for)
