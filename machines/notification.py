@@ -501,6 +501,12 @@ class NotificationPolicy:
         self._machine = new_machine()
         self._gates: dict[str, Gate] = {}
         self._ordered: list[Gate] | None = None  # parents first, computed when needed
+        #: every component some known component depends on (valid with `_ordered`)
+        self._parent_names: set[str] = set()
+        self._rank: dict[str, int] = {}  # each component's place in `_ordered`
+        #: the gates a tick may change (held, folded or flapping): most are quiet, and a
+        #: tick must stay cheap for thousands of components
+        self._active: set[str] = set()
         self._now = -math.inf
         for component in components:
             self.add(component)
@@ -535,7 +541,21 @@ class NotificationPolicy:
     def _attach(self, gate: Gate, state: NotificationState) -> None:
         self._machine.add_model(gate, initial=state)
         self._gates[gate.component] = gate
-        self._ordered = None
+        self._track(gate)
+        if self._ordered is not None and not self._parents(gate.component) \
+                and gate.component not in self._parent_names:
+            # nobody's parent and nobody's child: last is a right place, no re-sort (a hub
+            # of thousands of components adds them one by one)
+            self._rank[gate.component] = len(self._ordered)
+            self._ordered.append(gate)
+        else:
+            self._ordered = None
+
+    def _track(self, gate: Gate) -> None:
+        if gate.state is H or gate.state is F or gate.flap_until is not None:
+            self._active.add(gate.component)
+        else:
+            self._active.discard(gate.component)
 
     def _parents(self, component: str) -> tuple[str, ...]:
         return self.policy_for(component).depends_on
@@ -544,6 +564,8 @@ class NotificationPolicy:
         if self._ordered is None:
             names = parents_first(self._gates, self._parents)
             self._ordered = [self._gates[name] for name in names]
+            self._parent_names = {p for name in names for p in self._parents(name)}
+            self._rank = {name: index for index, name in enumerate(names)}
         return self._ordered
 
     # -- dependencies (asked by the gates) -------------------------------------------
@@ -571,8 +593,10 @@ class NotificationPolicy:
             return tuple(gate.came_back)
         if kind not in (NoticeKind.ALERT, NoticeKind.REMINDER) or gate.incident is None:
             return ()
-        return tuple(g.component for g in self._gates_parents_first()
-                     if g.state is F and g.folded_into == gate.incident)
+        rank = self._rank
+        return tuple(sorted((c for c in self._active if self._gates[c].state is F
+                             and self._gates[c].folded_into == gate.incident),
+                            key=lambda c: rank.get(c, len(rank))))
 
     def folded(self, component: str) -> tuple[str, ...]:
         """The components whose alerts are folded into `component`'s open incident now."""
@@ -599,10 +623,10 @@ class NotificationPolicy:
     def next_due(self) -> float | None:
         """When `tick` would next do something: the end of a silence holding an alert, or
         the end of a flapping episode."""
-        ends = [end for gate in self._gates.values() if gate.state is H
+        ends = [end for c in self._active if (gate := self._gates[c]).state is H
                 if (end := self.silences.next_end(gate.component, self._now)) is not None]
-        ends += [gate.flap_until for gate in self._gates.values()
-                 if gate.flap_until is not None]
+        ends += [gate.flap_until for c in self._active
+                 if (gate := self._gates[c]).flap_until is not None]
         return min(ends) if ends else None
 
     def tick(self, now: float) -> list[Notice]:
@@ -612,10 +636,22 @@ class NotificationPolicy:
         self._now = max(self._now, now)
         self.silences.prune(now)
         notices: list[Notice] = []
-        for gate in self._gates_parents_first():
-            if gate.state is H or gate.state is F or gate.flap_until is not None:
+        self._gates_parents_first()  # ranks up to date
+        rank = self._rank
+        for component in sorted(self._active, key=rank.__getitem__):
+            gate = self._gates[component]
+            if self._may_tick(gate, now):
                 notices.extend(self._fire(gate, "tick", now))
         return notices
+
+    @staticmethod
+    def _may_tick(gate: Gate, now: float) -> bool:
+        """Whether a tick can change `gate` at `now`: its episode settles, a silence may
+        have ended on its held alert, or a parent changed under its folded one. (Most
+        gates are quiet: this keeps a tick cheap for thousands of components.)"""
+        if gate.flap_until is not None:
+            return gate.flap_until <= now or gate.state is F
+        return gate.state is H or gate.state is F
 
     # -- the health machines' notices ------------------------------------------------
 
@@ -627,6 +663,8 @@ class NotificationPolicy:
         self.add(notice.component)
         notices += self._fire(self._gates[notice.component], notice.kind.value, now,
                               notice=notice)
+        if self._gates_parents_first() and not self._parent_names:
+            return notices  # no dependencies: nobody else follows what the notice did
         # What the notice did may release (or fold) its children's alerts at this instant.
         return notices + self.tick(now)
 
@@ -696,6 +734,7 @@ class NotificationPolicy:
             gate.trigger(event, now=now, **data)
         finally:
             notices, gate.pending = gate.pending, []
+            self._track(gate)
         return [self._switched(n) for n in notices]
 
     def _switched(self, notice: Notice) -> Notice:

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from machines import HealthState, Notice, Outcome, Policy
+from machines import HealthState, Notice, NoticeKind, Outcome, Policy
 from machines.dependencies import ancestors, find_cycle, parents_first
 from machines.notification import NotificationPolicy, NotificationSnapshot, NotificationState
 from tests.machines.drive_policy import Action, PolicyRun, drive_policy
@@ -237,3 +237,27 @@ def test_graph_walks_take_long_chains(chain):
     assert ancestors("c0", lambda c: graph.get(c, []))[-1] == f"c{chain}"
     order = parents_first(reversed(list(graph)), lambda c: graph.get(c, []))
     assert order[0] == f"c{chain - 1}" and order[-1] == "c0"
+
+
+def test_components_added_one_by_one_keep_parents_first():
+    rules = {"bus": replace(FAST, depends_on=("router",)), "router": FAST, "nas": FAST}
+    policy = NotificationPolicy(policy_for=rules.__getitem__)
+    for component in ("nas", "bus", "router"):
+        policy.add(component)
+        policy.tick(0)  # orders the gates known so far
+    notices = [Notice(kind=NoticeKind.ALERT, component=c, at=1,
+                      state=HealthState.ALERTING) for c in ("bus", "router")]
+    # bus's alert came first: sent, and never folded later
+    assert [(n.component, n.folded_into) for n in policy.observe(notices[0], 1)] \
+        == [("bus", None)]
+    policy.observe(notices[1], 1)
+    assert policy.fold_target("bus") == "router#1"
+
+
+def test_a_snapshot_from_before_flapping_and_dependencies_still_restores():
+    old = {"gates": [{"component": "bus", "state": "open_sent", "opened": 2,
+                      "incident": "bus#2", "latest": None, "held_since": None,
+                      "held_reason": None, "acked_by": None, "ack_reason": ""}],
+           "mutes": [], "at": 10.0}
+    policy = NotificationPolicy.restore(NotificationSnapshot.from_dict(old))
+    assert policy.incident("bus") == "bus#2" and policy.next_due() is None
