@@ -145,7 +145,8 @@ def reference_run(events: list[ReplayEvent], policy: Policy, until: float) -> li
             break
         advance(event.at)
         group = machines.setdefault(event.scenario, HealthMachines())
-        decide = policies.setdefault(event.scenario, NotificationPolicy())
+        decide = policies.setdefault(event.scenario,
+                                     NotificationPolicy(policy_for=lambda _: policy))
         if event.component not in group:
             group.add(event.component, policy, event.at)
         for notice in group.observe(event.outcome(), event.at):
