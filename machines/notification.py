@@ -12,7 +12,8 @@ silences and smarter alerting"):
   is still open, the alert is sent at that instant, saying what silenced it since when.
 * An ack holds the incident's later reminders only; its recovery names who acked. An ack
   with no open incident is refused (`Refused`, with the reply to give).
-* A sent alert's recovery is always sent; a held alert's recovery never is.
+* A recovery is sent exactly when its incident's alert was: on time, late (a silence or
+  a parent's incident ended), or stood in for by a `settled` notice.
 * Flapping (`flap_alerts`, `flap_window_seconds`): the alert that would be the
   `flap_alerts`-th sent within `(t - W, t]` is held and one **flapping** notice goes out
   instead; the component's alerts, reminders and recoveries are then held until the
