@@ -340,7 +340,8 @@ def build(config: Config, secrets: Secrets, write: Callable[[str], None], *,
     policy = restored_policy(
         incident_store.snapshot(), notifications=config.hub.notifications,
         components=[c.name for c in watched],
-        open_now={c.name for c in watched if machines.state(c.name).is_incident_open})
+        open_now={c.name for c in watched if machines.state(c.name).is_incident_open},
+        policy_for=config.policy_for)
     incidents = Incidents(
         PolicyRunner(policy, scheduler, lambda notices: incidents.decided(notices),
                      maintenance=config.maintenance, zone=config.hub.zone()),

@@ -36,6 +36,7 @@ from hub.sources.http import HttpCheck
 from hub.sources.threshold import ThresholdMonitor
 from hub.sources.weather import WeatherSettings
 from machines import Policy, PolicyError
+from machines.dependencies import find_cycle
 from machines.policy import component_policy
 
 CONFIG_ENV = "HUB_CONFIG"
@@ -240,6 +241,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, *,
                     default_keys=frozenset(k for k, v in document.table("policy").values.items()
                                            if not isinstance(v, dict)))
     _check_policy_names(config, path, history)
+    _check_dependencies(config, path, history)
     _check_derived_policies(config, raw, path)
     return replace(config, maintenance=parse_maintenance(
         raw.get("maintenance", []), path, known_components(config), history))
@@ -272,6 +274,25 @@ def _check_policy_names(config: Config, path: Path,
             raise ConfigError(
                 f"{path}: [policy.{name}]: no component is named {name!r} (known: "
                 f"{', '.join(known)}{besides})")
+
+
+def _check_dependencies(config: Config, path: Path,
+                        history: Collection[str] | None) -> None:
+    """`depends_on` names known components and makes no cycle (a child would wait on
+    itself): either mistake is an error naming it."""
+    known = known_components(config)
+    graph = {name: policy.depends_on for name, policy in config.policies.items()}
+    for name, parents in graph.items():
+        for parent in parents:
+            if parent not in known and parent not in (history or ()):
+                besides = ", or a component of the history" if history is not None else ""
+                raise ConfigError(
+                    f"{path}: [policy.{name}] depends_on: no component is named {parent!r} "
+                    f"(known: {', '.join(known)}{besides})")
+    cycle = find_cycle(graph)
+    if cycle is not None:
+        raise ConfigError(f"{path}: [policy.{cycle[0]}] depends_on: a cycle: "
+                          f"{' -> '.join(cycle)} (a component cannot wait on itself)")
 
 
 def _check_derived_policies(config: Config, raw: Mapping[str, Any], path: Path) -> None:
@@ -443,6 +464,9 @@ def _parse_policies(table: Table) -> tuple[Policy, dict[str, Policy]]:
     """`[policy]` (its plain keys), and each `[policy.<component>]` on top of it and of
     the defaults that fit that component where `[policy]` does not set the key."""
     defaults = {k: v for k, v in table.values.items() if not isinstance(v, dict)}
+    if "depends_on" in defaults:
+        raise table.error("depends_on", "belongs in [policy.<component>] (what that "
+                                        "component needs), not in [policy]")
     default_policy = _policy(Policy(), Table(table.path, table.place, defaults))
     policies = {
         component: _policy(component_policy(default_policy, component, defaults),

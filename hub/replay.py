@@ -7,12 +7,14 @@ operator's action `{"at", "action": "ack"|"mute"|"unmute", "component": name|"*"
 "for_seconds"?, "by"?, "scenario"?}` (a `null` counts as an absent optional field), in
 time order within each scenario. Each scenario gets its own health machines and its own
 notification policy (machines/notification.py) after them, with the config's maintenance
-windows and kill switch; each component's machine starts at its first outcome.
+windows, kill switch, flapping keys and `depends_on`; each component's machine starts at
+its first outcome.
 
 The same `health_notices` wiring as the daemon runs on a `HistoricalScheduler`, so
 timers fire at their exact due instants, and at one instant the order is DESIGN.md's:
-silence expiries first (the policy ticks before anything else it is told), then the
-machines' timers, then the lines in file order. Errors name the line and speak JSON.
+silence expiries and flap settles first (the policy ticks before anything else it is
+told), then the machines' timers, then the lines in file order; parents before children
+in the policy's own steps. Errors name the line and speak JSON.
 """
 
 from __future__ import annotations
@@ -308,7 +310,8 @@ class _ScenarioRun:
         self.on_refused = on_refused
         components = dict.fromkeys(e.component for e in lines if isinstance(e, ReplayEvent))
         policy = NotificationPolicy(notifications=config.hub.notifications,
-                                    components=components)
+                                    components=components,
+                                    policy_for=config.policy_for)
         self.runner = PolicyRunner(
             policy, scheduler,
             lambda notices: emitted.extend((scenario, notice) for notice in notices),

@@ -148,7 +148,9 @@ def notification_markdown() -> str:
         *_markdown_head(NOTIFICATION_TITLE, "machines/notification.py",
                         notification_mermaid()),
         "One per component, after its health machine: `alert`, `reminder` and `recovery` "
-        "are that machine's notices, `tick` is time (a silence ending), `ack` an operator's.",
+        "are that machine's notices, `tick` is time (a silence ending, a flapping episode "
+        "settling) or a parent's change (its incident sent or recovered), `ack` an "
+        "operator's. At one instant, parents (`depends_on`) are decided before children.",
         "Each alert opens the next incident `<component>#<n>`. The kill switch "
         "(`[hub] notifications = false`) is applied after the table: what it would send "
         "is held `notifications_off`.",

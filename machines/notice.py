@@ -27,6 +27,13 @@ class NoticeKind(StrEnum):
     #: hub for every component), `error_detail` the sentence to show (who, what, until),
     #: `details` its parts (hub/incidents/operations.py).
     SILENCE = "silence"
+    #: The notification policy's flapping rule: sent instead of the alert that would have
+    #: been the `flap_alerts`-th within `flap_window_seconds`; the component's alerts,
+    #: reminders and recoveries are held until it settles.
+    FLAPPING = "flapping"
+    #: A flapping episode ended: `state` is how the component is then; while it is failing,
+    #: `incident` names the open incident this notice stands in for the alert of.
+    SETTLED = "settled"
 
 
 class HeldReason(StrEnum):
@@ -39,7 +46,7 @@ class HeldReason(StrEnum):
     ACK = "ack"
     MUTE = "mute"
     MAINTENANCE = "maintenance"
-    #: Declared for the flapping rule (not decided by this version's policy yet).
+    #: The component is flapping (machines/notification.py): held until it settles.
     FLAPPING = "flapping"
     NOTIFICATIONS_OFF = "notifications_off"
 
@@ -74,8 +81,13 @@ class Notice:
     #: Why the notification policy held this notice (None: it is sent). Held notices are
     #: recorded, never sent.
     held: HeldReason | None = None
-    #: The incident this notice was folded into (dependencies; not decided yet).
+    #: The incident this notice was folded into: a component it depends on has an open
+    #: incident whose alert was sent, whose message lists it instead.
     folded_into: str | None = None
+    #: On a parent's alert and reminders: the components whose alerts are folded into its
+    #: incident ("bus and weather are failing with it"); on its recovery: those whose
+    #: recoveries were folded into it ("bus and weather came back with it").
+    folded: tuple[str, ...] = ()
     #: On an alert sent late, when its silence ended: what had held it, and since when.
     silenced: HeldReason | None = None
     silenced_since: float | None = None
@@ -100,6 +112,7 @@ class Notice:
         data["kind"] = self.kind.value
         data["state"] = self.state.value if self.state is not None else None
         data["details"] = [list(pair) for pair in self.details]
+        data["folded"] = list(self.folded)
         data["held"] = self.held.value if self.held is not None else None
         data["silenced"] = self.silenced.value if self.silenced is not None else None
         return data
@@ -111,6 +124,7 @@ class Notice:
         state = values.get("state")
         values["state"] = HealthState(state) if state is not None else None
         values["details"] = tuple((str(k), str(v)) for k, v in values.get("details", ()))
+        values["folded"] = tuple(str(c) for c in values.get("folded", ()))
         # Rows written before the notification policy have no such keys: the defaults hold.
         for key in ("held", "silenced"):
             reason = values.get(key)

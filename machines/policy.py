@@ -63,6 +63,14 @@ class Policy:
     error_rate_threshold: float = 0.0
     error_rate_window_seconds: float = 900.0
     error_rate_min_outcomes: int = 10
+    #: The notification policy's flapping rule (machines/notification.py): the alert that
+    #: would be the `flap_alerts`-th sent within `flap_window_seconds` is replaced by one
+    #: flapping notice; 0 = off.
+    flap_alerts: int = 3
+    flap_window_seconds: float = 3600.0
+    #: The components this one needs (`[policy.<component>]` only): while one of them has
+    #: an open incident whose alert was sent, this one's notices are folded into it.
+    depends_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("failures_before_alert", "successes_before_recovery",
@@ -72,9 +80,11 @@ class Policy:
                     or not 1 <= value <= MAX_COUNT:
                 raise PolicyError(name, f"expected a whole number from 1 to {MAX_COUNT}, "
                                         f"got {_shown(value)}")
+        self._check_notification_keys()
         for name in ("failing_for_seconds", "remind_after_seconds", "remind_backoff",
                      "remind_max_seconds", "settle_seconds", "stale_after_seconds",
-                     "error_rate_threshold", "error_rate_window_seconds"):
+                     "error_rate_threshold", "error_rate_window_seconds",
+                     "flap_window_seconds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PolicyError(name, f"expected a number, got {_shown(value)}")
@@ -102,12 +112,30 @@ class Policy:
             if 0 < value < MIN_REPEAT_SECONDS:
                 raise PolicyError(
                     name, f"expected 0 (off) or at least {MIN_REPEAT_SECONDS:g}, got {value:g}")
+        if self.flap_window_seconds < MIN_REPEAT_SECONDS:
+            raise PolicyError("flap_window_seconds", f"expected at least "
+                                                     f"{MIN_REPEAT_SECONDS:g}, got 0")
         if self.remind_after_seconds > 0 and self.remind_max_seconds < self.remind_after_seconds:
             raise PolicyError(
                 "remind_max_seconds",
                 f"expected >= remind_after_seconds ({self.remind_after_seconds:g}), "
                 f"got {self.remind_max_seconds:g}",
             )
+
+    def _check_notification_keys(self) -> None:
+        """`flap_alerts` and `depends_on`: the notification policy's own keys."""
+        value = self.flap_alerts
+        # One alert is no flapping: the least that says "again and again" is two.
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or not (value == 0 or 2 <= value <= MAX_COUNT):
+            raise PolicyError("flap_alerts", f"expected 0 (off) or a whole number from 2 to "
+                                             f"{MAX_COUNT}, got {_shown(value)}")
+        names = self.depends_on
+        if not isinstance(names, list | tuple) \
+                or not all(isinstance(n, str) and n.strip() for n in names):
+            raise PolicyError("depends_on", f"expected a list of component names, such as "
+                                            f"[\"router\"], got {_shown(names)}")
+        object.__setattr__(self, "depends_on", tuple(dict.fromkeys(names)))
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

@@ -15,9 +15,12 @@ EXAMPLES = re.findall(r"```sh\n\.venv/bin/divoom-hub (replay [^\n]+)\n```\n\n```
                       GUIDE, flags=re.DOTALL)
 
 
-def test_the_guide_has_an_example_for_the_error_rate_and_the_defaults():
-    assert len(EXAMPLES) == 2
-    for heading in ("## Error rate", "## Slow answers", "## Defaults per component"):
+def test_the_guide_has_a_section_and_examples_for_every_rule():
+    # the error rate, the defaults, flapping twice (settling working and failing), and
+    # dependencies
+    assert len(EXAMPLES) == 5
+    for heading in ("## Error rate", "## Slow answers", "## Defaults per component",
+                    "## Flapping", "## Dependencies"):
         assert heading in GUIDE
 
 

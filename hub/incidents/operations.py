@@ -20,7 +20,14 @@ from datetime import datetime, tzinfo
 from hub.formatting import duration
 from hub.incidents.runner import PolicyRunner
 from hub.storage.incidents import IncidentStore
-from machines import Notice, NoticeKind, NotificationPolicy, NotificationSnapshot, Refused
+from machines import (
+    Notice,
+    NoticeKind,
+    NotificationPolicy,
+    NotificationSnapshot,
+    Policy,
+    Refused,
+)
 from machines.notification import GateSnapshot, NotificationState
 from machines.silences import ALL, MAX_MUTE_SECONDS, parse_duration
 
@@ -34,8 +41,10 @@ ALL_WORDS = frozenset({ALL, "all"})
 class Silence:
     """One silence in force, as `silences`, the page and `/api/status` list it."""
 
-    kind: str  # "mute" | "maintenance" | "ack"
-    target: str  # a component, `*`, or (ack) the incident
+    #: "mute" | "maintenance" | "ack", or what the policy decided by itself: "flapping"
+    #: (until it settles) and "folded" (into a parent's incident, `reason` names it)
+    kind: str
+    target: str  # a component, `*`, or (ack, folded) the incident
     by: str
     reason: str
     since: float | None
@@ -46,8 +55,10 @@ class Silence:
         """One line: `mute bus until Mon 30 Nov 14:30 CET, by ada: moving the router`."""
         what = "every component" if self.target == ALL else self.target
         text = f"{self.kind} {what}"
-        text += (f" until {local_time(self.until, zone)}" if self.until is not None
-                 else " until it recovers")
+        if self.until is not None:
+            text += f" until {local_time(self.until, zone)}"
+        elif self.kind != "folded":
+            text += " until it recovers"
         if self.by:
             text += f", by {self.by}"
         if self.reason:
@@ -171,9 +182,18 @@ class Incidents:
         found += [Silence("maintenance", ", ".join(sorted(w.components)), "", w.reason,
                           w.start, w.end)
                   for w in policy.silences.windows_at(now)]
+        gates = policy.snapshot().gates
         found += [Silence("ack", g.incident or g.component, g.acked_by, g.ack_reason, None,
                           None)
-                  for g in policy.snapshot().gates if g.acked_by is not None and g.incident]
+                  for g in gates if g.acked_by is not None and g.incident]
+        # What the policy holds by itself: a flapping episode, a child folded into its
+        # parent's incident (DESIGN.md: shown everywhere with why).
+        found += [Silence("flapping", g.component, "", "alerts again and again",
+                          g.flapping_since, g.flap_until)
+                  for g in gates if g.flap_until is not None]
+        found += [Silence("folded", g.incident or g.component, "",
+                          f"into {g.folded_into}", None, None)
+                  for g in gates if g.folded_into is not None and g.incident]
         return tuple(found)
 
     def open_incidents(self) -> tuple[tuple[str, str], ...]:
@@ -205,8 +225,10 @@ class Incidents:
 
 
 def restored_policy(snapshot: NotificationSnapshot | None, *, notifications: bool,
-                    components: Iterable[str], open_now: Collection[str]) -> NotificationPolicy:
-    """The policy as journaled, for the components watched now.
+                    components: Iterable[str], open_now: Collection[str],
+                    policy_for: Callable[[str], Policy] | None = None) -> NotificationPolicy:
+    """The policy as journaled, for the components watched now; `policy_for` gives each
+    component's flapping keys and `depends_on`.
 
     An incident the policy holds open whose machine is not failing after the restart (its
     component is no longer watched, or the hub stopped between journaling the machine and
@@ -215,7 +237,8 @@ def restored_policy(snapshot: NotificationSnapshot | None, *, notifications: boo
     """
     components = tuple(components)
     if snapshot is None:
-        return NotificationPolicy(notifications=notifications, components=components)
+        return NotificationPolicy(notifications=notifications, components=components,
+                                  policy_for=policy_for)
     gates = []
     for gate in snapshot.gates:
         if gate.incident is not None and gate.component not in open_now:
@@ -225,4 +248,5 @@ def restored_policy(snapshot: NotificationSnapshot | None, *, notifications: boo
             gate = GateSnapshot(component=gate.component, opened=gate.opened)
         gates.append(gate)
     return NotificationPolicy.restore(replace(snapshot, gates=tuple(gates)),
-                                      notifications=notifications, components=components)
+                                      notifications=notifications, components=components,
+                                      policy_for=policy_for)

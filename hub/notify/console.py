@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from hub.formatting import duration, sanitize, truncate
 from hub.ingest.reports import diagnostic_of
+from hub.notify.embeds import folded_line, settled_state
 from machines import Notice, NoticeKind
 
 _DETAIL_MAX = 160
@@ -38,8 +39,14 @@ def console_line(notice: Notice, zone: ZoneInfo | None = None) -> str:
         # `offline from … to … (5 min); last stop: unclean …; still failing: …; …`
         body = "; ".join(f"{label} {value}" if label == "offline" else f"{label}: {value}"
                          for label, value in notice.details)
+    elif notice.kind in (NoticeKind.FLAPPING, NoticeKind.SETTLED):
+        body = "failing again and again: quiet until it settles" \
+            if notice.kind is NoticeKind.FLAPPING \
+            else f"settled after flapping: {settled_state(notice)}"
     else:
         body = ", ".join(f"{label}: {value}" for label, value in notice.details)
+    if notice.folded:
+        body += "; " + folded_line(notice)
     return f"{head} {body}".rstrip()
 
 

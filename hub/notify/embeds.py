@@ -41,6 +41,8 @@ COLOURS = {
     NoticeKind.OFFLINE: 0x3498DB,  # info: the hub is back and says what it missed
     NoticeKind.DIAGNOSTIC: 0x3498DB,  # an info; the other levels: LEVEL_COLOURS
     NoticeKind.SILENCE: 0x95A5A6,  # grey: an operator's change, nothing failing
+    NoticeKind.FLAPPING: 0xFFA500,  # a warning: it keeps failing, but is not paging again
+    NoticeKind.SETTLED: 0x3498DB,  # info: how it is now (failing ones carry the state)
 }
 
 #: An alert's colour follows its component's severity (`warning` keeps the alert red).
@@ -93,6 +95,8 @@ _TITLES = {
     NoticeKind.STARTED: "🔵 {component} started",
     NoticeKind.STOPPED: "⚪ {component} stopped",
     NoticeKind.OFFLINE: "🔵 {component} is back after being offline",
+    NoticeKind.FLAPPING: "🟠 {component} is flapping",
+    NoticeKind.SETTLED: "🔵 {component} settled",
 }
 
 
@@ -151,7 +155,8 @@ def embed_for(notice: Notice, hub_name: str,
         title = _OFFLINE_TITLES[notice.kind].format(component=notice.component)
     fields: list[tuple[str, str, bool]] = []
     description = ""
-    if notice.kind in (NoticeKind.ALERT, NoticeKind.REMINDER, NoticeKind.RECOVERY):
+    if notice.kind in (NoticeKind.ALERT, NoticeKind.REMINDER, NoticeKind.RECOVERY,
+                       NoticeKind.FLAPPING, NoticeKind.SETTLED):
         fields.append(("Component", notice.component, True))
         if notice.incident is not None:
             fields.append(("Incident", notice.incident, True))
@@ -200,6 +205,12 @@ def embed_for(notice: Notice, hub_name: str,
         if notice.ack_reason:
             acked += ": " + " ".join(sanitize(notice.ack_reason, markdown=True).split())
         fields.append(("Acked by", acked, False))
+    if notice.kind is NoticeKind.FLAPPING:
+        description = "Failing again and again: no more alerts until it settles."
+    elif notice.kind is NoticeKind.SETTLED:
+        description = f"Settled after flapping: {settled_state(notice)}."
+    if notice.folded:  # dependencies: the children told in this incident's message
+        description += " " + folded_line(notice)
     for label, value in notice.details:
         fields.append((label, value, True))
     return fit_embed({
@@ -248,6 +259,22 @@ def incident_embed(alert: Notice, latest: Notice, hub_name: str,
                                 f"{duration(latest.downtime_seconds or 0.0)} of downtime.")
     embed["timestamp"] = iso(alert.at)
     return fit_embed(embed)
+
+
+def settled_state(notice: Notice) -> str:
+    """How a component that stopped flapping is: still failing, or what its machine said."""
+    if notice.state is not None and notice.state.is_incident_open:
+        return f"still failing ({notice.state.value})"
+    return notice.state.value if notice.state is not None else "unknown"
+
+
+def folded_line(notice: Notice) -> str:
+    """"bus, weather and pixoo are failing with it" (or "came back with it")."""
+    names = list(notice.folded)
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    if notice.kind is NoticeKind.RECOVERY:
+        return f"{listed} came back with it."
+    return f"{listed} {'is' if len(names) == 1 else 'are'} failing with it."
 
 
 def diagnostic_embed(notice: Notice, hub_name: str) -> dict[str, Any]:

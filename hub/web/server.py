@@ -428,9 +428,11 @@ def incident_metrics(status: HubStatus) -> Iterator[Metric]:
     yield incidents
     silences = Counter(s.kind for s in status.silences)
     yield _labelled(GaugeMetricFamily("divoom_hub_silences",
-                                      "Silences in force, by kind: mute, maintenance, ack",
+                                      "Silences in force, by kind: mute, maintenance, ack; "
+                                      "flapping and folded components",
                                       labels=["kind"]),
-                    ((kind, float(silences[kind])) for kind in ("mute", "maintenance", "ack")))
+                    ((kind, float(silences[kind]))
+                     for kind in ("mute", "maintenance", "ack", "flapping", "folded")))
     yield _labelled(CounterMetricFamily("divoom_hub_notices_held",
                                         "Notices the notification policy held since start, "
                                         "by reason", labels=["reason"]),

@@ -146,6 +146,8 @@ def test_the_example_config_in_the_repository_is_valid():
     assert [m.name for m in config.monitors] == ["router", "nas"]
     assert [h.name for h in config.heartbeats] == ["backup"]
     assert config.policy_for("bus").failures_before_alert == 5
+    assert [config.policy_for(c).depends_on for c in ("bus", "weather", "pixoo", "router")] \
+        == [("router",)] * 3 + [()]
 
 
 @pytest.mark.parametrize(("body", "key"), [
@@ -455,3 +457,75 @@ def test_without_severity_every_component_is_a_warning_and_nobody_is_pinged():
     alerting = Config().alerting()
     assert alerting.severity_for("bus") is Severity.WARNING
     assert alerting.mention_critical is None
+
+
+# -- depends_on --------------------------------------------------------------------------
+
+ROUTER = """
+[[monitor]]
+kind = "http"
+name = "router"
+url = "http://192.0.2.1/"
+"""
+
+
+def test_depends_on_is_read_per_component(tmp_path):
+    config = load_config(write(tmp_path, ROUTER + """
+[policy]
+flap_alerts = 4
+[policy.bus]
+depends_on = ["router"]
+flap_window_seconds = 600
+"""))
+    assert config.policy_for("bus").depends_on == ("router",)
+    assert (config.policy_for("bus").flap_alerts, config.policy_for("bus").flap_window_seconds) \
+        == (4, 600.0)
+    assert config.policy_for("weather").depends_on == ()
+
+
+def test_a_cycle_in_depends_on_is_an_error_naming_it(tmp_path):
+    path = write(tmp_path, ROUTER + """
+[policy.router]
+depends_on = ["weather"]
+[policy.bus]
+depends_on = ["router"]
+[policy.weather]
+depends_on = ["bus"]
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}: [policy.router] depends_on: a cycle: router -> weather -> bus -> router "
+        "(a component cannot wait on itself)")
+
+
+def test_depending_on_itself_is_a_cycle(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[policy.bus\] depends_on: a cycle: bus -> bus"):
+        load_config(write(tmp_path, "[policy.bus]\ndepends_on = ['bus']\n"))
+
+
+def test_depends_on_an_unknown_component_names_it(tmp_path):
+    path = write(tmp_path, "[policy.bus]\ndepends_on = ['routr']\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}: [policy.bus] depends_on: no component is named 'routr' (known: bus, "
+        "weather, pixoo, discord, hub)")
+    assert load_config(path, history={"routr"}).policy_for("bus").depends_on == ("routr",)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[policy]\ndepends_on = ['router']\n",
+     r"\[policy\] depends_on: belongs in \[policy.<component>\]"),
+    ("[policy.bus]\ndepends_on = 'router'\n",
+     r"\[policy.bus\] depends_on: expected a list of component names, such as \[\"router\"\], "
+     r"got 'router'"),
+    ("[policy.bus]\ndepends_on = ['']\n", r"depends_on: expected a list of component names"),
+    ("[policy]\nflap_alerts = 1\n",
+     r"\[policy\] flap_alerts: expected 0 \(off\) or a whole number from 2 to 1000, got 1"),
+    ("[policy]\nflap_window_seconds = 0\n",
+     r"\[policy\] flap_window_seconds: expected at least 0.001, got 0"),
+])
+def test_bad_flapping_and_dependency_keys_name_the_table_and_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))

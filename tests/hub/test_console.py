@@ -27,3 +27,21 @@ def test_recovery_and_lifecycle_lines():
     assert console_line(recovery, UTC).endswith("bus        recovered after 1 h 2 min of downtime")
     assert console_line(started, UTC) == \
         "00:00:00  STARTED   divoom-hub mode: demo, components: bus"
+
+
+def test_flapping_settled_and_folded_children_lines():
+    flapping = Notice(kind=NoticeKind.FLAPPING, component="pixoo", at=0,
+                      state=HealthState.ALERTING)
+    settled = Notice(kind=NoticeKind.SETTLED, component="pixoo", at=0,
+                     state=HealthState.RECOVERED)
+    reminder = Notice(kind=NoticeKind.REMINDER, component="router", at=0, reminder=1,
+                      failing_for_seconds=900, error_type="timeout",
+                      folded=("bus", "weather", "pixoo"))
+    back = Notice(kind=NoticeKind.RECOVERY, component="router", at=0, downtime_seconds=60,
+                  folded=("bus",))
+    assert console_line(flapping, UTC).endswith(
+        "FLAPPING  pixoo      failing again and again: quiet until it settles")
+    assert console_line(settled, UTC).endswith("settled after flapping: recovered")
+    assert console_line(reminder, UTC).endswith(
+        "still failing after 15 min: timeout; bus, weather and pixoo are failing with it.")
+    assert console_line(back, UTC).endswith("of downtime; bus came back with it.")

@@ -69,13 +69,18 @@ def test_notification_diagram_shows_its_states_rows_and_guards():
     for state in NotificationState:
         assert f'state "{state.value}" as {state.name}' in text
     assert "QUIET --> OPEN_HELD: alert [is_silenced]" in text
-    assert "OPEN_HELD --> OPEN_SENT: alert | tick [!is_silenced]" in text
+    assert "OPEN_HELD --> OPEN_SENT: alert | tick [is_settle_due] | " \
+        "tick [!is_silenced & !is_flapping]" in text
+    assert "QUIET --> OPEN_FOLDED: alert [is_folding]" in text
     legend = notification_markdown()
-    assert "| tick | `open_held` | not `is_silenced` | `open_sent` | `send_held_alert` |" \
-        in legend
+    assert "| tick | `open_held` | not `is_silenced` and not `is_flapping` | `open_sent` " \
+        "| `send_held_alert` |" in legend
+    assert "| alert | `quiet`, `open_sent`, `open_held`, `open_folded` | `would_flap` " \
+        "| `open_held` | `start_flapping`, `hold` |" in legend
     for row in NOTIFICATION_TRANSITIONS:
-        for name in [row.get("conditions"), row.get("unless")]:
-            if name:
+        for key in ("conditions", "unless"):
+            names = row.get(key) or []
+            for name in [names] if isinstance(names, str) else names:
                 assert f"| `{name}` |" in legend
 
 

@@ -374,3 +374,26 @@ def test_the_incident_message_follows_reminders_acks_and_the_recovery():
     assert recovered["color"] == 0x00FF00
     assert recovered["description"] == ("Failing since <t:1700000000:f>; back after "
                                         "2 h 2 min of downtime.")
+
+
+def test_a_parents_embeds_list_the_children_folded_into_its_incident():
+    failing = embed_for(alert(component="router", folded=("bus", "weather", "pixoo")), "pi")
+    assert failing["description"] == \
+        "Failing for 2 min 5 s. bus, weather and pixoo are failing with it."
+    one = embed_for(alert(kind=NoticeKind.REMINDER, reminder=1, folded=("bus",)), "pi")
+    assert one["description"].endswith(" bus is failing with it.")
+    back = embed_for(alert(kind=NoticeKind.RECOVERY, downtime_seconds=60,
+                           folded=("bus", "weather")), "pi")
+    assert back["description"] == "Back after 1 min of downtime. bus and weather came back " \
+                                  "with it."
+
+
+def test_flapping_and_settled_embeds_say_so():
+    flapping = embed_for(alert(kind=NoticeKind.FLAPPING), "pi")
+    assert (flapping["title"], flapping["description"]) == (
+        "🟠 weather is flapping", "Failing again and again: no more alerts until it settles.")
+    settled = embed_for(alert(kind=NoticeKind.SETTLED, state=HealthState.RECOVERED), "pi")
+    assert (settled["title"], settled["description"]) == (
+        "🔵 weather settled", "Settled after flapping: recovered.")
+    failing = embed_for(alert(kind=NoticeKind.SETTLED, state=HealthState.REMINDING), "pi")
+    assert failing["description"] == "Settled after flapping: still failing (reminding)."

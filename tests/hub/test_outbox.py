@@ -210,19 +210,19 @@ def test_unreadable_rows_are_set_aside_with_a_reason_and_the_rest_are_delivered(
     with Outbox(path, on_unreadable=told.append) as outbox:
         outbox.put([notice("before")])
     insert_raw(path, "bus", "alert", "{not json")
-    future = notice("weather").to_dict() | {"kind": "flapping"}  # a newer version's kind
+    future = notice("weather").to_dict() | {"kind": "escalated"}  # a newer version's kind
     import json
 
-    insert_raw(path, "weather", "flapping", json.dumps(future))
+    insert_raw(path, "weather", "escalated", json.dumps(future))
     with Outbox(path, on_unreadable=told.append) as outbox:
         outbox.put([notice("after")])
         with caplog.at_level(logging.ERROR):
             assert delivered_by(outbox) == ["before", "after"]
         assert outbox.depth() == 0
         dead = outbox.dead_letters()
-    assert [(d.component, d.kind) for d in dead] == [("bus", "alert"), ("weather", "flapping")]
+    assert [(d.component, d.kind) for d in dead] == [("bus", "alert"), ("weather", "escalated")]
     assert dead[0].reason.startswith("not JSON")
-    assert dead[1].reason == "a kind this version does not know: 'flapping'"
+    assert dead[1].reason == "a kind this version does not know: 'escalated'"
     assert told == dead
     assert "cannot be read (not JSON" in caplog.text and "outbox_dead" in caplog.text
     with Outbox(path) as reopened:  # kept, and not offered again

@@ -296,3 +296,44 @@ def test_the_incidents_guide_quotes_what_replay_prints_for_its_example(capsys):
     assert main(args) == 0
     out, err = capsys.readouterr()
     assert (out.splitlines(), err) == (quoted.splitlines(), "")
+
+
+# -- flapping and dependencies ------------------------------------------------------------
+
+FLAPS = FAST + "flap_alerts = 3\nflap_window_seconds = 1000\n"
+DEPENDS = FLAPS + "[policy.bus]\ndepends_on = [\"router\"]\n"
+
+
+def test_replay_prints_flapping_and_settled_and_with_all_what_flapping_held(capsys, tmp_path):
+    flaps = [fail(0), ok(10), fail(20), ok(30), fail(40), ok(50)]
+    code, sent, _ = run_cli(capsys, tmp_path, *flaps, config=FLAPS,
+                            options=("--until", "1050"))
+    assert code == 0
+    assert timeline(sent) == [
+        ("alert", 0, "bus#1", None), ("recovery", 10, "bus#1", None),
+        ("alert", 20, "bus#2", None), ("recovery", 30, "bus#2", None),
+        ("flapping", 40, "bus#3", None), ("settled", 1050, None, None)]
+    assert sent[-1]["state"] == "recovered"
+    _, everything, _ = run_cli(capsys, tmp_path, *flaps, config=FLAPS,
+                               options=("--until", "1050", "--all"))
+    assert timeline(everything)[4:] == [
+        ("flapping", 40, "bus#3", None), ("alert", 40, "bus#3", "flapping"),
+        ("recovery", 50, "bus#3", "flapping"), ("settled", 1050, None, None)]
+
+
+def test_replay_folds_a_child_into_its_parents_incident_from_the_config(capsys, tmp_path):
+    lines = [fail(0, "router"), fail(10), ok(50), ok(60, "router")]
+    _, sent, _ = run_cli(capsys, tmp_path, *lines, config=DEPENDS)
+    assert [(r["component"], r["kind"]) for r in sent] == [("router", "alert"),
+                                                           ("router", "recovery")]
+    _, everything, _ = run_cli(capsys, tmp_path, *lines, config=DEPENDS, options=("--all",))
+    assert [r.get("folded_into") for r in everything] == [None, "router#1", "router#1", None]
+    assert "held" not in everything[1]
+
+
+def test_replay_names_a_dependency_cycle_in_the_config(capsys, tmp_path):
+    config = FAST + "[policy.bus]\ndepends_on = [\"router\"]\n" \
+                    "[policy.router]\ndepends_on = [\"bus\"]\n"
+    code, _, err = run_cli(capsys, tmp_path, fail(0, "router"), fail(0), config=config)
+    assert code == 2
+    assert "depends_on: a cycle: bus -> router -> bus" in err

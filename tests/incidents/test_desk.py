@@ -17,7 +17,7 @@ from hub.incidents.runner import PolicyRunner
 from hub.maintenance import MaintenanceWindow
 from hub.storage.incidents import IncidentStore
 from hub.streams import to_datetime
-from machines import HeldReason, Notice, NoticeKind, NotificationPolicy, Refused
+from machines import HeldReason, Notice, NoticeKind, NotificationPolicy, Policy, Refused
 
 UTC = ZoneInfo("UTC")
 OPERATOR, ROLE, STRANGER = 111, 222, 333
@@ -28,13 +28,16 @@ class Hub:
 
     def __init__(self, state: Path, *, at: float = 1000.0, notifications: bool = True,
                  maintenance: tuple[MaintenanceWindow, ...] = (),
-                 zone: ZoneInfo | None = UTC) -> None:
+                 zone: ZoneInfo | None = UTC,
+                 policies: dict[str, Policy] | None = None) -> None:
         self.scheduler = HistoricalScheduler(to_datetime(at))
         self.store = IncidentStore(state / "outbox.sqlite")
         self.sent: list[Notice] = []
         self.held: list[Notice] = []
+        rules = policies or {}
         policy = restored_policy(self.store.snapshot(), notifications=notifications,
-                                 components=["bus", "pixoo"], open_now=self._open())
+                                 components=["bus", "pixoo"], open_now=self._open(),
+                                 policy_for=lambda c: rules.get(c, Policy()))
         self.incidents = Incidents(
             PolicyRunner(policy, self.scheduler, lambda n: self.incidents.decided(n),
                          maintenance=maintenance, zone=zone),
@@ -253,3 +256,18 @@ def test_a_policy_refusal_is_raised_to_the_http_api_and_the_cli(tmp_path):
 def test_a_fresh_policy_when_nothing_was_journaled(tmp_path):
     policy = restored_policy(None, notifications=True, components=["bus"], open_now=set())
     assert isinstance(policy, NotificationPolicy) and list(policy) == ["bus"]
+
+
+def test_what_is_flapping_or_folded_is_listed_with_why(tmp_path):
+    hub = Hub(tmp_path, policies={"pixoo": Policy(depends_on=("bus",)),
+                                  "bus": Policy(flap_alerts=2, flap_window_seconds=600)})
+    hub.machine(NoticeKind.ALERT, 1100)
+    hub.machine(NoticeKind.ALERT, 1110, component="pixoo")  # folded into bus#1
+    assert [(n.component, n.folded_into) for n in hub.held] == [("pixoo", "bus#1")]
+    assert hub.say("silences") == (
+        "Silences in force:\n- folded pixoo#1: into bus#1\nOpen incidents: bus#1, pixoo#1.")
+    hub.machine(NoticeKind.RECOVERY, 1200)  # pixoo still failing: alerted now
+    hub.machine(NoticeKind.ALERT, 1300)  # the second alert sent within 600 s: flapping
+    assert [n.kind.value for n in hub.sent][-1] == "flapping"
+    listing = hub.say("silences")
+    assert "- flapping bus until Thu 01 Jan 00:31 UTC: alerts again and again" in listing
