@@ -497,8 +497,9 @@ class Daemon:
             stop.set()
 
         self._running = [
-            health_notices(outcomes, parts.machines, scheduler,
-                           on_fault=parts.selfcheck.fault).subscribe(self.accept, failed),
+            health_notices(outcomes, parts.machines, scheduler, on_fault=parts.selfcheck.fault,
+                           parents_first=parts.config.parents_first,
+                           ).subscribe(self.accept, failed),
             scheduler.schedule_periodic(STATUS_PUBLISH_SECONDS,
                                         lambda _: self.publish_status()),
             scheduler.schedule_periodic(BEAT_SECONDS, lambda _: self._beat()),

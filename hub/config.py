@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,7 +36,7 @@ from hub.sources.http import HttpCheck
 from hub.sources.threshold import ThresholdMonitor
 from hub.sources.weather import WeatherSettings
 from machines import Policy, PolicyError
-from machines.dependencies import find_cycle
+from machines.dependencies import find_cycle, parents_first
 from machines.policy import component_policy
 
 CONFIG_ENV = "HUB_CONFIG"
@@ -133,6 +133,11 @@ class Config:
     def alerting(self) -> Alerting:
         """Severities and the critical mention, for the messages delivery builds."""
         return Alerting(self.severities, self.default_severity, self.mention_critical)
+
+    def parents_first(self, components: Iterable[str]) -> list[str]:
+        """`components` with each after every component it `depends_on` (DESIGN.md: at
+        one instant, parents before children)."""
+        return parents_first(components, lambda c: self.policy_for(c).depends_on)
 
     def policy_for(self, component: str) -> Policy:
         """`[policy.<component>]` if present, else `[policy]` with the defaults that fit

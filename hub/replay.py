@@ -321,7 +321,8 @@ class _ScenarioRun:
         def fail(error: Exception) -> None:
             raise error
 
-        health = health_notices(self.feed, HealthMachines(), scheduler, config.policy_for)
+        health = health_notices(self.feed, HealthMachines(), scheduler, config.policy_for,
+                                parents_first=config.parents_first)
         self.subscription = health.subscribe(self.runner.observe, fail)
 
     def take(self, line: Line) -> None:

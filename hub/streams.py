@@ -25,7 +25,7 @@ import heapq
 import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,6 +122,7 @@ def health_notices(
     scheduler: abc.SchedulerBase,
     policy_for: Callable[[str], Policy] | None = None,
     on_fault: Callable[[str, Exception], None] | None = None,
+    parents_first: Callable[[Iterable[str]], list[str]] | None = None,
 ) -> Observable[Notice]:
     """Feed `outcomes` to `machines` on `scheduler` and emit the notices they produce.
 
@@ -129,6 +130,9 @@ def health_notices(
     restored incidents). An outcome for an unknown component adds a machine with
     `policy_for(component)` if given, and is an error otherwise. `on_fault(where, error)`
     is told of an exception raised while handling one outcome or timer (see above).
+    `parents_first` orders components by their `depends_on` (machines/dependencies.py):
+    timers due at the same instant fire in that order (DESIGN.md, "Precise rules"), so a
+    parent's alert is decided before its children's; without it, in scheduling order.
     """
 
     def subscribe(observer: abc.ObserverBase[Notice],
@@ -174,13 +178,24 @@ def health_notices(
 
             def fire(_: abc.SchedulerBase, __: Any = None) -> None:
                 timers.pop(component, None)
-                if guarded("the timer", component,
-                           lambda: emit(machines.tick(component, clock.now(at_least=due)))):
-                    return  # not rescheduled at the same instant: the next outcome does it
-                guarded("the timer", component, lambda: reschedule(component))
+                together = [component]
+                if parents_first is not None:
+                    # Every other timer due at this very instant fires now, in order.
+                    together += [c for c, (at, _) in timers.items() if at == due]
+                    for other in together[1:]:
+                        timers.pop(other)[1].dispose()
+                    together = parents_first(together)
+                for name in together:
+                    tick(name, due)
 
             timers[component] = (due, scheduler.schedule_absolute(to_datetime(due), fire))
             heapq.heappush(dues, (due, component))
+
+        def tick(component: str, due: float) -> None:
+            if guarded("the timer", component,
+                       lambda: emit(machines.tick(component, clock.now(at_least=due)))):
+                return  # not rescheduled at the same instant: the next outcome does it
+            guarded("the timer", component, lambda: reschedule(component))
 
         def is_no_timer_due() -> bool:
             """Whether no timer of ours is due by now (it must fire before an outcome)."""

@@ -337,3 +337,17 @@ def test_replay_names_a_dependency_cycle_in_the_config(capsys, tmp_path):
     code, _, err = run_cli(capsys, tmp_path, fail(0, "router"), fail(0), config=config)
     assert code == 2
     assert "depends_on: a cycle: bus -> router -> bus" in err
+
+
+def test_timers_due_at_one_instant_fire_parents_first(tmp_path, capsys):
+    # Both alert by their timer at 60 s (failing_for_seconds); bus's timer was set first,
+    # yet router, which bus depends on, is decided first, so bus folds into its incident.
+    config = ("[policy]\nfailures_before_alert = 1\nfailing_for_seconds = 60\n"
+              "remind_after_seconds = 0\n[policy.bus]\ndepends_on = [\"router\"]\n")
+    code, lines, err = run_cli(capsys, tmp_path, fail(0, "bus"), fail(0, "router"),
+                               config=config, options=("--all", "--until", "60"))
+    assert (code, err) == (0, "")
+    assert [(line["component"], line["kind"], line["at"], line["incident"],
+             line.get("folded_into")) for line in lines] == [
+        ("router", "alert", 60, "router#1", None),
+        ("bus", "alert", 60, "bus#1", "router#1")]
