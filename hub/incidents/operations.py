@@ -123,10 +123,12 @@ class Incidents:
         any notice carrying it), then each sent or recorded as held."""
         if not notices:
             return
-        self._store.save(self.runner.now(), self.runner.policy.snapshot(),
-                         [n for n in notices if not n.is_sent])
+        self._save([n for n in notices if not n.is_sent])
         for notice in notices:
             (self._send if notice.is_sent else self._held)(notice)
+
+    def _save(self, held: list[Notice] | None = None) -> None:
+        self._store.save(self.runner.now(), self.runner.policy.snapshot(), held or [])
 
     # -- operators -------------------------------------------------------------------
 
@@ -135,6 +137,7 @@ class Incidents:
         # `ack all` acknowledges every incident open before it
         incidents = [i for _, i in self.open_incidents()] if target == ALL else []
         self.runner.ack(target, by, reason)
+        self._save()  # the ack changed the policy even when it decided nothing
         if target != ALL:
             incidents = [self._incident_of(target)]
         for incident in incidents:
@@ -151,6 +154,7 @@ class Incidents:
         target = self._target(target)
         seconds = mute_seconds(for_text)
         self.runner.mute(target, seconds, by, reason)
+        self._save()  # a mute decides nothing at once: it is journaled all the same
         until = local_time(self.runner.now() + seconds, self._zone)
         what = "every component" if target == ALL else target
         because = f": {reason}" if reason else ""
@@ -164,6 +168,7 @@ class Incidents:
     def unmute(self, target: str, by: str) -> Change:
         target = self._target(target)
         sent = self.runner.unmute(target)
+        self._save()
         what = "every component" if target == ALL else target
         alerted = [n.incident for n in sent if n.kind is NoticeKind.ALERT and n.is_sent]
         then = (f"; the alert held meanwhile is sent now ({', '.join(a for a in alerted if a)})"

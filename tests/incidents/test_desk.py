@@ -271,3 +271,12 @@ def test_what_is_flapping_or_folded_is_listed_with_why(tmp_path):
     assert [n.kind.value for n in hub.sent][-1] == "flapping"
     listing = hub.say("silences")
     assert "- flapping bus until Thu 01 Jan 00:31 UTC: alerts again and again" in listing
+
+
+def test_a_mute_is_journaled_at_once_even_before_its_announcement(tmp_path):
+    hub = Hub(tmp_path)
+    hub.incidents.mute("pixoo", "2h", "ada")  # the HTTP API's path, announced after
+    hub.store.close()
+    again = Hub(tmp_path, at=1200)
+    assert [(s.kind, s.target, s.by) for s in again.incidents.silences()] == [
+        ("mute", "pixoo", "ada")]
