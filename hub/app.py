@@ -565,7 +565,8 @@ class Daemon:
         """A notice to send: logged (one line, so the journal shows what was alerted even
         while Discord is unreachable), into the outbox (or memory, if the disk refuses),
         told, delivered."""
-        log.info("notice: %s", notice_line(notice))
+        if self.parts.transport.name != "console":  # the console line is that record
+            log.info("notice: %s", notice_line(notice))
         self.parts.outbox.put([notice])
         if self.parts.forwarder is not None:
             self.parts.forwarder.record(notice)

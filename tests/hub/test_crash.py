@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import pytest
 
@@ -42,11 +43,32 @@ def test_a_crash_sends_stopped_with_the_error_and_no_secret_then_raises(tmp_path
     assert "reason: crash" in stopped
     assert "error: Boom: the token *** went missing" in stopped
     assert all(TOKEN not in line for line in console.lines)
-    # Every notice is also one log line, whatever Discord does.
+    # On the console each notice is printed once: no log line repeats it.
+    assert not [r for r in caplog.records if r.getMessage().startswith("notice: ")]
+
+
+def test_every_notice_is_one_log_line_while_discord_is_unreachable(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="hub.app")
+    config = load_config(write_hub_toml(tmp_path, None, http_listen=""))
+    closed = socket.socket()  # a port nothing answers on: Discord is unreachable
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    secrets = Secrets(discord_webhook_url="https://discord.com/api/webhooks/1/tok",
+                      discord_api_base=f"http://127.0.0.1:{port}/api/v10")
+
+    def crash(info: DaemonInfo) -> None:
+        raise Boom("gone")
+
+    async def run() -> int:
+        return await run_daemon(config, secrets, lambda _: None, asyncio.Event(),
+                                on_ready=crash, drain_seconds=0.5)
+
+    with pytest.raises(Boom):
+        asyncio.run(run())
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("notice: ")]
     assert logged[0].startswith("notice: started test-hub")
-    assert logged[-1] == "notice: stopped test-hub (reason: crash; error: Boom: the token *** " \
-                         "went missing)"
+    assert logged[-1] == "notice: stopped test-hub (reason: crash; error: Boom: gone)"
 
 
 def test_a_requested_stop_says_so_and_names_no_error(tmp_path):
