@@ -69,7 +69,9 @@ API = "/api/v10"
 FLAG_GATEWAY_MESSAGE_CONTENT = 1 << 18
 FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
 INTENT_MESSAGE_CONTENT = 1 << 15
-WAIT_SECONDS = 10.0
+#: How long a test waits for what it expects at most: generous, as a loaded CI machine may
+#: be slow, and a passing test never waits this long.
+WAIT_SECONDS = 30.0
 MAX_CONTENT_CHARS = 2000
 #: Discord's upload limit for a server without boosts (also `attachment_size_limit`).
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -353,6 +355,8 @@ class FakeDiscord:
 
         `options` are its string options as the person filled them in."""
         conn = await self._live_connection()
+        # A person can only run a command the application has registered (at its start).
+        await self.wait_until(lambda: any(c["name"] == name for c in self.commands))
         interaction_id = self._next_id()
         command = next(c for c in self.commands if c["name"] == name)
         token = f"interaction-token-{interaction_id}"

@@ -168,7 +168,9 @@ def test_the_daemon_answers_preview_with_the_frame_it_drew(tmp_path):
                                                     stop))
             try:
                 large = config.hub.state_dir / "frame-large.png"
-                await fake.wait_until(lambda: large.exists())  # the display drew a frame
+                async with asyncio.timeout(60):  # the display draws its first frame
+                    while not large.exists():  # noqa: ASYNC110 - a file: no event
+                        await asyncio.sleep(0.05)  # written off the loop: nothing to await
                 await fake.slash_command("preview", fake.monitor_channel_id)
                 await fake.wait_until(lambda: bool(fake.interaction_callbacks()))
                 [request] = fake.interaction_requests()

@@ -48,8 +48,8 @@ def test_operators_ack_by_text_and_slash_command_and_strangers_are_refused(tmp_p
             daemon = asyncio.create_task(run_daemon(load_config(path), secrets_for(fake),
                                                     lambda _: None, stop))
             await fake.wait_until(lambda: "🔵 test-hub started" in titles(fake))
-            commands = {c["name"] for c in fake.commands}
-            assert {"status", "ack", "mute", "unmute", "silences", "help"} <= commands
+            await fake.wait_until(lambda: {"status", "ack", "mute", "unmute", "silences", "help"}
+                                  <= {c["name"] for c in fake.commands})
             target.status = 503
             await fake.wait_until(lambda: "🔴 web is failing" in titles(fake))
             # A stranger is refused, and nothing changes.
