@@ -181,15 +181,34 @@ def health_notices(
                 together = [component]
                 if parents_first is not None:
                     # Every other timer due at this very instant fires now, in order.
-                    together += [c for c, (at, _) in timers.items() if at == due]
-                    for other in together[1:]:
-                        timers.pop(other)[1].dispose()
-                    together = parents_first(together)
+                    together += due_at(due)
+                    if len(together) > 1:
+                        together = parents_first(together)
                 for name in together:
                     tick(name, due)
 
             timers[component] = (due, scheduler.schedule_absolute(to_datetime(due), fire))
             heapq.heappush(dues, (due, component))
+
+        def due_at(instant: float) -> list[str]:
+            """Take the timers still set for `instant` off the schedule (the heap holds them
+            at its top, behind stale entries); their components."""
+            found: list[str] = []
+            earlier: list[tuple[float, str]] = []  # set, and not fired yet: they stay
+            while dues and dues[0][0] <= instant:
+                at, name = heapq.heappop(dues)
+                timer = timers.get(name)
+                if timer is None or timer[0] != at:
+                    continue  # fired, moved or cancelled
+                if at < instant:
+                    earlier.append((at, name))
+                    continue
+                del timers[name]
+                timer[1].dispose()
+                found.append(name)
+            for entry in earlier:
+                heapq.heappush(dues, entry)
+            return found
 
         def tick(component: str, due: float) -> None:
             if guarded("the timer", component,
