@@ -523,6 +523,7 @@ class Daemon:
         """The owner's immutable picture for `status`, the page and /metrics (rule 2)."""
         parts = self.parts
         at = parts.clock()
+        incidents, silences = parts.incidents.shown()
         return parts.recorder.publish(
             at, parts.machines.snapshots(), parts.delivery.status, parts.outbox.depth(),
             discord_latency_seconds=parts.transport.latency_seconds,
@@ -530,8 +531,7 @@ class Daemon:
             storage_problem=parts.selfcheck.storage_problem,
             pipeline_lag_seconds=parts.selfcheck.pipeline_lag(
                 parts.machines.snapshot(HUB_COMPONENT).last_seen_at),
-            incidents=parts.incidents.open_incidents(),
-            silences=parts.incidents.silences(),
+            incidents=incidents, silences=silences,
             notifications=parts.config.hub.notifications,
             fleet=self._fleet_status())
 

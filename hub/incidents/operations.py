@@ -179,15 +179,27 @@ class Incidents:
     # -- what is in force ----------------------------------------------------------------
 
     def silences(self) -> tuple[Silence, ...]:
-        """Every silence in force now: mutes, maintenance windows under way, acks."""
+        """Every silence in force now: mutes, maintenance windows under way, acks, and
+        what the policy holds by itself (flapping, folded)."""
+        return self.shown()[1]
+
+    def open_incidents(self) -> tuple[tuple[str, str], ...]:
+        """(component, incident) of every open incident, sent or held."""
+        return self.shown()[0]
+
+    def shown(self) -> tuple[tuple[tuple[str, str], ...], tuple[Silence, ...]]:
+        """`open_incidents()` and `silences()` together, from one look at the policy (the
+        status publishes both every second)."""
         now = self.runner.now()
         policy = self.runner.at(now)
+        gates = policy.snapshot().gates
+        incidents = tuple((g.component, g.incident) for g in gates
+                          if g.incident is not None and g.state is not NotificationState.QUIET)
         found = [Silence("mute", m.target, m.by, m.reason, m.start, m.end)
                  for m in policy.silences.mutes() if m.covers(now)]
         found += [Silence("maintenance", ", ".join(sorted(w.components)), "", w.reason,
                           w.start, w.end)
                   for w in policy.silences.windows_at(now)]
-        gates = policy.snapshot().gates
         found += [Silence("ack", g.incident or g.component, g.acked_by, g.ack_reason, None,
                           None)
                   for g in gates if g.acked_by is not None and g.incident]
@@ -199,12 +211,7 @@ class Incidents:
         found += [Silence("folded", g.incident or g.component, "",
                           f"into {g.folded_into}", None, None)
                   for g in gates if g.folded_into is not None and g.incident]
-        return tuple(found)
-
-    def open_incidents(self) -> tuple[tuple[str, str], ...]:
-        """(component, incident) of every open incident, sent or held."""
-        return tuple((g.component, g.incident) for g in self.runner.policy.snapshot().gates
-                     if g.incident is not None and g.state is not NotificationState.QUIET)
+        return incidents, tuple(found)
 
     def _incident_of(self, target: str) -> str:
         if "#" in target:
