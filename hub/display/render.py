@@ -356,6 +356,12 @@ def _draw_message(draw: ImageDraw.ImageDraw, fonts: Fonts, message: DisplayMessa
     for index, line in enumerate(page.lines):
         draw_text(draw, (2, top + 2 + index * pitch), line, font, WHITE,
                   max_width=MESSAGE_TEXT_WIDTH)
+    draw_message_footer(draw, fonts, message, page)
+
+
+def draw_message_footer(draw: ImageDraw.ImageDraw, fonts: Fonts, message: DisplayMessage,
+                        page: MessagePage) -> None:
+    """The bottom row of a message in its frame: `-author`, and `2/3` when it pages."""
     footer_y = SIZE - 8
     counter = f"{page.number}/{page.count}" if page.count > 1 else ""
     counter_x = right_aligned_x(fonts.tiny, counter, SIZE - 3) if counter else SIZE - 2

@@ -34,6 +34,7 @@ from hub.display.render import (
     WORDS,
     dim,
     draw_centered,
+    draw_message_footer,
     draw_rule,
     draw_weather,
     local_time,
@@ -249,10 +250,4 @@ def _draw_message_page(draw: ImageDraw.ImageDraw, fonts: Fonts, view: DashboardV
     draw.rectangle((0, 0, SIZE - 1, SIZE - 1), outline=MESSAGE_FRAME, fill=BLACK)
     for index, line in enumerate(page.lines):
         draw_text(draw, (2, 2 + index * MESSAGE_PITCH), line, font, WHITE, max_width=width)
-    footer_y = SIZE - 8
-    counter = f"{page.number}/{page.count}" if page.count > 1 else ""
-    counter_x = right_aligned_x(fonts.tiny, counter, SIZE - 3) if counter else SIZE - 2
-    if counter:
-        draw_text(draw, (counter_x, footer_y), counter, fonts.tiny, MESSAGE_FRAME)
-    draw_text(draw, (2, footer_y), f"-{message.author}", fonts.tiny, GREY,
-              max_width=counter_x - 4)
+    draw_message_footer(draw, fonts, message, page)
