@@ -142,10 +142,7 @@ class Delivery:
             try:
                 message_id = await self._transport.send(message.payload, list(message.notices))
             except PermanentError as err:
-                self._stopped_because = str(err)
-                log.error("delivery via %s stopped: %s; %d notices are kept in the outbox",
-                          self._transport.name, err, self._outbox.depth())
-                self._report_outcome(False, started, err.error_type, str(err))
+                self._stop(err, started)
                 return None
             except PayloadRejected as err:
                 if len(message.ids) > 1:
@@ -167,6 +164,13 @@ class Delivery:
             self._sent += len(message.ids)
             self._went_through(started)
         return 0.0 if self._outbox.depth() or self._outbox.edits.pending() else None
+
+    def _stop(self, err: PermanentError, started: float) -> None:
+        """Delivery cannot go on (the webhook was deleted): stop for good, loudly."""
+        self._stopped_because = str(err)
+        log.error("delivery via %s stopped: %s; %d notices are kept in the outbox",
+                  self._transport.name, err, self._outbox.depth())
+        self._report_outcome(False, started, err.error_type, str(err))
 
     def _went_through(self, started: float) -> None:
         self._last_sent_at = self._clock()
@@ -215,10 +219,7 @@ class Delivery:
                 edits.drop(group, str(err))
                 continue
             except PermanentError as err:
-                self._stopped_because = str(err)
-                log.error("delivery via %s stopped: %s; %d notices are kept in the outbox",
-                          self._transport.name, err, self._outbox.depth())
-                self._report_outcome(False, started, err.error_type, str(err))
+                self._stop(err, started)
                 return None
             except RetryableError as err:
                 return self._retry_later(err, started, "editing")
