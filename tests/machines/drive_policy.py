@@ -46,6 +46,26 @@ class PolicyRun:
         return [n for n in self.decided if n.is_sent]
 
 
+@dataclass(frozen=True)
+class Case:
+    """A generated history for the policy's properties: each component's policy, the
+    inputs, the maintenance windows, and how far to run."""
+
+    policies: dict[str, Policy]
+    inputs: list[Input]
+    windows: list[Window]
+    until: float
+    components: tuple[str, ...]
+
+    def policy(self, component: str) -> Policy:
+        return self.policies[component]
+
+    def run(self, *, notifications: bool = True, restarts: Iterable[int] = ()) -> PolicyRun:
+        return drive_policy(self.policy, self.inputs, self.until, self.components,
+                            windows=self.windows, notifications=notifications,
+                            restarts=restarts)
+
+
 def drive_policy(policy_for: Callable[[str], Policy], inputs: Sequence[Input], until: float,
                  components: Iterable[str], windows: Iterable[Window] = (),
                  notifications: bool = True,

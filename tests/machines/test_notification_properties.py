@@ -13,15 +13,15 @@ Example counts come from the Hypothesis profile (tests/conftest.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from machines import HeldReason, Notice, NoticeKind, Outcome, Policy
+from machines import HeldReason, Notice, NoticeKind, Outcome
 from machines.silences import ALL, Window
 from tests.machines.drive import HALF, gaps, policies
-from tests.machines.drive_policy import Action, Input, PolicyRun, drive_policy
+from tests.machines.drive_policy import Action, Case, Input, PolicyRun
 
 COMPONENTS = ("bus", "weather")
 WHOLE_BACKOFFS = (1, 2, 3)
@@ -29,21 +29,6 @@ WHOLE_BACKOFFS = (1, 2, 3)
 MUTE_SECONDS = (30, 200, 900, 3600, 7 * 24 * 3600)
 ACTION_OFFSET = 0.125
 WINDOW_OFFSET = 0.0625
-
-
-@dataclass(frozen=True)
-class Case:
-    policies: dict[str, Policy]
-    inputs: list[Input]
-    windows: list[Window]
-    until: float
-
-    def policy(self, component: str) -> Policy:
-        return self.policies[component]
-
-    def run(self, **options: object) -> PolicyRun:
-        return drive_policy(self.policy, self.inputs, self.until, COMPONENTS,
-                            windows=self.windows, **options)  # type: ignore[arg-type]
 
 
 @st.composite
@@ -76,7 +61,8 @@ def cases(draw: st.DrawFn) -> Case:
                                            frozenset({"weather"})]))
         windows.append(Window(start, start + draw(st.integers(1, 3600)), components))
     assert [i.at for i in inputs] == sorted(i.at for i in inputs)
-    return Case(chosen, inputs, windows, at + draw(st.sampled_from([0, 60, 3600, 20_000])))
+    until = at + draw(st.sampled_from([0, 60, 3600, 20_000]))
+    return Case(chosen, inputs, windows, until, COMPONENTS)
 
 
 # -- a reference of what silences a component, from the contract's words ---------------

@@ -12,7 +12,7 @@ profile (tests/conftest.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from machines import HeldReason, Notice, NoticeKind, Outcome, Policy
 from machines.silences import ALL, Window
 from tests.machines.drive import HALF, gaps, policies
-from tests.machines.drive_policy import Action, Input, PolicyRun, drive_policy
+from tests.machines.drive_policy import Action, Case, Input, PolicyRun
 
 COMPONENTS = ("router", "bus", "weather")
 #: Dependency shapes: none, a star behind the router, and a chain router <- bus <- weather.
@@ -34,21 +34,6 @@ MUTE_SECONDS = (30, 200, 900, 3600)
 ACTION_OFFSET = 0.125
 WINDOW_OFFSET = 0.0625
 POLICY_MADE = (NoticeKind.FLAPPING, NoticeKind.SETTLED)
-
-
-@dataclass(frozen=True)
-class Case:
-    policies: dict[str, Policy]
-    inputs: list[Input]
-    windows: list[Window]
-    until: float
-
-    def policy(self, component: str) -> Policy:
-        return self.policies[component]
-
-    def run(self, **options: object) -> PolicyRun:
-        return drive_policy(self.policy, self.inputs, self.until, COMPONENTS,
-                            windows=self.windows, **options)  # type: ignore[arg-type]
 
 
 @st.composite
@@ -92,7 +77,8 @@ def cases(draw: st.DrawFn, actions: bool = True, graphs: tuple[dict, ...] = GRAP
             applies = draw(st.sampled_from([frozenset({ALL}), *(frozenset({c})
                                                               for c in components)]))
             windows.append(Window(start, start + draw(st.integers(1, 3600)), applies))
-    return Case(chosen, inputs, windows, at + draw(st.sampled_from([0, 1200, 4000, 20_000])))
+    until = at + draw(st.sampled_from([0, 1200, 4000, 20_000]))
+    return Case(chosen, inputs, windows, until, COMPONENTS)
 
 
 def bare(notice: Notice) -> Notice:
