@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import itertools
 import math
 import threading
 from collections import deque
@@ -138,10 +139,12 @@ def health_notices(
     def subscribe(observer: abc.ObserverBase[Notice],
                   _: abc.SchedulerBase | None = None) -> abc.DisposableBase:
         clock = MonotonicClock(scheduler)
-        # Each component's timer and its instant; `dues` is a heap of (instant, component)
+        # Each component's timer and its instant; `dues` is a heap of (instant, order set,
+        # component): timers of one instant come off it in the order they were set.
         # that may hold instants no longer scheduled (checked against `timers`).
         timers: dict[str, tuple[float, abc.DisposableBase]] = {}
-        dues: list[tuple[float, str]] = []
+        dues: list[tuple[float, int, str]] = []
+        set_order = itertools.count()
 
         def emit(notices: list[Notice]) -> None:
             for notice in notices:
@@ -188,20 +191,21 @@ def health_notices(
                     tick(name, due)
 
             timers[component] = (due, scheduler.schedule_absolute(to_datetime(due), fire))
-            heapq.heappush(dues, (due, component))
+            heapq.heappush(dues, (due, next(set_order), component))
 
         def due_at(instant: float) -> list[str]:
             """Take the timers still set for `instant` off the schedule (the heap holds them
             at its top, behind stale entries); their components."""
             found: list[str] = []
-            earlier: list[tuple[float, str]] = []  # set, and not fired yet: they stay
+            earlier: list[tuple[float, int, str]] = []  # set, not fired yet: they stay
             while dues and dues[0][0] <= instant:
-                at, name = heapq.heappop(dues)
+                entry = heapq.heappop(dues)
+                at, _, name = entry
                 timer = timers.get(name)
                 if timer is None or timer[0] != at:
                     continue  # fired, moved or cancelled
                 if at < instant:
-                    earlier.append((at, name))
+                    earlier.append(entry)
                     continue
                 del timers[name]
                 timer[1].dispose()
@@ -218,7 +222,7 @@ def health_notices(
 
         def is_no_timer_due() -> bool:
             """Whether no timer of ours is due by now (it must fire before an outcome)."""
-            while dues and timers.get(dues[0][1], (None,))[0] != dues[0][0]:
+            while dues and timers.get(dues[0][2], (None,))[0] != dues[0][0]:
                 heapq.heappop(dues)  # fired, moved or cancelled
             return not dues or dues[0][0] > to_seconds(scheduler.now)
 
